@@ -1,0 +1,236 @@
+"""The ``edgelat`` command: parses arguments and calls the layers; no logic of its own.
+
+Any EdgelatError becomes a one-line ``edgelat: error: ...`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from edgelat import __version__
+from edgelat.errors import EdgelatError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+# Piped output gets a wide console so tables are not truncated at 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
+
+DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgelat")
+def cli() -> None:
+    """edgelat: profile MBConv blocks on devices, predict latency, search architectures."""
+
+
+# -- devices -----------------------------------------------------------------------------
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--device-file", "device_files", multiple=True, type=click.Path(), help="Add a device file.")
+def devices(as_json: bool, device_files: tuple[str, ...]) -> None:
+    """List the device catalog."""
+    from edgelat.devices.catalog import list_devices
+
+    devs = list_devices(device_files)
+    if as_json:
+        click.echo(json.dumps([d.to_dict() for d in devs], indent=2))
+        return
+    table = Table("name", "kind", "transport", "runtime", "delegate", "threads", "cpu_mask", "memory", "description")
+    for d in devs:
+        mem = ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in d.memory.items())
+        table.add_row(d.name, d.kind, d.transport, d.runtime, d.delegate, str(d.threads), d.cpu_mask or "",
+                      mem, d.description)
+    out.print(table)
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size and n % (size // 1024 or 1) == 0:
+            return f"{n / size:g}{unit}"
+    return f"{n}B"
+
+
+# -- profile -----------------------------------------------------------------------------
+class BarReporter:
+    """Campaign progress as a rich bar with an ETA, on stderr."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=err, transient=False,
+        )
+        self.task = None
+
+    def start(self, total: int, already_done: int) -> None:
+        if already_done:
+            err.print(f"resuming: {already_done} block(s) already measured, {total} to go")
+        if total == 0:
+            return
+        self.progress.start()
+        self.task = self.progress.add_task("profiling", total=total, last="")
+
+    def advance(self, spec, m) -> None:
+        last = f"{spec.key} {m.latency_ms:.3f} ms" if m.ok else f"{spec.key} FAILED"
+        self.progress.update(self.task, advance=1, last=last)
+
+    def warn(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]warning:[/] {message}")
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, dtypes):
+    from edgelat.profiler import sampling
+
+    if sample == "space":
+        from edgelat.search.spaces import get_space
+
+        specs = sampling.space_blocks(get_space(space, resolution, width).layer_positions(), dtypes)
+    else:
+        rng = sampling.BlockRanges.from_file(ranges) if ranges else sampling.BlockRanges()
+        if sample == "random":
+            specs = sampling.random_blocks(rng, n, seed, dtypes)
+        else:
+            specs = sampling.grid_blocks(rng, dtypes)
+    return sampling.limit_blocks(specs, limit, seed)
+
+
+def run_profile(device_name, device_file, space="single-path", resolution=224, width=1.0, sample="space",
+                ranges=None, n=200, seed=0, limit=None, dtype="fp32", store_path=None, runs=50, warmup=10,
+                threads=None, workers=2, calibration_samples=8, cache_dir=None, top=10, as_json=False):
+    """Shared by `profile` and `demo`."""
+    from edgelat.devices.backends import open_backend
+    from edgelat.devices.catalog import get_device
+    from edgelat.profiler.cache import TFLiteCache
+    from edgelat.profiler.campaign import run_campaign
+    from edgelat.profiler.conversion_pool import ConversionPool
+    from edgelat.profiler.store import Store
+
+    device = get_device(device_name if device_file is None else None, device_file)
+    if runs < 1 or warmup < 0:
+        raise EdgelatError(f"--runs must be >= 1 and --warmup >= 0 (got {runs}, {warmup})")
+    specs = _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, DTYPE_CHOICES[dtype])
+    store_path = Path(store_path or f"runs/{device.name}.sqlite")
+    cache = TFLiteCache(cache_dir, calibration_samples)
+    reporter = BarReporter()
+    with open_backend(device, threads) as backend, Store(store_path) as store, ConversionPool(cache, workers) as pool:
+        try:
+            result = run_campaign(device, specs, store, backend, pool, warmup=warmup, runs=runs, reporter=reporter)
+        finally:
+            reporter.stop()
+        rows = [r for r in store.rows(device=device.name) if r["block_key"] in {s.key for s in specs}]
+    summary = {
+        "device": device.name, "store": str(store_path), "blocks": result.requested,
+        "already_done": result.already_done, "measured": result.measured, "failed": len(result.failures),
+        "converted": result.converted, "from_cache": result.cached, "wall_s": round(result.wall_s, 2),
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        err.print(
+            f"{device.name}: {result.measured} measured, {len(result.failures)} failed, "
+            f"{result.already_done} already in {store_path} ({result.wall_s:.1f} s)"
+        )
+        _print_slowest(rows, top)
+    for key, error in result.failures:
+        err.print(f"[red]failed:[/] {key}: {error}")
+    return result
+
+
+def _print_slowest(rows, top: int) -> None:
+    if not rows or top <= 0:
+        return
+    rows = sorted(rows, key=lambda r: r["median_ms"], reverse=True)[:top]
+    table = Table("block", "median ms", "p5-p95 ms", "cv", title=f"slowest {len(rows)} blocks")
+    for r in rows:
+        table.add_row(r["block_key"], f"{r['median_ms']:.3f}", f"{r['p5_ms']:.3f}-{r['p95_ms']:.3f}", f"{r['cv']:.1%}")
+    out.print(table)
+
+
+@cli.command()
+@click.option("--device", "device_name", default="host", show_default=True, help="Device name from the catalog.")
+@click.option("--device-file", type=click.Path(), help="A device file (instead of --device).")
+@click.option("--space", default="single-path", show_default=True, help="Search space whose blocks to profile.")
+@click.option("--resolution", default=224, show_default=True, help="Input resolution of the space.")
+@click.option("--width", default=1.0, show_default=True, help="Width multiplier of the space.")
+@click.option("--sample", type=click.Choice(["space", "random", "grid"]), default="space", show_default=True,
+              help="Profile the space's blocks, or a random/grid sample over --ranges.")
+@click.option("--ranges", type=click.Path(), help="TOML file of value lists per block field (random/grid).")
+@click.option("--n", "n", default=200, show_default=True, help="Number of random blocks.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--limit", type=int, help="Measure a reproducible random subset of N blocks.")
+@click.option("--dtype", type=click.Choice(list(DTYPE_CHOICES)), default="fp32", show_default=True)
+@click.option("--store", "store_path", type=click.Path(), help="Store file [default: runs/DEVICE.sqlite].")
+@click.option("--runs", default=50, show_default=True, help="Timed runs per block.")
+@click.option("--warmup", default=10, show_default=True, help="Warm-up runs per block.")
+@click.option("--threads", type=int, help="Override the device's thread count.")
+@click.option("--workers", default=2, show_default=True, help="Conversion processes.")
+@click.option("--calibration-samples", default=8, show_default=True, help="int8 calibration samples.")
+@click.option("--cache-dir", type=click.Path(), help="TFLite cache [default: $EDGELAT_CACHE_DIR or ~/.cache/edgelat].")
+@click.option("--top", default=10, show_default=True, help="Show the N slowest blocks at the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype, store_path,
+            runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json) -> None:
+    """Measure blocks on a device into a crash-safe store (re-run to resume)."""
+    run_profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype,
+                store_path, runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json)
+
+
+@cli.command()
+@click.argument("store_path", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="CSV file to write.")
+@click.option("--device", help="Only this device's rows.")
+def export(store_path: str, output: str, device: str | None) -> None:
+    """Write a store's latest successful measurements as a block table CSV."""
+    from edgelat.profiler.store import open_existing
+    from edgelat.profiler.table import write_block_csv
+
+    with open_existing(store_path) as store:
+        rows = store.rows(device=device)
+    if not rows:
+        raise EdgelatError(f"{store_path}: no successful measurements{f' for device {device!r}' if device else ''}")
+    for r in rows:
+        r["latency_ms"] = r["median_ms"]
+    extras = ("device", "threads", "block_key", "std_ms", "p5_ms", "p95_ms", "cv", "runs", "runtime",
+              "runtime_version", "unit", "created_at")
+    count = write_block_csv(rows, output, extras)
+    err.print(f"wrote {count} blocks to {output}")
+
+
+@cli.command()
+@click.option("--store", "store_path", default="runs/demo.sqlite", show_default=True)
+@click.option("--dtype", type=click.Choice(list(DTYPE_CHOICES)), default="both", show_default=True)
+def demo(store_path: str, dtype: str) -> None:
+    """The embedded default job: profile the Single-Path space's blocks on this CPU."""
+    err.print("edgelat demo: profiling the MBConv blocks of the Single-Path NAS space (224 px) on this CPU")
+    run_profile("host", None, store_path=store_path, dtype=dtype)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="edgelat", standalone_mode=False)
+    except EdgelatError as exc:
+        err.print(f"edgelat: error: {exc}", markup=False, soft_wrap=True)
+        return 2
+    except click.exceptions.Abort:
+        err.print("edgelat: interrupted; re-run the same command to resume", markup=False)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        err.print("edgelat: interrupted; re-run the same command to resume", markup=False)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

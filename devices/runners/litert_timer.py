@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Time .tflite models with the LiteRT interpreter and print JSON statistics.
+
+This file is self-contained (stdlib + numpy + a LiteRT runtime) because it is the timing
+core everywhere: the host runs it as a worker process, and Linux boards get it pushed
+over ADB. It must never import TensorFlow: that costs seconds and hundreds of MB, and
+would disturb the timings. On boards without ``ai_edge_litert`` it uses ``tflite_runtime``.
+
+Modes:
+  litert_timer.py MODEL.tflite [--warmup N] [--runs N] [--threads N] [--cpus 0,1]
+      one measurement, one JSON object on stdout.
+  litert_timer.py --serve [--threads N] [--cpus 0]
+      a hello line, then one JSON request per stdin line -> one JSON response line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+
+PROTOCOL = 1
+
+
+def load_runtime():
+    """Return (Interpreter class, runtime name, version); ai_edge_litert first."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        name = "ai_edge_litert"
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+
+            name = "tflite_runtime"
+        except ImportError:
+            sys.stdout.write(json.dumps({"ok": False, "error": "no LiteRT runtime: pip install ai-edge-litert"}) + "\n")
+            sys.exit(3)
+    try:
+        from importlib.metadata import version
+
+        ver = version(name.replace("_", "-"))
+    except Exception:  # metadata missing on some board images: say so, do not guess
+        ver = "unknown"
+    return Interpreter, name, ver
+
+
+def percentile(sorted_values, q):
+    """Linear-interpolated percentile (numpy's default method) of an ascending list."""
+    if not sorted_values:
+        raise ValueError("no samples")
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def timing_stats(samples_ms):
+    """Summary statistics of per-run latencies in ms."""
+    values = sorted(samples_ms)
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return {
+        "n": n,
+        "median_ms": percentile(values, 50),
+        "mean_ms": mean,
+        "std_ms": std,
+        "p5_ms": percentile(values, 5),
+        "p95_ms": percentile(values, 95),
+        "min_ms": values[0],
+        "max_ms": values[-1],
+        "cv": std / mean if mean > 0 else float("nan"),
+    }
+
+
+def random_input(detail, rng):
+    import numpy as np
+
+    shape = [int(d) for d in detail["shape"]]
+    dtype = detail["dtype"]
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def measure(interpreter_cls, model, warmup, runs, threads):
+    """Warm up, then time `runs` invocations one by one; returns stats in ms."""
+    import numpy as np
+
+    if runs < 1 or warmup < 0:
+        raise ValueError(f"runs must be >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
+    t0 = time.perf_counter()
+    interp = interpreter_cls(model_path=model, num_threads=threads)
+    interp.allocate_tensors()
+    init_ms = (time.perf_counter() - t0) * 1e3
+    rng = np.random.default_rng(0)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], random_input(detail, rng))
+    for _ in range(warmup):
+        interp.invoke()
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(runs):
+        start = clock()
+        interp.invoke()
+        samples.append((clock() - start) / 1e6)
+    stats = timing_stats(samples)
+    stats.update(init_ms=init_ms, warmup=warmup, runs=runs, threads=threads)
+    return stats
+
+
+def pin(cpus):
+    """Pin this process to `cpus` where the OS allows; return the affinity actually in force."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    return sorted(os.sched_getaffinity(0))
+
+
+def hello(runtime, version, affinity, threads):
+    return {
+        "hello": "litert_timer",
+        "protocol": PROTOCOL,
+        "runtime": runtime,
+        "runtime_version": version,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "pid": os.getpid(),
+        "affinity": affinity,
+        "threads": threads,
+        "tensorflow_imported": "tensorflow" in sys.modules,
+    }
+
+
+def serve(interpreter_cls, threads):
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            stats = measure(
+                interpreter_cls, req["model"], int(req.get("warmup", 10)), int(req.get("runs", 50)),
+                int(req.get("threads", threads)),
+            )
+            resp = {"ok": True, "id": req.get("id"), "stats": stats}
+        except Exception as exc:  # report and keep serving: one bad model must not end a campaign
+            resp = {"ok": False, "id": (req.get("id") if isinstance(req, dict) else None),
+                    "error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(resp) + "\n")
+        sys.stdout.flush()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cpus", default="", help="comma-separated CPU ids to pin to")
+    args = ap.parse_args(argv)
+    interpreter_cls, runtime, version = load_runtime()
+    cpus = {int(c) for c in args.cpus.split(",") if c.strip()}
+    try:
+        affinity = pin(cpus)
+    except OSError as exc:
+        sys.stdout.write(json.dumps({"ok": False, "error": f"cannot pin to CPUs {sorted(cpus)}: {exc}"}) + "\n")
+        return 3
+    if args.serve:
+        sys.stdout.write(json.dumps(hello(runtime, version, affinity, args.threads)) + "\n")
+        sys.stdout.flush()
+        serve(interpreter_cls, args.threads)
+        return 0
+    if not args.model:
+        ap.error("a MODEL path is required unless --serve is given")
+    out = hello(runtime, version, affinity, args.threads)
+    try:
+        out.update(ok=True, stats=measure(interpreter_cls, args.model, args.warmup, args.runs, args.threads))
+    except Exception as exc:
+        out.update(ok=False, error=f"{type(exc).__name__}: {exc}")
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0 if out["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Byte sizes as users write them ("320KB", "1MB", 327680)."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"": 1, "B": 1, "KB": 1024, "KIB": 1024, "MB": 1024**2, "MIB": 1024**2, "GB": 1024**3, "GIB": 1024**3}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or a string with a binary unit (KB = 1024 bytes, as MCU datasheets mean)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"size must not be negative: {value}")
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match or match.group(2).upper() not in _UNITS:
+        raise ValueError(f"not a size: {value!r} (use e.g. 327680, 320KB or 1MB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])

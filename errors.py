@@ -1,0 +1,42 @@
+"""The project's exceptions: every error edgelat raises on purpose derives from EdgelatError.
+
+The CLI turns any EdgelatError into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class EdgelatError(Exception):
+    """Root of all edgelat errors (user-facing: the message is shown as is)."""
+
+
+class DeviceFileError(EdgelatError):
+    """A device file is malformed, or names an unknown device."""
+
+
+class BlockSpecError(EdgelatError, ValueError):
+    """A block specification or block key is invalid."""
+
+
+class DataError(EdgelatError):
+    """A data file (block table, store, ranges) cannot be read."""
+
+
+class StoreError(EdgelatError):
+    """The measurement store cannot be opened or written."""
+
+
+class ConversionError(EdgelatError):
+    """TensorFlow could not build or convert a block."""
+
+
+class RunnerError(EdgelatError):
+    """A timing runner failed or printed output that cannot be parsed."""
+
+
+class TransportError(EdgelatError):
+    """A device cannot be reached over its transport."""
+
+
+class MissingDependencyError(EdgelatError, ImportError):
+    """An optional dependency is not installed; the message says how to get it."""

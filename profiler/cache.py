@@ -1,0 +1,58 @@
+"""The on-disk cache of converted .tflite files, keyed by block key and TensorFlow version.
+
+Finding the TF version reads package metadata, so the cache can be consulted without
+importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from edgelat.profiler.blockspec import BlockSpec
+
+
+@lru_cache(maxsize=1)
+def tensorflow_version() -> str:
+    try:
+        return version("tensorflow")
+    except PackageNotFoundError:
+        return "none"
+
+
+def default_cache_dir() -> Path:
+    """``$EDGELAT_CACHE_DIR``, else ``$XDG_CACHE_HOME/edgelat``, else ``~/.cache/edgelat``."""
+    if os.environ.get("EDGELAT_CACHE_DIR"):
+        return Path(os.environ["EDGELAT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "edgelat"
+
+
+class TFLiteCache:
+    """``root/tf-<version>/<block key>[-cal<N>].tflite``; int8 files also depend on calibration."""
+
+    def __init__(self, root: str | Path | None = None, calibration_samples: int = 8) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.calibration_samples = calibration_samples
+
+    def cache_key(self, spec: BlockSpec) -> str:
+        suffix = f"-cal{self.calibration_samples}" if spec.dtype == "int8" else ""
+        return f"tf-{tensorflow_version()}/{spec.key}{suffix}"
+
+    def path(self, spec: BlockSpec) -> Path:
+        return self.root / f"{self.cache_key(spec)}.tflite"
+
+    def get(self, spec: BlockSpec) -> Path | None:
+        path = self.path(spec)
+        return path if path.is_file() and path.stat().st_size > 0 else None
+
+    def put(self, spec: BlockSpec, data: bytes) -> Path:
+        """Write atomically (temp file + rename), so a killed process never leaves half a file."""
+        path = self.path(spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return path

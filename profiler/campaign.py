@@ -1,0 +1,116 @@
+"""A measurement campaign: convert blocks (cached, in parallel), time them, store every result.
+
+On this machine's CPU (backends that do not overlap conversion) conversion and timing
+alternate chunk by chunk, so no converter ever runs while a host measurement does. On
+remote devices the next chunk is converted while the current one is measured.
+Re-running a campaign measures only the blocks with no 'ok' row yet.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from edgelat.devices.backends import Backend
+from edgelat.devices.catalog import Device
+from edgelat.devices.measurement import Measurement
+from edgelat.profiler.blockspec import BlockSpec
+from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
+from edgelat.profiler.store import Store
+
+
+class Reporter(Protocol):
+    """Where a campaign reports progress (the CLI draws a bar; tests may pass None)."""
+
+    def start(self, total: int, already_done: int) -> None: ...
+    def advance(self, spec: BlockSpec, m: Measurement) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+@dataclass
+class CampaignResult:
+    requested: int = 0
+    already_done: int = 0
+    measured: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    converted: int = 0
+    cached: int = 0
+    convert_call_s: float = 0.0  # sum of the converter's own convert() calls
+    conversion_s: float = 0.0  # sum of whole conversions in workers (build, freeze, convert, write)
+    conversion_wait_s: float = 0.0  # wall time the campaign spent waiting for conversions
+    measure_s: float = 0.0  # wall time inside backend.measure()
+    wall_s: float = 0.0
+    keys: list[str] = field(default_factory=list)
+
+
+def _chunks(items: Sequence[BlockSpec], size: int) -> list[Sequence[BlockSpec]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def run_campaign(
+    device: Device,
+    specs: Sequence[BlockSpec],
+    store: Store,
+    backend: Backend,
+    pool: ConversionPool,
+    *,
+    warmup: int = 10,
+    runs: int = 50,
+    chunk: int = 16,
+    reporter: Reporter | None = None,
+) -> CampaignResult:
+    """Measure every block of `specs` not yet in `store` for (device, threads)."""
+    start = time.perf_counter()
+    threads = getattr(backend, "threads", device.threads)
+    done = store.done_keys(device.name, threads)
+    todo = [s for s in dict.fromkeys(specs) if s.key not in done]
+    result = CampaignResult(requested=len(set(specs)), already_done=len(set(specs)) - len(todo))
+    result.keys = [s.key for s in todo]
+    if reporter:
+        reporter.start(len(todo), result.already_done)
+    unit = f"{device.name}@{socket.gethostname()}"
+    chunks = _chunks(todo, max(1, chunk))
+    submit = lambda c: [pool.submit(s) for s in c]  # noqa: E731
+    pending: list[Future[ConversionResult]] = submit(chunks[0]) if chunks else []
+    for i in range(len(chunks)):
+        t0 = time.perf_counter()
+        conversions = [f.result() for f in pending]  # wait: no conversion runs past this point...
+        result.conversion_wait_s += time.perf_counter() - t0
+        # ...unless the device is remote, where converting ahead overlaps with its timing.
+        pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
+        for conv in conversions:
+            _measure_one(device, conv, store, backend, warmup, runs, unit, result, reporter)
+        if not backend.overlaps_conversion and i + 1 < len(chunks):
+            pending = submit(chunks[i + 1])
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend, warmup: int,
+                 runs: int, unit: str, result: CampaignResult, reporter: Reporter | None) -> None:
+    spec = conv.spec
+    if conv.path is None:
+        m = Measurement.failed(f"conversion failed: {conv.error}", threads=getattr(backend, "threads", 1))
+    else:
+        if conv.cached:
+            result.cached += 1
+        else:
+            result.converted += 1
+            result.convert_call_s += conv.convert_s
+            result.conversion_s += conv.total_s
+        t0 = time.perf_counter()
+        m = backend.measure(conv.path, warmup, runs)
+        result.measure_s += time.perf_counter() - t0
+    store.add(device.name, spec, m, backend.runtime or device.runtime, backend.runtime_version or "unknown", unit)
+    if m.ok:
+        result.measured += 1
+    else:
+        result.failures.append((spec.key, m.error or "unknown error"))
+        if reporter:
+            reporter.warn(f"{spec.key}: measurement failed: {m.error}")
+    if reporter:
+        reporter.advance(spec, m)

@@ -1,0 +1,70 @@
+"""Keras 3 builder for MBConv blocks, with a deterministic name on every layer.
+
+Every layer is named ``{prefix}{part}`` (``b0_expand_conv``, ``b0_dw_bn`` ...), and the
+converter keeps those names inside TFLite tensor names, so ops map back to blocks.
+Imports TensorFlow/Keras: never import this module from a timing worker.
+"""
+
+from __future__ import annotations
+
+import keras
+from edgelat.profiler.blockspec import BlockSpec
+
+# The sub-layer names a block may contain, in graph order.
+LAYER_PARTS = (
+    "expand_conv", "expand_bn", "expand_act",
+    "dw_conv", "dw_bn", "dw_act",
+    "se_squeeze", "se_reduce", "se_reduce_act", "se_expand", "se_gate", "se_excite",
+    "project_conv", "project_bn", "add",
+)  # fmt: skip
+
+
+def activation_layer(act: str, name: str) -> keras.layers.Layer:
+    """The Keras layer for one of BlockSpec's activations (hswish lowers to TFLite HARD_SWISH)."""
+    if act == "relu":
+        return keras.layers.ReLU(name=name)
+    if act == "relu6":
+        return keras.layers.ReLU(max_value=6.0, name=name)
+    if act == "hswish":
+        return keras.layers.Activation("hard_swish", name=name)
+    raise ValueError(f"unknown activation {act!r}")
+
+
+def mbconv(x, spec: BlockSpec, prefix: str):
+    """Apply one MBConv block to tensor `x`; layer names start with `prefix`.
+
+    SE gating uses a hard sigmoid for hswish blocks (MobileNetV3) and a sigmoid otherwise
+    (EfficientNet). BatchNorms fold into the convolutions at conversion.
+    """
+    inputs = x
+    exp = spec.expanded_channels
+    if spec.expand != 1:
+        x = keras.layers.Conv2D(exp, 1, use_bias=False, name=f"{prefix}expand_conv")(x)
+        x = keras.layers.BatchNormalization(name=f"{prefix}expand_bn")(x)
+        x = activation_layer(spec.act, f"{prefix}expand_act")(x)
+    x = keras.layers.DepthwiseConv2D(
+        spec.kernel, strides=spec.stride, padding="same", use_bias=False, name=f"{prefix}dw_conv"
+    )(x)
+    x = keras.layers.BatchNormalization(name=f"{prefix}dw_bn")(x)
+    x = activation_layer(spec.act, f"{prefix}dw_act")(x)
+    if spec.se:
+        s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}se_squeeze")(x)
+        s = keras.layers.Conv2D(spec.se_channels, 1, name=f"{prefix}se_reduce")(s)
+        s = activation_layer("relu" if spec.act != "hswish" else "hswish", f"{prefix}se_reduce_act")(s)
+        s = keras.layers.Conv2D(exp, 1, name=f"{prefix}se_expand")(s)
+        gate = "hard_sigmoid" if spec.act == "hswish" else "sigmoid"
+        s = keras.layers.Activation(gate, name=f"{prefix}se_gate")(s)
+        x = keras.layers.Multiply(name=f"{prefix}se_excite")([x, s])
+    x = keras.layers.Conv2D(spec.cout, 1, use_bias=False, name=f"{prefix}project_conv")(x)
+    x = keras.layers.BatchNormalization(name=f"{prefix}project_bn")(x)
+    if spec.has_residual:
+        x = keras.layers.Add(name=f"{prefix}add")([x, inputs])
+    return x
+
+
+def build_block_model(spec: BlockSpec, prefix: str = "b0_", seed: int = 0) -> keras.Model:
+    """A batch-1 Keras model holding exactly one block; weights are seeded for stable bytes."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((spec.input_hw, spec.input_hw, spec.cin), batch_size=1, name=f"{prefix}input")
+    outputs = mbconv(inputs, spec, prefix)
+    return keras.Model(inputs, outputs, name=prefix.rstrip("_") or "block")

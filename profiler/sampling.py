@@ -1,0 +1,134 @@
+"""Which blocks to profile: the distinct blocks of a space's layer positions, or a random or
+grid sample over user-given ranges.
+
+A `LayerPosition` is the part of a search space the profiler needs (shape, stride and the
+(kernel, expand) choices); the spaces themselves are defined in ``edgelat.search.spaces``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgelat.errors import BlockSpecError, DataError
+from edgelat.profiler.blockspec import ACTIVATIONS, BlockSpec
+
+
+@dataclass(frozen=True)
+class LayerPosition:
+    """One MBConv layer of a macro-architecture and its (kernel, expand) options."""
+
+    input_hw: int
+    cin: int
+    cout: int
+    stride: int
+    options: tuple[tuple[int, int], ...]  # (kernel, expand) pairs; skip is not a block
+    se: int = 0
+    act: str = "relu6"
+
+    def blocks(self, dtype: str = "fp32") -> list[BlockSpec]:
+        return [
+            BlockSpec(self.input_hw, self.cin, self.cout, e, k, self.stride, self.se, self.act, dtype)
+            for k, e in self.options
+        ]
+
+
+def space_blocks(positions: list[LayerPosition], dtypes: tuple[str, ...] = ("fp32",)) -> list[BlockSpec]:
+    """Distinct blocks over all positions and dtypes, in layer order (dtype-major)."""
+    seen: dict[str, BlockSpec] = {}
+    for dtype in dtypes:
+        for pos in positions:
+            for spec in pos.blocks(dtype):
+                seen.setdefault(spec.key, spec)
+    return list(seen.values())
+
+
+# Ranges for random/grid sampling: a value list per BlockSpec field (dtype is chosen apart).
+DEFAULT_RANGES: dict[str, list] = {
+    "input_hw": [7, 14, 28, 56],
+    "cin": [16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192],
+    "cout": [16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192],
+    "expand": [1, 3, 4, 6],
+    "kernel": [3, 5, 7],
+    "stride": [1, 2],
+    "se": [0, 1],
+    "act": ["relu6", "hswish"],
+}
+RANGE_FIELDS = tuple(DEFAULT_RANGES)
+
+
+@dataclass(frozen=True)
+class BlockRanges:
+    """Value lists per field; the sample space is their product."""
+
+    values: dict[str, list] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_RANGES.items()})
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(v) for v in self.values.values())
+
+    def make(self, combo: tuple, dtype: str) -> BlockSpec:
+        return BlockSpec(**dict(zip(RANGE_FIELDS, combo, strict=True)), dtype=dtype)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> BlockRanges:
+        """A TOML file of ``field = [values...]``; fields left out keep their defaults."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read ranges file: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise DataError(f"{path}: not valid TOML: {exc}") from None
+        values = {k: list(v) for k, v in DEFAULT_RANGES.items()}
+        for key, vals in data.items():
+            if key not in DEFAULT_RANGES:
+                raise DataError(f"{path}: field {key!r}: unknown (known: {', '.join(RANGE_FIELDS)})")
+            if not isinstance(vals, list) or not vals:
+                raise DataError(f"{path}: field {key!r}: expected a non-empty list, got {vals!r}")
+            if key == "act":
+                bad = [v for v in vals if v not in ACTIVATIONS]
+                if bad:
+                    raise DataError(f"{path}: field 'act': unknown activation(s) {bad}")
+            values[key] = sorted(set(vals), key=vals.index)
+        ranges = cls(values)
+        try:  # validate every single value once, naming the field
+            for key in RANGE_FIELDS:
+                for v in values[key]:
+                    ranges.make(tuple(v if k == key else values[k][0] for k in RANGE_FIELDS), "fp32")
+        except BlockSpecError as exc:
+            raise DataError(f"{path}: {exc}") from None
+        return ranges
+
+
+def grid_blocks(ranges: BlockRanges, dtypes: tuple[str, ...] = ("fp32",)) -> list[BlockSpec]:
+    """Every combination of the ranges."""
+    combos = list(itertools.product(*(ranges.values[k] for k in RANGE_FIELDS)))
+    return [ranges.make(c, d) for d in dtypes for c in combos]
+
+
+def random_blocks(ranges: BlockRanges, n: int, seed: int = 0, dtypes: tuple[str, ...] = ("fp32",)) -> list[BlockSpec]:
+    """`n` distinct random combinations (each in every dtype), reproducible from `seed`."""
+    if n < 1:
+        raise DataError(f"--n must be >= 1, got {n}")
+    if n > ranges.size:
+        raise DataError(f"asked for {n} distinct blocks, but the ranges allow only {ranges.size}")
+    rng = random.Random(seed)
+    chosen: dict[tuple, None] = {}
+    while len(chosen) < n:
+        chosen.setdefault(tuple(rng.choice(ranges.values[k]) for k in RANGE_FIELDS))
+    return [ranges.make(c, d) for d in dtypes for c in chosen]
+
+
+def limit_blocks(specs: list[BlockSpec], limit: int | None, seed: int = 0) -> list[BlockSpec]:
+    """A reproducible random subset of `limit` blocks, kept in their original order."""
+    if limit is None or limit >= len(specs):
+        return specs
+    if limit < 1:
+        raise DataError(f"--limit must be >= 1, got {limit}")
+    keep = set(random.Random(seed).sample(range(len(specs)), limit))
+    return [s for i, s in enumerate(specs) if i in keep]

@@ -1,0 +1,152 @@
+"""The crash-safe measurement store: an append-only SQLite file in WAL mode.
+
+One transaction per measurement, so killing the process (even with SIGKILL) loses at most
+the measurement in flight. Rows are never updated or deleted; a block counts as done for a
+(device, threads) pair once it has an 'ok' row. Failed rows keep the raw runner output.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import socket
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edgelat.devices.measurement import STAT_FIELDS, Measurement
+from edgelat.errors import StoreError
+from edgelat.profiler.blockspec import FIELD_NAMES, BlockSpec
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    unit TEXT,
+    block_key TEXT NOT NULL,
+    input_hw INTEGER NOT NULL, cin INTEGER NOT NULL, cout INTEGER NOT NULL,
+    expand INTEGER NOT NULL, kernel INTEGER NOT NULL, stride INTEGER NOT NULL,
+    se INTEGER NOT NULL, act TEXT NOT NULL, dtype TEXT NOT NULL,
+    runtime TEXT NOT NULL, runtime_version TEXT NOT NULL, threads INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    {", ".join(f"{f} REAL" for f in STAT_FIELDS)},
+    runs INTEGER, warmup INTEGER,
+    error TEXT, raw_output TEXT,
+    created_at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
+);
+CREATE INDEX IF NOT EXISTS measurements_lookup ON measurements (device, threads, block_key, status);
+"""
+
+
+def host_info() -> dict[str, Any]:
+    """Where the campaign ran (the driver machine), stored with every row."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"hostname": socket.gethostname(), "system": platform.system(), "release": platform.release(),
+            "machine": platform.machine(), "cpu": cpu, "python": platform.python_version()}
+
+
+class Store:
+    """Open (creating if needed) a store file. Use as a context manager or call close()."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path}: is a directory, not a store file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: store schema version {row[0]}, this edgelat reads {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable edgelat store: {exc}") from None
+        self.db.row_factory = sqlite3.Row
+        self._host = json.dumps(host_info(), sort_keys=True)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, device: str, spec: BlockSpec, m: Measurement, runtime: str, runtime_version: str,
+            unit: str | None = None) -> None:
+        """Append one measurement in its own transaction (durable when this returns)."""
+        stats = [m.stats.get(f) if m.ok else None for f in STAT_FIELDS]
+        row = (
+            device, unit, spec.key, *(getattr(spec, f) for f in FIELD_NAMES), runtime, runtime_version,
+            m.threads, "ok" if m.ok else "failed", *stats, m.runs or None, m.warmup if m.ok else None,
+            m.error, m.raw_output or None, datetime.now(UTC).isoformat(timespec="milliseconds"), self._host,
+        )
+        cols = ("device", "unit", "block_key", *FIELD_NAMES, "runtime", "runtime_version", "threads",
+                "status", *STAT_FIELDS, "runs", "warmup", "error", "raw_output", "created_at", "host")
+        try:
+            with self.db:  # BEGIN ... COMMIT
+                self.db.execute(
+                    f"INSERT INTO measurements ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", row
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot write measurement of {spec.key}: {exc}") from None
+
+    def done_keys(self, device: str, threads: int) -> set[str]:
+        """Block keys already measured successfully on (device, threads)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok'",
+            (device, threads),
+        )
+        return {r[0] for r in rows}
+
+    def rows(self, device: str | None = None, status: str | None = "ok", latest: bool = True) -> list[dict[str, Any]]:
+        """Measurement rows as dicts; with `latest`, only the newest per (device, threads, block)."""
+        where, args = [], []
+        if device is not None:
+            where.append("device = ?")
+            args.append(device)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT * FROM measurements {clause} ORDER BY id"
+        if latest:
+            sql = (f"SELECT * FROM measurements WHERE id IN (SELECT MAX(id) FROM measurements {clause} "
+                   f"GROUP BY device, threads, block_key) ORDER BY id")
+        return [dict(r) for r in self.db.execute(sql, args)]
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return self.db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM measurements WHERE status=?", (status,)).fetchone()[0]
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def open_existing(path: str | Path) -> Store:
+    """Open a store that must already exist (for export and reports)."""
+    if not Path(path).is_file():
+        raise StoreError(f"{path}: no such store file")
+    return Store(path)
+
+
+def specs_of(rows: Iterable[dict[str, Any]]) -> list[BlockSpec]:
+    return [BlockSpec(**{f: r[f] for f in FIELD_NAMES}) for r in rows]

@@ -1,0 +1,80 @@
+"""The block table CSV: ``input_hw,cin,cout,expand,kernel,stride,se,act,latency_ms`` (+ extras).
+
+Written by ``edgelat export`` and read back wherever a block table is accepted; this is also
+the form of nn-Meter's MBConv tables shipped in ``data/``. Errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgelat.errors import BlockSpecError, DataError
+from edgelat.profiler.blockspec import BlockSpec
+
+BLOCK_COLUMNS = ("input_hw", "cin", "cout", "expand", "kernel", "stride", "se", "act", "latency_ms")
+REQUIRED_COLUMNS = ("input_hw", "cin", "cout", "expand", "kernel", "stride", "latency_ms")
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    """One measured block: its spec, its latency (ms) and any further columns as text."""
+
+    spec: BlockSpec
+    latency_ms: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def read_block_csv(path: str | Path) -> list[BlockRow]:
+    """Read a block table; `dtype` is optional (fp32), `se` defaults to 0 and `act` to relu6."""
+    path = Path(path)
+    try:
+        fh = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read block table: {exc.strerror}") from None
+    with fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
+        rows = []
+        for row in reader:
+            where = f"{path} line {reader.line_num}"
+            if None in row:
+                raise DataError(f"{where}: more fields than the header has")
+            try:
+                spec = BlockSpec.from_mapping(row, where=where)
+            except BlockSpecError as exc:
+                raise DataError(str(exc)) from None
+            text = (row.get("latency_ms") or "").strip()
+            try:
+                latency = float(text)
+            except ValueError:
+                raise DataError(f"{where}: field 'latency_ms': not a number: {text!r}") from None
+            if not math.isfinite(latency) or latency <= 0:
+                raise DataError(f"{where}: field 'latency_ms': must be a positive number, got {text!r}")
+            extra = {k: v for k, v in row.items() if k not in BLOCK_COLUMNS and k not in ("dtype",)}
+            rows.append(BlockRow(spec, latency, extra))
+    if not rows:
+        raise DataError(f"{path}: block table has no rows")
+    return rows
+
+
+def write_block_csv(rows: Iterable[dict[str, Any]], path: str | Path, extra_columns: tuple[str, ...] = ()) -> int:
+    """Write dict rows holding at least BLOCK_COLUMNS (+ `dtype`); returns the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = (*BLOCK_COLUMNS, "dtype", *extra_columns)
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            n += 1
+    return n

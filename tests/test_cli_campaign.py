@@ -1,0 +1,133 @@
+"""End-to-end campaigns through the real `edgelat` command: resume, SIGKILL, export, bad input."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run_cli
+from edgelat.profiler.table import read_block_csv
+
+
+def profile_args(store, ranges, cache, n=6, runs=20, dtype="fp32", extra=()):
+    return ["profile", "--sample", "random", "--ranges", str(ranges), "--n", str(n), "--dtype", dtype,
+            "--store", str(store), "--cache-dir", str(cache), "--runs", str(runs), "--warmup", "2", "--json", *extra]
+
+
+def ok_rows(store):
+    db = sqlite3.connect(store)
+    try:
+        return db.execute("SELECT block_key, id FROM measurements WHERE status='ok' ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def test_profile_resume_and_export(tmp_path, tiny_ranges, cache_dir):
+    store = tmp_path / "host.sqlite"
+    first = run_cli(*profile_args(store, tiny_ranges, cache_dir, n=5, dtype="both"))
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["blocks"] == 10 and summary["measured"] == 10 and summary["failed"] == 0
+    # Same command again: nothing left to do.
+    again = json.loads(run_cli(*profile_args(store, tiny_ranges, cache_dir, n=5, dtype="both")).stdout)
+    assert again["already_done"] == 10 and again["measured"] == 0
+    # A larger sample with the same seed contains the first one: only the new blocks are measured.
+    more = json.loads(run_cli(*profile_args(store, tiny_ranges, cache_dir, n=8, dtype="both")).stdout)
+    assert more["already_done"] == 10 and more["measured"] == 6
+    assert len(ok_rows(store)) == 16
+
+    csv_path = tmp_path / "blocks.csv"
+    res = run_cli("export", str(store), "-o", str(csv_path))
+    assert res.returncode == 0, res.stderr
+    rows = read_block_csv(csv_path)
+    assert len(rows) == 16 and {r.spec.dtype for r in rows} == {"fp32", "int8"}
+    assert {r.spec.key for r in rows} == {k for k, _ in ok_rows(store)}
+    assert all(r.extra["device"] == "host" and float(r.extra["p95_ms"]) >= r.latency_ms for r in rows)
+
+
+def _start(args):
+    return subprocess.Popen([sys.executable, "-m", "edgelat.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _kill(proc):
+    os.killpg(proc.pid, signal.SIGKILL)  # the campaign and its converter workers, with no warning
+    proc.communicate(timeout=60)
+
+
+def _wait_for(predicate, proc, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        assert proc.poll() is None, f"campaign ended before the kill point: {proc.stderr.read()}"
+        time.sleep(0.02)
+    raise AssertionError("kill point not reached in time")
+
+
+@pytest.mark.slow
+def test_sigkill_mid_campaign_loses_nothing_and_resume_completes(tmp_path, tiny_ranges):
+    store, cache = tmp_path / "kill.sqlite", tmp_path / "cache"
+    ranges = tmp_path / "mid.toml"  # blocks big enough that timing takes a while
+    ranges.write_text("input_hw = [28, 56]\ncin = [24, 32]\ncout = [24, 32]\nexpand = [3, 6]\nkernel = [3, 5]\n"
+                      "stride = [1]\nse = [0]\nact = ['relu6']\n")
+    args = profile_args(store, ranges, cache, n=12, runs=400)
+
+    # Kill 1: while converting, before any measurement.
+    proc = _start(args)
+    _wait_for(lambda: store.exists() and (cache).exists(), proc)
+    _kill(proc)
+    assert sqlite3.connect(store).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # Kill 2: in the middle of timing.
+    proc = _start(args)
+    _wait_for(lambda: store.exists() and len(ok_rows(store)) >= 3, proc)
+    _kill(proc)
+    db = sqlite3.connect(store)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    before = ok_rows(store)
+    assert 3 <= len(before) < 12
+    assert not list(cache.rglob("*.tmp"))  # no half-written model left behind
+
+    # Re-run: measures only what is missing, and the earlier rows are untouched.
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["already_done"] == len(before) and summary["measured"] == 12 - len(before)
+    after = ok_rows(store)
+    keys = [k for k, _ in after]
+    assert len(keys) == 12 and len(set(keys)) == 12  # every block exactly once
+    assert after[: len(before)] == before
+
+
+def one_line_error(res, *needles):
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("edgelat: error: ") and "Traceback" not in res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path, tiny_ranges):
+    one_line_error(run_cli("profile", "--device", "pixel99", "--store", str(tmp_path / "s.sqlite")), "pixel99")
+    bad_dev = tmp_path / "bad.toml"
+    bad_dev.write_text('name = "x"\nkind = "host"\ntransport = "local"\nruntime = "litert"\nthreads = -1\n')
+    one_line_error(run_cli("profile", "--device-file", str(bad_dev)), str(bad_dev), "'threads'")
+    bad_ranges = tmp_path / "r.toml"
+    bad_ranges.write_text("stride = [3]\n")
+    one_line_error(run_cli("profile", "--sample", "random", "--ranges", str(bad_ranges)), str(bad_ranges), "stride")
+    one_line_error(run_cli("export", str(tmp_path / "none.sqlite"), "-o", str(tmp_path / "o.csv")), "none.sqlite")
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database " * 100)
+    one_line_error(run_cli(*profile_args(junk, tiny_ranges, tmp_path / "c")), str(junk))
+    assert junk.read_text() == "not a database " * 100  # nothing lost
+    one_line_error(run_cli("profile", "--device", "pixel1", "--store", str(tmp_path / "p.sqlite")), "transport 'adb'")
+    one_line_error(run_cli("profile", "--limit", "0", "--store", str(tmp_path / "l.sqlite")), "--limit")
+    res = run_cli("profile", "--dtype", "fp16")
+    assert res.returncode == 2 and "fp16" in res.stderr

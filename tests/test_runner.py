@@ -1,0 +1,72 @@
+"""The host timing runner: real LiteRT in a worker that never imports TensorFlow."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from edgelat.devices.backends import RUNNER_SCRIPT, HostBackend
+from edgelat.devices.catalog import get_device
+from edgelat.devices.parsers import parse_litert_result
+from edgelat.profiler.blockspec import BlockSpec
+from edgelat.profiler.cache import TFLiteCache
+from edgelat.profiler.conversion_pool import ConversionPool
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    cache = TFLiteCache(tmp_path_factory.mktemp("cache"))
+    specs = [BlockSpec(28, 16, 16, 6, 5, 1, 0, "relu6", "fp32"), BlockSpec(28, 16, 16, 6, 5, 1, 0, "relu6", "int8")]
+    with ConversionPool(cache, workers=2) as pool:
+        results = [f.result() for f in [pool.submit(s) for s in specs]]
+    assert all(r.error is None for r in results)
+    return [r.path for r in results]
+
+
+def test_host_backend_times_fp32_and_int8(models):
+    with HostBackend(get_device("host")) as backend:
+        info = backend.info()
+        assert info["runtime"] == "ai_edge_litert" and info["affinity"] == [0]
+        for path in models:
+            m = backend.measure(path, warmup=3, runs=30)
+            assert m.ok, m.error
+            s = m.stats
+            assert m.runs == 30 and m.warmup == 3 and m.threads == 1
+            assert 0 < s["min_ms"] <= s["p5_ms"] <= s["median_ms"] <= s["p95_ms"] <= s["max_ms"]
+            assert s["cv"] == pytest.approx(s["std_ms"] / s["mean_ms"])
+
+
+def test_worker_never_imports_tensorflow(models):
+    res = subprocess.run([sys.executable, str(RUNNER_SCRIPT), str(models[0]), "--runs", "5"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["tensorflow_imported"] is False and out["ok"] is True
+    assert parse_litert_result(res.stdout).latency_ms == out["stats"]["median_ms"]
+
+
+def test_a_bad_model_fails_one_measurement_not_the_worker(tmp_path, models):
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer at all" * 10)
+    with HostBackend(get_device("host")) as backend:
+        bad = backend.measure(junk, warmup=0, runs=1)
+        assert not bad.ok and bad.error and bad.raw_output  # raw output kept, no latency
+        with pytest.raises(ValueError):
+            _ = bad.latency_ms
+        assert backend.measure(models[0], warmup=1, runs=5).ok
+
+
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ("garbage", "not JSON"),
+        ('{"ok": false, "error": "boom"}', "boom"),
+        ('{"ok": true}', "no 'stats'"),
+        ('{"ok": true, "stats": {"median_ms": 0, "mean_ms": 0, "std_ms": 0, "p5_ms": 0, "p95_ms": 0, '
+         '"min_ms": 0, "max_ms": 0, "cv": 0, "runs": 1, "warmup": 0, "threads": 1}}', "non-positive"),
+        ('{"ok": true, "stats": {"median_ms": "fast"}}', "median_ms"),
+    ],
+)
+def test_parser_never_invents_a_latency(line, needle):
+    m = parse_litert_result(line)
+    assert not m.ok and needle in m.error and m.raw_output == line

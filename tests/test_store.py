@@ -1,0 +1,58 @@
+"""The append-only SQLite store."""
+
+import sqlite3
+
+import pytest
+from edgelat.devices.measurement import Measurement
+from edgelat.errors import StoreError
+from edgelat.profiler.blockspec import BlockSpec
+from edgelat.profiler.store import Store, open_existing
+
+STATS = dict(median_ms=1.0, mean_ms=1.1, std_ms=0.1, p5_ms=0.9, p95_ms=1.3, min_ms=0.8, max_ms=1.5, cv=0.09)
+
+
+def ok(median=1.0):
+    return Measurement(ok=True, stats={**STATS, "median_ms": median}, runs=10, warmup=2, threads=1)
+
+
+def test_append_done_keys_and_latest(tmp_path):
+    a, b = BlockSpec(8, 8, 8, 1, 3, 1), BlockSpec(8, 8, 8, 3, 3, 1)
+    with Store(tmp_path / "s.sqlite") as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        store.add("host", a, ok(1.0), "ai_edge_litert", "2.3.0")
+        store.add("host", b, Measurement.failed("boom", "raw text", threads=1), "ai_edge_litert", "2.3.0")
+        assert store.done_keys("host", 1) == {a.key}
+        assert store.done_keys("host", 2) == set() and store.done_keys("pixel1", 1) == set()
+        store.add("host", a, ok(2.0), "ai_edge_litert", "2.3.0")
+        latest = store.rows(device="host")
+        assert [(r["block_key"], r["median_ms"]) for r in latest] == [(a.key, 2.0)]
+        failed = store.rows(status="failed")
+        assert failed[0]["raw_output"] == "raw text" and failed[0]["median_ms"] is None
+        assert store.count() == 3 and store.integrity_ok()
+
+
+def test_store_refuses_an_ok_row_without_a_latency(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        with pytest.raises(StoreError, match="cannot write"):
+            store.add("host", BlockSpec(8, 8, 8, 1, 3, 1), ok(0.0), "rt", "1")
+        assert store.count() == 0
+
+
+def test_not_a_store(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable edgelat store"):
+        Store(junk)
+    with pytest.raises(StoreError, match="no such store"):
+        open_existing(tmp_path / "missing.sqlite")
+    with pytest.raises(StoreError, match="is a directory"):
+        Store(tmp_path)
+
+
+def test_rows_written_are_visible_to_another_connection(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        store.add("host", BlockSpec(8, 8, 8, 1, 3, 1), ok(), "rt", "1")
+        other = sqlite3.connect(path)
+        assert other.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 1
+        other.close()
