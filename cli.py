@@ -10,16 +10,18 @@ import sys
 from pathlib import Path
 
 import click
-from edgelat import __version__
-from edgelat.errors import EdgelatError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from edgelat import __version__
+from edgelat.errors import EdgelatError
 
 # Piped output gets a wide console so tables are not truncated at 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
 
+MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
 DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
 
 
@@ -103,9 +105,10 @@ def _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, dty
     return sampling.limit_blocks(specs, limit, seed)
 
 
-def run_profile(device_name, device_file, space="single-path", resolution=224, width=1.0, sample="space",
+def run_profile(device_name, device_file, space="single-path", resolution=None, width=1.0, sample="space",
                 ranges=None, n=200, seed=0, limit=None, dtype="fp32", store_path=None, runs=50, warmup=10,
-                threads=None, workers=2, calibration_samples=8, cache_dir=None, top=10, as_json=False):
+                threads=None, workers=2, calibration_samples=8, cache_dir=None, top=10, as_json=False,
+                min_time_ms=MIN_TIME_MS):
     """Shared by `profile` and `demo`."""
     from edgelat.devices.backends import open_backend
     from edgelat.devices.catalog import get_device
@@ -123,7 +126,8 @@ def run_profile(device_name, device_file, space="single-path", resolution=224, w
     reporter = BarReporter()
     with open_backend(device, threads) as backend, Store(store_path) as store, ConversionPool(cache, workers) as pool:
         try:
-            result = run_campaign(device, specs, store, backend, pool, warmup=warmup, runs=runs, reporter=reporter)
+            result = run_campaign(device, specs, store, backend, pool, warmup=warmup, runs=runs,
+                                  min_time_ms=min_time_ms, reporter=reporter)
         finally:
             reporter.stop()
         rows = [r for r in store.rows(device=device.name) if r["block_key"] in {s.key for s in specs}]
@@ -159,7 +163,7 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--device", "device_name", default="host", show_default=True, help="Device name from the catalog.")
 @click.option("--device-file", type=click.Path(), help="A device file (instead of --device).")
 @click.option("--space", default="single-path", show_default=True, help="Search space whose blocks to profile.")
-@click.option("--resolution", default=224, show_default=True, help="Input resolution of the space.")
+@click.option("--resolution", type=int, help="Input resolution of the space [default: the space's own].")
 @click.option("--width", default=1.0, show_default=True, help="Width multiplier of the space.")
 @click.option("--sample", type=click.Choice(["space", "random", "grid"]), default="space", show_default=True,
               help="Profile the space's blocks, or a random/grid sample over --ranges.")
@@ -171,6 +175,8 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--store", "store_path", type=click.Path(), help="Store file [default: runs/DEVICE.sqlite].")
 @click.option("--runs", default=50, show_default=True, help="Timed runs per block.")
 @click.option("--warmup", default=10, show_default=True, help="Warm-up runs per block.")
+@click.option("--min-time-ms", default=MIN_TIME_MS, show_default=True,
+              help="Keep timing a block until this much timed work has passed (more runs for short blocks).")
 @click.option("--threads", type=int, help="Override the device's thread count.")
 @click.option("--workers", default=2, show_default=True, help="Conversion processes.")
 @click.option("--calibration-samples", default=8, show_default=True, help="int8 calibration samples.")
@@ -178,10 +184,11 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--top", default=10, show_default=True, help="Show the N slowest blocks at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype, store_path,
-            runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json) -> None:
+            runs, warmup, min_time_ms, threads, workers, calibration_samples, cache_dir, top, as_json) -> None:
     """Measure blocks on a device into a crash-safe store (re-run to resume)."""
     run_profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype,
-                store_path, runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json)
+                store_path, runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json,
+                min_time_ms)
 
 
 @cli.command()

@@ -27,7 +27,7 @@ class Backend(ABC):
     runtime_version: str = ""
 
     @abstractmethod
-    def measure(self, model_path: Path, warmup: int, runs: int) -> Measurement: ...
+    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement: ...
 
     def info(self) -> dict[str, Any]:
         return {}
@@ -84,8 +84,9 @@ class HostBackend(Backend):
         keys = ("runtime", "runtime_version", "python", "machine", "affinity", "threads")
         return {k: self._hello.get(k) for k in keys}
 
-    def measure(self, model_path: Path, warmup: int, runs: int) -> Measurement:
-        request = {"model": str(model_path), "warmup": warmup, "runs": runs, "threads": self.threads}
+    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
+        request = {"model": str(model_path), "warmup": warmup, "runs": runs, "threads": self.threads,
+                   "min_time_ms": min_time_ms}
         try:
             assert self._proc is not None
             self._proc.send(json.dumps(request))

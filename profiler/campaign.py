@@ -60,6 +60,7 @@ def run_campaign(
     *,
     warmup: int = 10,
     runs: int = 50,
+    min_time_ms: float = 0.0,
     chunk: int = 16,
     reporter: Reporter | None = None,
 ) -> CampaignResult:
@@ -83,15 +84,16 @@ def run_campaign(
         # ...unless the device is remote, where converting ahead overlaps with its timing.
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
         for conv in conversions:
-            _measure_one(device, conv, store, backend, warmup, runs, unit, result, reporter)
+            _measure_one(device, conv, store, backend, (warmup, runs, min_time_ms), unit, result, reporter)
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
     result.wall_s = time.perf_counter() - start
     return result
 
 
-def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend, warmup: int,
-                 runs: int, unit: str, result: CampaignResult, reporter: Reporter | None) -> None:
+def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend,
+                 settings: tuple[int, int, float], unit: str, result: CampaignResult,
+                 reporter: Reporter | None) -> None:
     spec = conv.spec
     if conv.path is None:
         m = Measurement.failed(f"conversion failed: {conv.error}", threads=getattr(backend, "threads", 1))
@@ -103,7 +105,7 @@ def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: 
             result.convert_call_s += conv.convert_s
             result.conversion_s += conv.total_s
         t0 = time.perf_counter()
-        m = backend.measure(conv.path, warmup, runs)
+        m = backend.measure(conv.path, *settings)
         result.measure_s += time.perf_counter() - t0
     store.add(device.name, spec, m, backend.runtime or device.runtime, backend.runtime_version or "unknown", unit)
     if m.ok:

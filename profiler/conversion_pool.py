@@ -53,7 +53,7 @@ def _convert_one(key: str, cache_root: str, calibration_samples: int) -> tuple[s
 class ConversionPool:
     """A pool of `workers` converter processes; `submit` returns a future of ConversionResult."""
 
-    def __init__(self, cache: TFLiteCache, workers: int = 2, max_tasks_per_child: int = 150) -> None:
+    def __init__(self, cache: TFLiteCache, workers: int = 2, max_tasks_per_child: int = 500) -> None:
         self.cache = cache
         self.workers = max(1, workers)
         self.max_tasks_per_child = max_tasks_per_child

@@ -8,6 +8,7 @@ Imports TensorFlow/Keras: never import this module from a timing worker.
 from __future__ import annotations
 
 import keras
+
 from edgelat.profiler.blockspec import BlockSpec
 
 # The sub-layer names a block may contain, in graph order.

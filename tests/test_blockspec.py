@@ -1,6 +1,7 @@
 """BlockSpec validation, the canonical key, and channel rounding."""
 
 import pytest
+
 from edgelat.errors import BlockSpecError, EdgelatError
 from edgelat.profiler.blockspec import BlockSpec, canonical_act
 from edgelat.profiler.channels import round_channels

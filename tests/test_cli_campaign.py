@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from conftest import run_cli
 from edgelat.profiler.table import read_block_csv
+
+from conftest import run_cli
 
 
 def profile_args(store, ranges, cache, n=6, runs=20, dtype="fp32", extra=()):

@@ -3,9 +3,11 @@
 import json
 
 import pytest
-from conftest import run_cli
+
 from edgelat.devices.catalog import get_device, list_devices, load_device_file
 from edgelat.errors import DeviceFileError
+
+from conftest import run_cli
 
 REQUIRED = {"host", "pixel1", "pixel3", "pixel3-gpu", "pixel3-dsp", "pixel4", "pixel4-gpu", "pixel4-dsp",
             "pixel6", "raspi4", "stm32f746"}

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from edgelat.devices.backends import RUNNER_SCRIPT, HostBackend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.parsers import parse_litert_result

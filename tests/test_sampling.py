@@ -1,6 +1,7 @@
 """Which blocks a campaign measures: the Single-Path space, random and grid samples."""
 
 import pytest
+
 from edgelat.errors import DataError, EdgelatError
 from edgelat.profiler.sampling import BlockRanges, grid_blocks, limit_blocks, random_blocks, space_blocks
 from edgelat.search.spaces import get_space
@@ -12,7 +13,7 @@ def test_single_path_space_layers_and_blocks():
     strides = [layer.stride for layer in space.layers]
     assert [strides[i] for i in (1, 5, 9, 13, 17)] == [2, 2, 2, 1, 2]
     assert [space.layers[i].cout for i in (1, 5, 9, 13, 17, 21)] == [24, 40, 80, 96, 192, 320]
-    assert [space.layers[i].skippable for i in (1, 2, 5, 6)] == [False, True, False, True]
+    assert [any(c.skip for c in space.layers[i].choices) for i in (1, 2, 5, 6)] == [False, True, False, True]
     blocks = space_blocks(space.layer_positions())
     # 2 fixed layers + 10 distinct (shape, stride) positions x 4 (k, e) choices
     assert len(blocks) == 42 and len({b.key for b in blocks}) == 42

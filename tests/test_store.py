@@ -3,6 +3,7 @@
 import sqlite3
 
 import pytest
+
 from edgelat.devices.measurement import Measurement
 from edgelat.errors import StoreError
 from edgelat.profiler.blockspec import BlockSpec

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from edgelat.errors import DataError
 from edgelat.profiler.table import read_block_csv, write_block_csv
 

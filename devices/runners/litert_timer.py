@@ -7,7 +7,7 @@ over ADB. It must never import TensorFlow: that costs seconds and hundreds of MB
 would disturb the timings. On boards without ``ai_edge_litert`` it uses ``tflite_runtime``.
 
 Modes:
-  litert_timer.py MODEL.tflite [--warmup N] [--runs N] [--threads N] [--cpus 0,1]
+  litert_timer.py MODEL.tflite [--warmup N] [--runs N] [--min-time-ms T] [--threads N] [--cpus 0,1]
       one measurement, one JSON object on stdout.
   litert_timer.py --serve [--threads N] [--cpus 0]
       a hello line, then one JSON request per stdin line -> one JSON response line.
@@ -89,12 +89,16 @@ def random_input(detail, rng):
     return rng.standard_normal(shape).astype(dtype)
 
 
-def measure(interpreter_cls, model, warmup, runs, threads):
-    """Warm up, then time `runs` invocations one by one; returns stats in ms."""
+MAX_RUNS = 100_000
+
+
+def measure(interpreter_cls, model, warmup, runs, threads, min_time_ms=0.0):
+    """Warm up, then time invocations one by one until both `runs` are done and `min_time_ms`
+    of timed work has passed (short blocks need more runs for a stable median)."""
     import numpy as np
 
-    if runs < 1 or warmup < 0:
-        raise ValueError(f"runs must be >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
+    if runs < 1 or warmup < 0 or min_time_ms < 0:
+        raise ValueError(f"need runs >= 1, warmup >= 0, min_time_ms >= 0 (got {runs}, {warmup}, {min_time_ms})")
     t0 = time.perf_counter()
     interp = interpreter_cls(model_path=model, num_threads=threads)
     interp.allocate_tensors()
@@ -106,12 +110,15 @@ def measure(interpreter_cls, model, warmup, runs, threads):
         interp.invoke()
     samples = []
     clock = time.perf_counter_ns
-    for _ in range(runs):
+    timed_ms = 0.0
+    while len(samples) < runs or (timed_ms < min_time_ms and len(samples) < MAX_RUNS):
         start = clock()
         interp.invoke()
-        samples.append((clock() - start) / 1e6)
+        elapsed = (clock() - start) / 1e6
+        samples.append(elapsed)
+        timed_ms += elapsed
     stats = timing_stats(samples)
-    stats.update(init_ms=init_ms, warmup=warmup, runs=runs, threads=threads)
+    stats.update(init_ms=init_ms, warmup=warmup, runs=len(samples), threads=threads, min_time_ms=min_time_ms)
     return stats
 
 
@@ -147,7 +154,7 @@ def serve(interpreter_cls, threads):
             req = json.loads(line)
             stats = measure(
                 interpreter_cls, req["model"], int(req.get("warmup", 10)), int(req.get("runs", 50)),
-                int(req.get("threads", threads)),
+                int(req.get("threads", threads)), float(req.get("min_time_ms", 0.0)),
             )
             resp = {"ok": True, "id": req.get("id"), "stats": stats}
         except Exception as exc:  # report and keep serving: one bad model must not end a campaign
@@ -164,6 +171,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--min-time-ms", type=float, default=0.0, help="keep timing until this much has passed")
     ap.add_argument("--cpus", default="", help="comma-separated CPU ids to pin to")
     args = ap.parse_args(argv)
     interpreter_cls, runtime, version = load_runtime()
@@ -182,7 +190,8 @@ def main(argv=None):
         ap.error("a MODEL path is required unless --serve is given")
     out = hello(runtime, version, affinity, args.threads)
     try:
-        out.update(ok=True, stats=measure(interpreter_cls, args.model, args.warmup, args.runs, args.threads))
+        out.update(ok=True, stats=measure(interpreter_cls, args.model, args.warmup, args.runs, args.threads,
+                                                 args.min_time_ms))
     except Exception as exc:
         out.update(ok=False, error=f"{type(exc).__name__}: {exc}")
     sys.stdout.write(json.dumps(out) + "\n")

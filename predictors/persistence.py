@@ -1,0 +1,88 @@
+"""Save and load predictors as JSON (xgboost models in xgboost's own JSON format). No pickle.
+
+Every file carries the feature-schema version and hash, and metadata: device, runtime,
+training size and cross-validated metrics. A file whose schema differs is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edgelat.errors import DataError
+from edgelat.predictors.base import LatencyPredictor, PredictorError
+from edgelat.predictors.features import SCHEMA_VERSION, schema_hash
+
+FORMAT = "edgelat-predictor"
+FORMAT_VERSION = 1
+
+
+def _registry() -> dict[str, type[LatencyPredictor]]:
+    from edgelat.predictors.gbdt import GBDTPredictor
+    from edgelat.predictors.linear import LinearPredictor
+    from edgelat.predictors.lut import LUTPredictor
+    from edgelat.predictors.network import LayerwisePredictor
+    from edgelat.predictors.transfer import TransferPredictor
+
+    return {cls.kind: cls for cls in (LinearPredictor, GBDTPredictor, LUTPredictor, TransferPredictor,
+                                      LayerwisePredictor)}
+
+
+def to_document(model: LatencyPredictor, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON-safe document of a fitted model; nested predictors (source, fallback, prior) nest."""
+    model._check_fitted()
+    params = {}
+    for name, value in model.get_params(deep=False).items():
+        params[name] = to_document(value) if isinstance(value, LatencyPredictor) else value
+    if isinstance(params.get("features"), tuple):
+        params["features"] = list(params["features"])
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "kind": model.kind,
+        "schema": {"version": SCHEMA_VERSION, "hash": schema_hash()},
+        "params": params, "state": model.state(), "metadata": metadata or {},
+    }
+
+
+def from_document(doc: dict[str, Any], where: str = "model") -> LatencyPredictor:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise PredictorError(f"{where}: not an edgelat predictor file (no \"format\": \"{FORMAT}\")")
+    schema = doc.get("schema", {})
+    if schema.get("hash") != schema_hash():
+        raise PredictorError(
+            f"{where}: fitted with feature schema v{schema.get('version')} ({schema.get('hash')}), but this "
+            f"edgelat uses v{SCHEMA_VERSION} ({schema_hash()}); refit the model with `edgelat fit`"
+        )
+    registry = _registry()
+    kind = doc.get("kind")
+    if kind not in registry:
+        raise PredictorError(f"{where}: unknown predictor kind {kind!r} (known: {', '.join(registry)})")
+    params = {}
+    for name, value in doc.get("params", {}).items():
+        nested = isinstance(value, dict) and "format" in value
+        params[name] = from_document(value, f"{where}: {name}") if nested else value
+    try:
+        return registry[kind].from_state(params, doc["state"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PredictorError(f"{where}: malformed {kind} model state: {exc}") from None
+
+
+def save(model: LatencyPredictor, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_document(model, metadata), indent=1, sort_keys=False))
+    return path
+
+
+def load(path: str | Path) -> LatencyPredictor:
+    return from_document(read_document(path), str(path))
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read model: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not JSON: {exc}") from None
