@@ -212,6 +212,85 @@ def export(store_path: str, output: str, device: str | None) -> None:
     err.print(f"wrote {count} blocks to {output}")
 
 
+# -- predictors ---------------------------------------------------------------------------
+def _print_json_or(obj, as_json: bool, human) -> None:
+    if as_json:
+        click.echo(json.dumps(obj))
+    else:
+        human(obj)
+
+
+@cli.command()
+@click.option("--data", required=True, type=click.Path(), help="Block table (.csv/.sqlite/.json/.yaml) or network CSV.")
+@click.option("--predictor", "kind", required=True, type=click.Choice(["lut", "linear", "gbdt", "transfer"]))
+@click.option("--space", help="The data is a whole-network table of this layer-wise space (op0..opN columns).")
+@click.option("--target", default="latency_ms", show_default=True, help="Latency column of a network table.")
+@click.option("--source", type=click.Path(), help="Source-device model for --predictor transfer.")
+@click.option("--prior", help="Network tables: 'flops', 'params' or a fitted layer-wise MODEL.json of another device.")
+@click.option("--device", help="Store files: which device's rows; also recorded in the model.")
+@click.option("--cv", default=5, show_default=True, help="Cross-validation folds (0: none).")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Model file to write (JSON).")
+@click.option("--json", "as_json", is_flag=True)
+def fit(data, kind, space, target, source, prior, device, cv, output, as_json) -> None:
+    """Fit a latency predictor and save it as JSON."""
+    from edgelat.predictors import workflow
+
+    result = workflow.fit(data, kind, output, space, target, source, prior, cv, device)
+
+    def human(r):
+        for note in r["notes"]:
+            err.print(f"note: {note}")
+        err.print(f"fitted {r['kind']} on {r['training_size']} rows of {r['data']} -> {r['output']}")
+        if r["cv"]:
+            c = r["cv"]
+            out.print(f"{cv}-fold CV: ±10% {c['acc10']:.1%}  ±5% {c['acc5']:.1%}  MAPE {c['mape']:.2%}  "
+                      f"RMSE {c['rmse_ms']:.4f} ms  Spearman {c['spearman']:.4f}")
+        if "coefficients" in r:
+            table = Table("feature", "coefficient (ms per unit)", title="linear model")
+            for name, value in r["coefficients"].items():
+                table.add_row(name, f"{value:.6g}")
+            out.print(table)
+        if "scale" in r:
+            out.print(f"prior scale {r['scale']:.4g}, intercept {r['intercept']:.4g} ms, ridge alpha {r['alpha']:.3g}")
+
+    _print_json_or(result, as_json, human)
+
+
+@cli.command()
+@click.option("--predictor", "model_path", required=True, type=click.Path(), help="Model JSON from `edgelat fit`.")
+@click.option("--data", required=True, type=click.Path())
+@click.option("--space")
+@click.option("--target", default="latency_ms", show_default=True)
+@click.option("--device")
+@click.option("--plot", type=click.Path(), help="Write predicted vs measured (log axes, ±10% band) to this PNG.")
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(model_path, data, space, target, device, plot, as_json) -> None:
+    """Score a saved predictor on a table: n, rmse_ms, mape, acc5, acc10, kendall, spearman."""
+    from edgelat.predictors import workflow
+
+    report = workflow.evaluate(model_path, data, space, target, device, plot)
+    _print_json_or(report, as_json, lambda r: out.print(
+        f"n {r['n']}  ±10% {r['acc10']:.1%}  ±5% {r['acc5']:.1%}  MAPE {r['mape']:.2%}  RMSE {r['rmse_ms']:.4f} ms  "
+        f"Kendall {r['kendall']:.4f}  Spearman {r['spearman']:.4f}"))
+    if plot and not as_json:
+        err.print(f"wrote {plot}")
+
+
+@cli.command()
+@click.option("--predictor", "model_path", required=True, type=click.Path())
+@click.option("--block", help="A block key, e.g. mbconv-i56-c24-o24-e6-k5-s1-se0-relu6-fp32.")
+@click.option("--arch", help="An architecture encoding, e.g. single-path:0123...")
+@click.option("--space", help="The space of --arch (default: the encoding's prefix).")
+@click.option("--tflite", type=click.Path(), help="A .tflite file whose MBConv blocks to predict.")
+@click.option("--json", "as_json", is_flag=True)
+def predict(model_path, block, arch, space, tflite, as_json) -> None:
+    """Predict the latency of a block, an architecture or a .tflite model."""
+    from edgelat.predictors import workflow
+
+    result = workflow.predict(model_path, block, arch, space, tflite)
+    _print_json_or(result, as_json, lambda r: out.print(f"{r['latency_ms']:.4f} ms"))
+
+
 @cli.command()
 @click.option("--store", "store_path", default="runs/demo.sqlite", show_default=True)
 @click.option("--dtype", type=click.Choice(list(DTYPE_CHOICES)), default="both", show_default=True)

@@ -1,0 +1,56 @@
+"""Predict whole architectures of a space from a block predictor.
+
+The predictor is asked once for every distinct (layer, choice) block; an architecture's
+latency is then a gather and a sum over that table, plus the fixed parts the predictor knows
+(stem, head, classifier). That makes batch prediction millions of architectures a second
+whatever the block predictor is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelat.predictors.base import LatencyPredictor, PredictorError
+from edgelat.predictors.features import fields_frame
+from edgelat.predictors.network import LayerwisePredictor
+from edgelat.search.spaces import SearchSpace
+
+
+def fixed_ms(predictor: LatencyPredictor) -> float:
+    return float(sum(getattr(predictor, "fixed_", {}).values()))
+
+
+def cost_table(space: SearchSpace, predictor: LatencyPredictor, dtype: str = "fp32") -> np.ndarray:
+    """[layer, choice] latency in ms (identity skip 0, unused slots NaN)."""
+    if isinstance(predictor, LayerwisePredictor):
+        if predictor.space != space.name:
+            raise PredictorError(f"the model is for space {predictor.space!r}, not {space.name!r}")
+        return predictor.costs_
+    table = np.full((len(space.layers), space.max_choices), np.nan)
+    cells, specs = [], []
+    for i, layer in enumerate(space.layers):
+        for j, choice in enumerate(layer.choices):
+            if choice.skip:
+                if not (layer.stride == 1 and layer.cin == layer.cout):
+                    raise PredictorError(f"layer {i}: a shape-changing skip has no block to predict")
+                table[i, j] = 0.0
+            else:
+                cells.append((i, j))
+                specs.append(layer.block(choice, dtype))
+    preds = predictor.predict(fields_frame(specs))
+    for (i, j), p in zip(cells, preds, strict=True):
+        table[i, j] = p
+    return table
+
+
+class ArchitecturePredictor:
+    """Vectorised latency of [N, layers] choice arrays for one space and one predictor."""
+
+    def __init__(self, space: SearchSpace, predictor: LatencyPredictor, dtype: str = "fp32"):
+        self.space = space
+        self.table = np.nan_to_num(cost_table(space, predictor, dtype))
+        self.constant = predictor.intercept_ if isinstance(predictor, LayerwisePredictor) else fixed_ms(predictor)
+        self._rows = np.arange(len(space.layers))
+
+    def predict(self, archs: np.ndarray) -> np.ndarray:
+        return self.table[self._rows, archs].sum(axis=1) + self.constant

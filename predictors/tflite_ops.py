@@ -1,0 +1,198 @@
+"""Read a .tflite file's ops with LiteRT's flatbuffer schema (no TensorFlow import) and find
+its MBConv blocks, so that a whole model can be predicted from a block predictor.
+
+Blocks are recovered from the dataflow, not from names: a DEPTHWISE_CONV_2D, the 1x1
+CONV_2D that feeds it (if any), an SE branch (MEAN ... MUL), the 1x1 projection, and an ADD
+back to the block input. Ops outside any block (stem, head, classifier) are reported, never
+silently priced at zero.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgelat.errors import DataError, MissingDependencyError
+from edgelat.profiler.blockspec import BlockSpec
+
+ACTIVATION_OPS = {"HARD_SWISH": "hswish", "RELU6": "relu6", "RELU": "relu"}
+FUSED = {1: "relu", 3: "relu6"}
+
+
+def _schema():
+    try:
+        import ai_edge_litert.schema_py_generated as schema
+    except ImportError as exc:
+        raise MissingDependencyError("reading .tflite files needs ai-edge-litert: pip install ai-edge-litert") from exc
+    return schema
+
+
+@dataclass
+class Op:
+    index: int
+    name: str
+    inputs: list[int]
+    outputs: list[int]
+    options: Any = None
+
+
+@dataclass
+class Graph:
+    ops: list[Op]
+    shapes: list[list[int]]
+    dtypes: list[str]
+    names: list[str]
+    producer: dict[int, Op] = field(default_factory=dict)
+    consumers: dict[int, list[Op]] = field(default_factory=dict)
+
+
+def read_graph(path: str | Path) -> Graph:
+    schema = _schema()
+    path = Path(path)
+    try:
+        buf = path.read_bytes()
+        model = schema.ModelT.InitFromPackedBuf(buf, 0)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    except Exception as exc:  # flatbuffers raises assorted errors on junk
+        raise DataError(f"{path}: not a TFLite flatbuffer ({type(exc).__name__})") from None
+    if not model.subgraphs:
+        raise DataError(f"{path}: TFLite model has no subgraph")
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    sub = model.subgraphs[0]
+    ops = [Op(i, names.get(codes[o.opcodeIndex], "CUSTOM"), [int(t) for t in o.inputs], [int(t) for t in o.outputs],
+              o.builtinOptions) for i, o in enumerate(sub.operators)]
+    tensors = sub.tensors
+    graph = Graph(ops, [[int(d) for d in t.shape] if t.shape is not None else [] for t in tensors],
+                  [types.get(t.type, "?") for t in tensors],
+                  [t.name.decode() if isinstance(t.name, bytes) else str(t.name) for t in tensors])
+    for op in ops:
+        for t in op.outputs:
+            graph.producer[t] = op
+        for t in op.inputs:
+            if t >= 0:
+                graph.consumers.setdefault(t, []).append(op)
+    return graph
+
+
+def _is_pointwise(graph: Graph, op: Op | None) -> bool:
+    if op is None or op.name != "CONV_2D":
+        return False
+    w = graph.shapes[op.inputs[1]]
+    return len(w) == 4 and w[1] == 1 and w[2] == 1
+
+
+def _only_consumer(graph: Graph, tensor: int) -> Op | None:
+    users = graph.consumers.get(tensor, [])
+    return users[0] if len(users) == 1 else None
+
+
+def find_blocks(graph: Graph) -> tuple[list[tuple[BlockSpec, list[int]]], list[str]]:
+    """(BlockSpec, op indices) of every MBConv found, and notes on depthwise ops not matched."""
+    blocks, notes = [], []
+    for dw in (op for op in graph.ops if op.name == "DEPTHWISE_CONV_2D"):
+        covered, acts = [dw.index], []
+        act = FUSED.get(getattr(dw.options, "fusedActivationFunction", 0))
+        acts += [act] if act else []
+        # backwards: activation op(s), then the 1x1 expansion conv
+        tensor = dw.inputs[0]
+        prod = graph.producer.get(tensor)
+        while prod is not None and prod.name in ACTIVATION_OPS:
+            acts.append(ACTIVATION_OPS[prod.name])
+            covered.append(prod.index)
+            tensor = prod.inputs[0]
+            prod = graph.producer.get(tensor)
+        expand = _is_pointwise(graph, prod)
+        if expand:
+            covered.append(prod.index)
+            act = FUSED.get(getattr(prod.options, "fusedActivationFunction", 0))
+            acts += [act] if act else []
+            block_in = prod.inputs[0]
+        else:
+            block_in = dw.inputs[0]
+        # forwards: activation op(s), SE branch, projection, residual
+        x = dw.outputs[0]
+        nxt = _only_consumer(graph, x)
+        while nxt is not None and nxt.name in ACTIVATION_OPS:
+            acts.append(ACTIVATION_OPS[nxt.name])
+            covered.append(nxt.index)
+            x = nxt.outputs[0]
+            nxt = _only_consumer(graph, x)
+        se = 0
+        users = graph.consumers.get(x, [])
+        if any(u.name == "MEAN" for u in users):
+            se_ops, excite = _se_branch(graph, x)
+            if excite is None:
+                notes.append(f"op {dw.index}: SE branch without its MUL; block not matched")
+                continue
+            se, covered = 1, covered + se_ops + [excite.index]
+            x = excite.outputs[0]
+            users = graph.consumers.get(x, [])
+        proj = next((u for u in users if _is_pointwise(graph, u)), None)
+        if proj is None:
+            notes.append(f"op {dw.index}: depthwise conv not followed by a 1x1 projection; not an MBConv")
+            continue
+        covered.append(proj.index)
+        out = proj.outputs[0]
+        add = next((u for u in graph.consumers.get(out, []) if u.name == "ADD" and block_in in u.inputs), None)
+        if add is not None:
+            covered.append(add.index)
+        in_shape, out_shape = graph.shapes[block_in], graph.shapes[out]
+        cin, exp = in_shape[3], graph.shapes[dw.inputs[0]][3]
+        kinds = set(acts)
+        act = "hswish" if "hswish" in kinds else "relu6" if "relu6" in kinds else "relu" if "relu" in kinds else None
+        if act is None or exp % cin:
+            notes.append(f"op {dw.index}: no activation or a fractional expansion; not an MBConv block")
+            continue
+        dtype = "int8" if graph.dtypes[block_in] == "INT8" else "fp32"
+        spec = BlockSpec(in_shape[1], cin, out_shape[3], exp // cin, graph.shapes[dw.inputs[1]][1],
+                         getattr(dw.options, "strideH", 1), se, act, dtype)
+        if spec.has_residual != (add is not None):
+            notes.append(f"op {dw.index}: residual does not match the shapes; not an MBConv block")
+            continue
+        blocks.append((spec, sorted(covered)))
+    return blocks, notes
+
+
+def _se_branch(graph: Graph, x: int) -> tuple[list[int], Op | None]:
+    """Ops of the squeeze-excite branch starting at MEAN(x), and the MUL that applies it to x."""
+    seen, frontier = [], [u for u in graph.consumers.get(x, []) if u.name == "MEAN"]
+    while frontier:
+        op = frontier.pop()
+        if op.index in seen:
+            continue
+        if op.name == "MUL" and x in op.inputs:
+            return seen, op
+        seen.append(op.index)
+        for t in op.outputs:
+            frontier.extend(graph.consumers.get(t, []))
+        if len(seen) > 16:
+            break
+    return seen, None
+
+
+def predict_tflite(model, path: str | Path) -> dict[str, Any]:
+    """Latency of the MBConv blocks of a .tflite model under a block predictor."""
+    graph = read_graph(path)
+    blocks, notes = find_blocks(graph)
+    if not blocks:
+        raise DataError(f"{path}: no MBConv block found ({len(graph.ops)} ops); nothing this predictor can price")
+    preds = model.predict([spec for spec, _ in blocks])
+    covered = {i for _, ops in blocks for i in ops}
+    skip = {"QUANTIZE", "DEQUANTIZE", "RESHAPE"}
+    uncovered = Counter(op.name for op in graph.ops if op.index not in covered and op.name not in skip)
+    fixed = float(sum(getattr(model, "fixed_", {}).values()))
+    return {
+        "tflite": str(path),
+        "latency_ms": float(preds.sum()) + fixed,
+        "blocks_ms": float(preds.sum()),
+        "fixed_ms": fixed,
+        "blocks": [{"key": spec.key, "latency_ms": float(p)} for (spec, _), p in zip(blocks, preds, strict=True)],
+        "uncovered_ops": dict(uncovered),
+        "notes": notes + ([f"{sum(uncovered.values())} op(s) outside MBConv blocks are not priced"
+                           + (" beyond the model's fixed parts" if fixed else "")] if uncovered else []),
+    }

@@ -1,0 +1,117 @@
+"""What `edgelat fit`, `evaluate` and `predict` do, as functions the CLI (and users) call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgelat.errors import EdgelatError
+from edgelat.predictors import metrics, persistence
+from edgelat.predictors.architecture import ArchitecturePredictor
+from edgelat.predictors.base import LatencyPredictor
+from edgelat.predictors.datasets import load_blocks, load_networks
+from edgelat.predictors.evaluation import cross_validate, plot_predictions
+from edgelat.predictors.gbdt import GBDTPredictor
+from edgelat.predictors.linear import LinearPredictor
+from edgelat.predictors.lut import LUTPredictor
+from edgelat.predictors.network import LayerwisePredictor
+from edgelat.predictors.transfer import TransferPredictor
+from edgelat.profiler.blockspec import BlockSpec
+from edgelat.search.spaces import get_space
+
+BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
+
+
+def _prior(prior: str | None) -> str | LatencyPredictor | None:
+    if prior is None or prior in ("flops", "params"):
+        return prior
+    return persistence.load(prior)
+
+
+def make_predictor(kind: str, space: str | None, source: str | None = None, prior: str | None = None
+                   ) -> LatencyPredictor:
+    if space is not None:
+        if kind not in ("lut", "linear"):
+            raise EdgelatError(f"--predictor {kind}: whole-network tables (--space) take 'lut' (a learned "
+                               "per-layer table; 'linear' is the same model)")
+        return LayerwisePredictor(space=space, prior=_prior(prior))
+    if prior is not None:
+        raise EdgelatError("--prior applies to whole-network tables (give --space)")
+    if kind == "lut":
+        return LUTPredictor()
+    if kind == "linear":
+        return LinearPredictor()
+    if kind == "gbdt":
+        return GBDTPredictor()
+    if kind == "transfer":
+        if source is None:
+            raise EdgelatError("--predictor transfer needs --source MODEL.json (a predictor fitted on another device)")
+        return TransferPredictor(source=persistence.load(source))
+    raise EdgelatError(f"--predictor: unknown {kind!r} (known: {', '.join(BLOCK_KINDS)})")
+
+
+def load_data(data: str, space: str | None, target: str, device: str | None = None):
+    """(X, y, fixed parts, notes) from a block table, or a whole-network table with --space."""
+    if space is not None:
+        nets = load_networks(data, get_space(space), target)
+        return nets.archs, nets.y, {}, []
+    if target != "latency_ms":
+        raise EdgelatError("--target names a column of a whole-network table; give --space too")
+    blocks = load_blocks(data, device=device)
+    return blocks.frame, blocks.y, blocks.fixed, blocks.notes
+
+
+def fit(data: str, kind: str, output: str, space: str | None = None, target: str = "latency_ms",
+        source: str | None = None, prior: str | None = None, cv: int = 5, device: str | None = None
+        ) -> dict[str, Any]:
+    X, y, fixed, notes = load_data(data, space, target, device)
+    make = lambda: make_predictor(kind, space, source, prior)  # noqa: E731
+    cv_metrics = None
+    if cv and not (kind == "lut" and space is None):  # a block LUT cannot answer unseen keys
+        if len(y) >= max(cv, 2) * 2:
+            cv_metrics = cross_validate(make, X, y, folds=cv)
+        else:
+            notes.append(f"too few rows ({len(y)}) for {cv}-fold cross-validation")
+    model = make()
+    model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
+    meta = {"data": str(data), "target": target, "space": space, "device": device, "training_size": int(len(y)),
+            "cv": cv_metrics, "notes": notes, "train": metrics.report(y, model.predict(X))}
+    persistence.save(model, output, meta)
+    result = {"output": str(output), "kind": model.kind, **meta}
+    if isinstance(model, LinearPredictor):
+        result["coefficients"] = model.coefficients()
+    if isinstance(model, LayerwisePredictor):
+        result.update(scale=model.scale_, intercept=model.intercept_, alpha=model.alpha_)
+    return result
+
+
+def evaluate(model_path: str, data: str, space: str | None = None, target: str = "latency_ms",
+             device: str | None = None, plot: str | None = None) -> dict[str, float]:
+    model = persistence.load(model_path)
+    X, y, _, _ = load_data(data, space, target, device)
+    pred = model.predict(X)
+    report = metrics.report(y, pred)
+    if plot:
+        plot_predictions(y, pred, plot, title=f"{Path(model_path).name} on {Path(data).name}")
+    return report
+
+
+def predict(model_path: str, block: str | None = None, arch: str | None = None, space: str | None = None,
+            tflite: str | None = None) -> dict[str, Any]:
+    model = persistence.load(model_path)
+    if sum(x is not None for x in (block, arch, tflite)) != 1:
+        raise EdgelatError("give exactly one of --block KEY, --arch ENCODING (with --space) or --tflite FILE")
+    if block is not None:
+        spec = BlockSpec.from_key(block)
+        return {"block": spec.key, "latency_ms": float(model.predict([spec])[0])}
+    if arch is not None:
+        if space is None:
+            space = arch.partition(":")[0]
+        sp = get_space(space) if not isinstance(model, LayerwisePredictor) else model.space_()
+        archs = sp.decode(arch)[None, :]
+        return {"arch": arch, "latency_ms": float(ArchitecturePredictor(sp, model).predict(archs)[0])}
+    from edgelat.predictors.tflite_ops import predict_tflite
+
+    return predict_tflite(model, tflite)
+
+
