@@ -42,10 +42,11 @@ class LayerwisePredictor(LatencyPredictor):
     kind = "layerwise"
 
     def __init__(self, space: str = "fbnet", prior: str | LatencyPredictor | None = None, alpha: float | None = None,
-                 resolution: int | None = None, width: float = 1.0):
+                 robust: bool = True, resolution: int | None = None, width: float = 1.0):
         self.space = space
         self.prior = prior
         self.alpha = alpha
+        self.robust = robust
         self.resolution = resolution
         self.width = width
 
@@ -80,24 +81,16 @@ class LayerwisePredictor(LatencyPredictor):
         if P is not None:
             base.insert(0, onehot @ np.nan_to_num(P).ravel())
         B = np.column_stack(base)  # unpenalised: [prior sum,] intercept
-        # Profile out the unpenalised columns, then ridge the one-hot corrections.
-        Q, _ = np.linalg.qr(B)
-        resid = lambda M: M - Q @ (Q.T @ M)  # noqa: E731
-        Ot, yt = resid(onehot), resid(y)
-        U, s, Vt = np.linalg.svd(Ot, full_matrices=False)
-        Uy = U.T @ yt
-        alphas = ALPHAS if self.alpha is None else (float(self.alpha),)
-        best = None
-        for a in alphas:
-            shrink = s**2 / (s**2 + a)
-            fitted = U @ (shrink * Uy)
-            hat_diag = np.einsum("ij,j,ij->i", U, shrink, U) + np.einsum("ij,ij->i", Q, Q)
-            loo = np.mean(((yt - fitted) / np.maximum(1 - hat_diag, 1e-6)) ** 2)
-            if best is None or loo < best[0]:
-                best = (loo, a)
-        self.alpha_ = best[1]
-        d = Vt.T @ ((s / (s**2 + self.alpha_)) * Uy)
-        coef_b = np.linalg.lstsq(B, y - onehot @ d, rcond=None)[0]
+        # Relative-error weights (1/y²) and, when robust, Huber reweighting: whole-network phone
+        # measurements have spikes of 2x that plain least squares would chase.
+        w = 1.0 / y**2
+        for _ in range(6 if self.robust else 1):
+            d, coef_b = self._solve(B, onehot, y, w)
+            pred = B @ coef_b + onehot @ d
+            rel = (y - pred) / np.maximum(pred, 1e-9)
+            scale = 1.4826 * np.median(np.abs(rel - np.median(rel))) + 1e-12
+            huber = np.minimum(1.0, 1.345 * scale / np.maximum(np.abs(rel), 1e-12))
+            w = huber / y**2
         scale = float(coef_b[0]) if P is not None else 0.0
         self.scale_ = scale
         self.intercept_ = float(coef_b[-1])
@@ -107,6 +100,28 @@ class LayerwisePredictor(LatencyPredictor):
         self.costs_ = np.where(valid, costs, np.nan)
         self.n_train_ = len(y)
         return self
+
+    def _solve(self, B: np.ndarray, onehot: np.ndarray, y: np.ndarray, w: np.ndarray):
+        """Weighted ridge on the one-hot corrections with B unpenalised; alpha by leave-one-out CV."""
+        sw = np.sqrt(w)
+        Bw, Ow, yw = B * sw[:, None], onehot * sw[:, None], y * sw
+        Q, _ = np.linalg.qr(Bw)
+        resid = lambda M: M - Q @ (Q.T @ M)  # noqa: E731
+        Ot, yt = resid(Ow), resid(yw)
+        U, s, Vt = np.linalg.svd(Ot, full_matrices=False)
+        Uy = U.T @ yt
+        best = None
+        for a in ALPHAS if self.alpha is None else (float(self.alpha),):
+            shrink = s**2 / (s**2 + a)
+            fitted = U @ (shrink * Uy)
+            hat = np.einsum("ij,j,ij->i", U, shrink, U) + np.einsum("ij,ij->i", Q, Q)
+            loo = np.mean(((yt - fitted) / np.maximum(1 - hat, 1e-6)) ** 2)
+            if best is None or loo < best[0]:
+                best = (loo, a)
+        self.alpha_ = best[1]
+        d = Vt.T @ ((s / (s**2 + self.alpha_)) * Uy)
+        coef_b = np.linalg.lstsq(Bw, yw - Ow @ d, rcond=None)[0]
+        return d, coef_b
 
     def predict(self, X) -> np.ndarray:
         self._check_fitted()
