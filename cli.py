@@ -93,7 +93,7 @@ def _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, dty
     from edgelat.profiler import sampling
 
     if sample == "space":
-        from edgelat.search.spaces import get_space
+        from edgelat.profiler.spaces import get_space
 
         specs = sampling.space_blocks(get_space(space, resolution, width).layer_positions(), dtypes)
     else:

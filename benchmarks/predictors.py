@@ -24,7 +24,7 @@ from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.network import LayerwisePredictor, prior_costs
 from edgelat.predictors.transfer import TransferPredictor
-from edgelat.search.spaces import get_space
+from edgelat.profiler.spaces import get_space
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SPLITS = 5

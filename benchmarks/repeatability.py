@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from edgelat.profiler.sampling import space_blocks  # noqa: E402
+from edgelat.profiler.spaces import get_space  # noqa: E402
 from edgelat.profiler.store import Store  # noqa: E402
-from edgelat.search.spaces import get_space  # noqa: E402
 
 from _common import host_campaign  # noqa: E402
 

@@ -13,7 +13,7 @@ import numpy as np
 from edgelat.predictors.base import LatencyPredictor, PredictorError
 from edgelat.predictors.features import fields_frame
 from edgelat.predictors.network import LayerwisePredictor
-from edgelat.search.spaces import SearchSpace
+from edgelat.profiler.spaces import SearchSpace
 
 
 def fixed_ms(predictor: LatencyPredictor) -> float:

@@ -20,8 +20,8 @@ import pandas as pd
 
 from edgelat.errors import BlockSpecError, DataError
 from edgelat.profiler.blockspec import FIELD_NAMES, BlockSpec
+from edgelat.profiler.spaces import SearchSpace
 from edgelat.profiler.table import read_block_csv
-from edgelat.search.spaces import SearchSpace
 
 
 @dataclass

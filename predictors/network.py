@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgelat.predictors.base import LatencyPredictor, PredictorError, check_targets
-from edgelat.search.spaces import SearchSpace, get_space
+from edgelat.profiler.spaces import SearchSpace, get_space
 
 ALPHAS = tuple(10.0 ** np.arange(-3, 5.5, 0.5))
 

@@ -17,7 +17,7 @@ from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.network import LayerwisePredictor
 from edgelat.predictors.transfer import TransferPredictor
 from edgelat.profiler.blockspec import BlockSpec
-from edgelat.search.spaces import get_space
+from edgelat.profiler.spaces import get_space
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
 

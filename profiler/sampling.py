@@ -2,7 +2,7 @@
 grid sample over user-given ranges.
 
 A `LayerPosition` is the part of a search space the profiler needs (shape, stride and the
-(kernel, expand) choices); the spaces themselves are defined in ``edgelat.search.spaces``.
+(kernel, expand) choices); the spaces themselves are defined in ``edgelat.profiler.spaces``.
 """
 
 from __future__ import annotations

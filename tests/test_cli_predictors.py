@@ -9,7 +9,7 @@ import pytest
 from edgelat.predictors import persistence
 from edgelat.predictors.datasets import load_networks
 from edgelat.predictors.network import LayerwisePredictor
-from edgelat.search.spaces import get_space
+from edgelat.profiler.spaces import get_space
 
 from conftest import run_cli
 

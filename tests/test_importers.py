@@ -8,7 +8,7 @@ import pytest
 from edgelat.errors import DataError
 from edgelat.predictors.datasets import load_blocks, load_networks
 from edgelat.predictors.lut import LUTPredictor, frame_keys
-from edgelat.search.spaces import get_space
+from edgelat.profiler.spaces import get_space
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

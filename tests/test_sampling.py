@@ -4,7 +4,7 @@ import pytest
 
 from edgelat.errors import DataError, EdgelatError
 from edgelat.profiler.sampling import BlockRanges, grid_blocks, limit_blocks, random_blocks, space_blocks
-from edgelat.search.spaces import get_space
+from edgelat.profiler.spaces import get_space
 
 
 def test_single_path_space_layers_and_blocks():

@@ -1,0 +1,31 @@
+"""Imports point downward only: devices <- profiler <- predictors <- search <- cli."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER = ["devices", "profiler", "predictors", "search", "cli"]
+
+
+def edgelat_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("edgelat."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("edgelat.")}
+    return found
+
+
+@pytest.mark.parametrize("layer", ORDER[:-1])
+def test_no_upward_imports(layer):
+    above = set(ORDER[ORDER.index(layer) + 1 :])
+    for path in (ROOT / layer).rglob("*.py"):
+        bad = edgelat_imports(path) & above
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)} from a layer above {layer}"
+
+
+def test_timing_runner_is_self_contained():
+    assert edgelat_imports(ROOT / "devices" / "runners" / "litert_timer.py") == set()
