@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--min-time-ms", type=float, default=200.0, help="as `edgelat profile` (0: runs only)")
+    ap.add_argument("--min-time-ms", type=float, default=0.0, help="`edgelat profile` uses 200; 0 times --runs only")
     args = ap.parse_args()
     specs = random_blocks(BlockRanges(), args.n, seed=2026)
     r = host_campaign(specs, runs=args.runs, warmup=args.warmup, workers=args.workers, min_time_ms=args.min_time_ms)
