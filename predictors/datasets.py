@@ -33,6 +33,8 @@ class BlockData:
     fixed: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: str = ""
+    device: str | None = None  # known for stores
+    runtime: str | None = None
 
 
 def _frame(specs: list[BlockSpec]) -> pd.DataFrame:
@@ -68,8 +70,9 @@ def load_store(path: Path, device: str | None = None) -> BlockData:
         raise DataError(f"{path}: no successful measurements{f' for device {device!r}' if device else ''}")
     if len(devices) > 1:
         raise DataError(f"{path}: holds several devices ({', '.join(devices)}); choose one with --device")
+    runtimes = sorted({f"{r['runtime']} {r['runtime_version']}" for r in rows})
     return BlockData(_frame(specs_of(rows)), np.array([r["median_ms"] for r in rows]), source=str(path),
-                     notes=[f"device {devices[0]}"])
+                     device=devices[0], runtime=", ".join(runtimes))
 
 
 _NNMETER_RE = re.compile(r"^conv_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_([a-z_0-9]+?)_(\d+)_(se|nose)$")

@@ -51,20 +51,21 @@ def make_predictor(kind: str, space: str | None, source: str | None = None, prio
 
 
 def load_data(data: str, space: str | None, target: str, device: str | None = None):
-    """(X, y, fixed parts, notes) from a block table, or a whole-network table with --space."""
+    """(X, y, fixed parts, notes, provenance) from a block table, or a network table with --space."""
     if space is not None:
         nets = load_networks(data, get_space(space), target)
-        return nets.archs, nets.y, {}, []
+        return nets.archs, nets.y, {}, [], {"device": device, "runtime": None}
     if target != "latency_ms":
         raise EdgelatError("--target names a column of a whole-network table; give --space too")
     blocks = load_blocks(data, device=device)
-    return blocks.frame, blocks.y, blocks.fixed, blocks.notes
+    return blocks.frame, blocks.y, blocks.fixed, blocks.notes, {"device": blocks.device or device,
+                                                                "runtime": blocks.runtime}
 
 
 def fit(data: str, kind: str, output: str, space: str | None = None, target: str = "latency_ms",
         source: str | None = None, prior: str | None = None, cv: int = 5, device: str | None = None
         ) -> dict[str, Any]:
-    X, y, fixed, notes = load_data(data, space, target, device)
+    X, y, fixed, notes, provenance = load_data(data, space, target, device)
     make = lambda: make_predictor(kind, space, source, prior)  # noqa: E731
     cv_metrics = None
     if cv and not (kind == "lut" and space is None):  # a block LUT cannot answer unseen keys
@@ -74,7 +75,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
             notes.append(f"too few rows ({len(y)}) for {cv}-fold cross-validation")
     model = make()
     model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
-    meta = {"data": str(data), "target": target, "space": space, "device": device, "training_size": int(len(y)),
+    meta = {"data": str(data), "target": target, "space": space, **provenance, "training_size": int(len(y)),
             "cv": cv_metrics, "notes": notes, "train": metrics.report(y, model.predict(X))}
     persistence.save(model, output, meta)
     result = {"output": str(output), "kind": model.kind, **meta}
@@ -88,7 +89,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
 def evaluate(model_path: str, data: str, space: str | None = None, target: str = "latency_ms",
              device: str | None = None, plot: str | None = None) -> dict[str, float]:
     model = persistence.load(model_path)
-    X, y, _, _ = load_data(data, space, target, device)
+    X, y, *_ = load_data(data, space, target, device)
     pred = model.predict(X)
     report = metrics.report(y, pred)
     if plot:

@@ -50,6 +50,12 @@ def test_profile_resume_and_export(tmp_path, tiny_ranges, cache_dir):
     assert {r.spec.key for r in rows} == {k for k, _ in ok_rows(store)}
     assert all(r.extra["device"] == "host" and float(r.extra["p95_ms"]) >= r.latency_ms for r in rows)
 
+    model = tmp_path / "host.json"
+    fit = run_cli("fit", "--data", str(store), "--predictor", "linear", "--cv", "0", "-o", str(model))
+    assert fit.returncode == 0, fit.stderr
+    meta = json.loads(model.read_text())["metadata"]
+    assert meta["device"] == "host" and meta["runtime"].startswith("ai_edge_litert") and meta["training_size"] == 16
+
 
 def _start(args):
     return subprocess.Popen([sys.executable, "-m", "edgelat.cli", *args], stdout=subprocess.PIPE,

@@ -24,6 +24,7 @@ def test_fit_linear_prints_named_coefficients_and_evaluate_json(tmp_path):
     assert "macs_dw" in res.stdout and "intercept" in res.stdout and "3-fold CV" in res.stdout
     doc = json.loads(model.read_text())
     assert doc["metadata"]["training_size"] == 1788 and 0.8 < doc["metadata"]["cv"]["acc10"] <= 1
+    assert doc["schema"]["version"] == 1 and doc["kind"] == "linear"
     plot = tmp_path / "pvm.png"
     ev = run_cli("evaluate", "--predictor", str(model), "--data", str(DATA / "pixel4_mbconv.csv"), "--json",
                  "--plot", str(plot))

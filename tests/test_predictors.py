@@ -102,6 +102,14 @@ def test_lut_lookup_and_missing_key(pixel1):
     assert with_fallback.predict([unknown])[0] > 0
 
 
+def test_lut_with_fixed_parts_and_fallback_round_trips(pixel1, tmp_path):
+    lut = LUTPredictor(fallback=LinearPredictor().fit(pixel1.frame, pixel1.y))
+    lut.fit(pixel1.frame.iloc[:100], pixel1.y[:100], fixed={"stem": 1.5, "head": 2.0})
+    loaded = persistence.load(persistence.save(lut, tmp_path / "lut.json"))
+    assert loaded.fixed_ms == 3.5 and isinstance(loaded.fallback, LinearPredictor)
+    np.testing.assert_allclose(loaded.predict(pixel1.frame), lut.predict(pixel1.frame))
+
+
 def test_transfer_from_pixel1_to_pixel4_with_10_samples(pixel1, pixel4, tmp_path):
     source = GBDTPredictor().fit(pixel1.frame, pixel1.y)
     k, rest = split(len(pixel4.y), 10 / len(pixel4.y), seed=3)
