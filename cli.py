@@ -118,8 +118,9 @@ def run_profile(device_name, device_file, space="single-path", resolution=None, 
     from edgelat.profiler.store import Store
 
     device = get_device(device_name if device_file is None else None, device_file)
-    if runs < 1 or warmup < 0:
-        raise EdgelatError(f"--runs must be >= 1 and --warmup >= 0 (got {runs}, {warmup})")
+    if runs < 1 or warmup < 0 or min_time_ms < 0:
+        raise EdgelatError(f"--runs must be >= 1, --warmup and --min-time-ms >= 0 "
+                           f"(got {runs}, {warmup}, {min_time_ms})")
     specs = _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, DTYPE_CHOICES[dtype])
     store_path = Path(store_path or f"runs/{device.name}.sqlite")
     cache = TFLiteCache(cache_dir, calibration_samples)
@@ -130,7 +131,8 @@ def run_profile(device_name, device_file, space="single-path", resolution=None, 
                                   min_time_ms=min_time_ms, reporter=reporter)
         finally:
             reporter.stop()
-        rows = [r for r in store.rows(device=device.name) if r["block_key"] in {s.key for s in specs}]
+        wanted = {s.key for s in specs}
+        rows = [r for r in store.rows(device=device.name) if r["block_key"] in wanted]
     summary = {
         "device": device.name, "store": str(store_path), "blocks": result.requested,
         "already_done": result.already_done, "measured": result.measured, "failed": len(result.failures),
