@@ -53,8 +53,8 @@ def devices(as_json: bool, device_files: tuple[str, ...]) -> None:
 
 def _fmt_bytes(n: int) -> str:
     for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if n >= size and n % (size // 1024 or 1) == 0:
-            return f"{n / size:g}{unit}"
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
     return f"{n}B"
 
 
@@ -291,6 +291,9 @@ def predict(model_path, block, arch, space, tflite, as_json) -> None:
 
     result = workflow.predict(model_path, block, arch, space, tflite)
     _print_json_or(result, as_json, lambda r: out.print(f"{r['latency_ms']:.4f} ms"))
+    if not as_json:
+        for note in result.get("notes", []):
+            err.print(f"note: {note}")
 
 
 @cli.command()

@@ -67,6 +67,8 @@ class LineProcess:
                 if key.data == "err":
                     if chunk:
                         self._stderr_tail.append(chunk)
+                    else:  # EOF stays readable: stop watching it or select() would spin
+                        self._sel.unregister(key.fileobj)
                     continue
                 if not chunk:
                     self.proc.wait(timeout=5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgelat.predictors import metrics
-from edgelat.predictors.base import LatencyPredictor
+from edgelat.predictors.base import LatencyPredictor, PredictorError
 
 
 def _take(X, idx):
@@ -19,7 +19,7 @@ def cross_validate(make: Callable[[], LatencyPredictor], X, y, folds: int = 5, s
     """k-fold metrics (pooled over the folds' held-out predictions)."""
     y = np.asarray(y, dtype=float)
     if folds < 2 or folds > len(y):
-        raise ValueError(f"--cv must be between 2 and the number of rows ({len(y)}), got {folds}")
+        raise PredictorError(f"--cv must be between 2 and the number of rows ({len(y)}), got {folds}")
     order = np.random.default_rng(seed).permutation(len(y))
     pred = np.empty_like(y)
     for k in range(folds):

@@ -55,12 +55,15 @@ class GBDTPredictor(LatencyPredictor):
     def fit(self, X, y) -> GBDTPredictor:
         if self.base not in (None, "linear"):
             raise PredictorError(f"base: must be 'linear' or None, got {self.base!r}")
+        if self.monotone and self.base is not None:
+            raise PredictorError("monotone=True needs base=None: the hybrid's trees model a residual ratio, "
+                                 "which is not monotone in the costs")
         y = check_targets(y)
         if self.base == "linear":
             self.base_model_ = LinearPredictor().fit(X, y)
         F, log_base = self._inputs(X)
         constraints = None
-        if self.monotone and self.base is None:
+        if self.monotone:
             constraints = tuple(1 if f in COST_FEATURES else 0 for f in FEATURES)
         xgb = _xgb()
         self.booster_ = xgb.XGBRegressor(

@@ -129,11 +129,6 @@ class LayerwisePredictor(LatencyPredictor):
         table = np.nan_to_num(self.costs_)
         return table[np.arange(archs.shape[1]), archs].sum(axis=1) + self.intercept_
 
-    def predict_indices(self, archs: np.ndarray) -> np.ndarray:
-        """Fast path for search: no validation, archs already an int array."""
-        table = np.nan_to_num(self.costs_)
-        return table[np.arange(archs.shape[1]), archs].sum(axis=1) + self.intercept_
-
     def state(self) -> dict[str, Any]:
         return {"costs": np.where(np.isnan(self.costs_), None, self.costs_).tolist(), "intercept": self.intercept_,
                 "scale": self.scale_, "alpha": self.alpha_, "n_train": self.n_train_}

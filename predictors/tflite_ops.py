@@ -183,8 +183,7 @@ def predict_tflite(model, path: str | Path) -> dict[str, Any]:
         raise DataError(f"{path}: no MBConv block found ({len(graph.ops)} ops); nothing this predictor can price")
     preds = model.predict([spec for spec, _ in blocks])
     covered = {i for _, ops in blocks for i in ops}
-    skip = {"QUANTIZE", "DEQUANTIZE", "RESHAPE"}
-    uncovered = Counter(op.name for op in graph.ops if op.index not in covered and op.name not in skip)
+    uncovered = Counter(op.name for op in graph.ops if op.index not in covered)
     fixed = float(sum(getattr(model, "fixed_", {}).values()))
     return {
         "tflite": str(path),

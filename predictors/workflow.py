@@ -69,7 +69,9 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     make = lambda: make_predictor(kind, space, source, prior)  # noqa: E731
     cv_metrics = None
     if cv and not (kind == "lut" and space is None):  # a block LUT cannot answer unseen keys
-        if len(y) >= max(cv, 2) * 2:
+        if cv == 1:
+            raise EdgelatError("--cv must be 0 (no cross-validation) or at least 2 folds, got 1")
+        if len(y) >= cv * 2:
             cv_metrics = cross_validate(make, X, y, folds=cv)
         else:
             notes.append(f"too few rows ({len(y)}) for {cv}-fold cross-validation")
@@ -110,7 +112,11 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
             space = arch.partition(":")[0]
         sp = get_space(space) if not isinstance(model, LayerwisePredictor) else model.space_()
         archs = sp.decode(arch)[None, :]
-        return {"arch": arch, "latency_ms": float(ArchitecturePredictor(sp, model).predict(archs)[0])}
+        result = {"arch": arch, "latency_ms": float(ArchitecturePredictor(sp, model).predict(archs)[0])}
+        if not isinstance(model, LayerwisePredictor) and not getattr(model, "fixed_", None):
+            result["notes"] = ["blocks only: this predictor has no stem/head/classifier costs (fit a LUT from a "
+                               "table that has them, e.g. the ProxylessNAS YAML)"]
+        return result
     from edgelat.predictors.tflite_ops import predict_tflite
 
     return predict_tflite(model, tflite)

@@ -65,6 +65,19 @@ def test_network_lut_with_prior_and_arch_prediction(tmp_path):
     assert 5 < out["latency_ms"] < 200
 
 
+def test_arch_prediction_says_whether_fixed_parts_are_included(tmp_path):
+    lut, lin = tmp_path / "lut.json", tmp_path / "lin.json"
+    assert run_cli("fit", "--data", str(DATA / "pixel1_proxylessnas_lut.yaml"), "--predictor", "lut",
+                   "-o", str(lut)).returncode == 0
+    assert run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0",
+                   "-o", str(lin)).returncode == 0
+    arch = "single-path:" + "0" * 22
+    full = json.loads(run_cli("predict", "--predictor", str(lut), "--arch", arch, "--json").stdout)
+    assert full["latency_ms"] == pytest.approx(78.3, abs=0.1) and "notes" not in full
+    blocks_only = json.loads(run_cli("predict", "--predictor", str(lin), "--arch", arch, "--json").stdout)
+    assert blocks_only["latency_ms"] > 0 and "blocks only" in blocks_only["notes"][0]
+
+
 def test_layerwise_lut_recovers_an_exact_lut_sum():
     space = get_space("fbnet")
     nets = load_networks(DATA / "fbnet_5000_networks.csv", space, "pixel3_ms")  # a per-block LUT sum
@@ -85,6 +98,8 @@ def test_layerwise_lut_recovers_an_exact_lut_sum():
         (["fit", "--data", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target", "pixel9_ms",
           "--predictor", "lut", "-o", "m.json"], "no column 'pixel9_ms'"),
         (["predict", "--predictor", "missing.json", "--block", "x"], "missing.json"),
+        (["fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "1", "-o", "m.json"],
+         "--cv must be 0"),
     ],
 )
 def test_predictor_cli_errors_are_one_line(tmp_path, args, needle):

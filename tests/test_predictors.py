@@ -85,6 +85,15 @@ def test_linear_coefficients_are_named_and_nonnegative(pixel1):
     assert coefs["macs_dw"] > 0  # depthwise MACs cost time on a phone CPU
 
 
+def test_monotone_constraints_only_on_the_plain_trees(pixel1):
+    with pytest.raises(PredictorError, match="monotone=True needs base=None"):
+        GBDTPredictor(monotone=True).fit(pixel1.frame, pixel1.y)
+    plain = GBDTPredictor(base=None, monotone=True, n_estimators=100).fit(pixel1.frame, pixel1.y)
+    grow = pixel1.frame.iloc[[0]].copy()
+    sizes = pd.concat([grow.assign(input_hw=hw) for hw in (16, 32, 64, 128)])
+    assert np.all(np.diff(plain.predict(sizes)) >= 0)  # more pixels never predicted faster
+
+
 def test_not_fitted_and_bad_targets(pixel1):
     with pytest.raises(NotFittedError, match="not fitted"):
         LinearPredictor().predict(pixel1.frame)
