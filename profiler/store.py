@@ -20,7 +20,10 @@ from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
 from edgelat.profiler.blockspec import FIELD_NAMES, BlockSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
+_V2_COLUMNS = {"peak_sram_bytes": "INTEGER", "flash_bytes": "INTEGER", "throttled": "INTEGER", "info": "TEXT"}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,6 +42,9 @@ CREATE TABLE IF NOT EXISTS measurements (
     error TEXT, raw_output TEXT,
     created_at TEXT NOT NULL,
     host TEXT NOT NULL,
+    peak_sram_bytes INTEGER, flash_bytes INTEGER,
+    throttled INTEGER,
+    info TEXT,
     CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
 );
 CREATE INDEX IF NOT EXISTS measurements_lookup ON measurements (device, threads, block_key, status);
@@ -73,12 +79,22 @@ class Store:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) == 1:
+                self._upgrade_from_v1()
             elif int(row[0]) != SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: store schema version {row[0]}, this edgelat reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable edgelat store: {exc}") from None
         self.db.row_factory = sqlite3.Row
         self._host = json.dumps(host_info(), sort_keys=True)
+
+    def _upgrade_from_v1(self) -> None:
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(measurements)")}
+        with self.db:
+            for col, kind in _V2_COLUMNS.items():
+                if col not in have:
+                    self.db.execute(f"ALTER TABLE measurements ADD COLUMN {col} {kind}")
+            self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -97,9 +113,13 @@ class Store:
             device, unit, spec.key, *(getattr(spec, f) for f in FIELD_NAMES), runtime, runtime_version,
             m.threads, "ok" if m.ok else "failed", *stats, m.runs or None, m.warmup if m.ok else None,
             m.error, m.raw_output or None, datetime.now(UTC).isoformat(timespec="milliseconds"), self._host,
+            m.info.get("peak_sram_bytes"), m.info.get("flash_bytes"),
+            None if m.info.get("throttled") is None else int(bool(m.info["throttled"])),
+            json.dumps(m.info, sort_keys=True, default=str) if m.info else None,
         )
         cols = ("device", "unit", "block_key", *FIELD_NAMES, "runtime", "runtime_version", "threads",
-                "status", *STAT_FIELDS, "runs", "warmup", "error", "raw_output", "created_at", "host")
+                "status", *STAT_FIELDS, "runs", "warmup", "error", "raw_output", "created_at", "host",
+                "peak_sram_bytes", "flash_bytes", "throttled", "info")
         try:
             with self.db:  # BEGIN ... COMMIT
                 self.db.execute(

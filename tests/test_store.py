@@ -57,3 +57,30 @@ def test_rows_written_are_visible_to_another_connection(tmp_path):
         other = sqlite3.connect(path)
         assert other.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 1
         other.close()
+
+
+def test_memory_throttle_and_device_info_are_stored(tmp_path):
+    m = Measurement(ok=True, stats=STATS, runs=10, warmup=2, threads=1,
+                    info={"peak_sram_bytes": 123456, "flash_bytes": 654321, "throttled": True,
+                          "temps_before": {"cpu": 41.0}})
+    with Store(tmp_path / "s.sqlite") as store:
+        store.add("stm32f746", BlockSpec(8, 8, 8, 1, 3, 1, dtype="int8"), m, "tflite-micro", "0")
+        row = store.rows()[0]
+    assert (row["peak_sram_bytes"], row["flash_bytes"], row["throttled"]) == (123456, 654321, 1)
+    assert '"temps_before": {"cpu": 41.0}' in row["info"]
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with Store(path) as store:
+        store.add("host", BlockSpec(8, 8, 8, 1, 3, 1), ok(1.0), "rt", "1")
+    db = sqlite3.connect(path)  # make it look like a schema-1 file: no v2 columns, version 1
+    for col in ("peak_sram_bytes", "flash_bytes", "throttled", "info"):
+        db.execute(f"ALTER TABLE measurements DROP COLUMN {col}")
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+        store.add("host", BlockSpec(8, 8, 8, 3, 3, 1), ok(2.0), "rt", "1")
+        assert [r["median_ms"] for r in store.rows()] == [1.0, 2.0]
