@@ -121,6 +121,10 @@ def run_profile(device_name, device_file, space="single-path", resolution=None, 
     if runs < 1 or warmup < 0 or min_time_ms < 0:
         raise EdgelatError(f"--runs must be >= 1, --warmup and --min-time-ms >= 0 "
                            f"(got {runs}, {warmup}, {min_time_ms})")
+    if dtype is None:  # MCUs run int8 models; everything else defaults to fp32
+        dtype = "int8" if device.kind == "mcu" else "fp32"
+    elif device.kind == "mcu" and dtype != "int8":
+        raise EdgelatError(f"device {device.name!r} is a microcontroller: it runs int8 models only (use --dtype int8)")
     specs = _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, DTYPE_CHOICES[dtype])
     store_path = Path(store_path or f"runs/{device.name}.sqlite")
     cache = TFLiteCache(cache_dir, calibration_samples)
@@ -146,6 +150,12 @@ def run_profile(device_name, device_file, space="single-path", resolution=None, 
             f"{result.already_done} already in {store_path} ({result.wall_s:.1f} s)"
         )
         _print_slowest(rows, top)
+    if device.kind == "mcu":
+        from edgelat.devices.mcu_sim import raise_if_not_fit
+
+        if not as_json:
+            err.print("note: MCU latencies are estimates of the calibrated cycle model; SRAM and flash are TFLM's")
+        raise_if_not_fit(result.failures, device, result.requested)  # one line, exit code 2
     for key, error in result.failures:
         err.print(f"[red]failed:[/] {key}: {error}")
     return result
@@ -173,7 +183,8 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--n", "n", default=200, show_default=True, help="Number of random blocks.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--limit", type=int, help="Measure a reproducible random subset of N blocks.")
-@click.option("--dtype", type=click.Choice(list(DTYPE_CHOICES)), default="fp32", show_default=True)
+@click.option("--dtype", type=click.Choice(list(DTYPE_CHOICES)), default=None,
+              help="Block dtype [default: int8 on microcontrollers, fp32 elsewhere].")
 @click.option("--store", "store_path", type=click.Path(), help="Store file [default: runs/DEVICE.sqlite].")
 @click.option("--runs", default=50, show_default=True, help="Timed runs per block.")
 @click.option("--warmup", default=10, show_default=True, help="Warm-up runs per block.")
@@ -209,7 +220,7 @@ def export(store_path: str, output: str, device: str | None) -> None:
     for r in rows:
         r["latency_ms"] = r["median_ms"]
     extras = ("device", "threads", "block_key", "std_ms", "p5_ms", "p95_ms", "cv", "runs", "runtime",
-              "runtime_version", "unit", "created_at")
+              "runtime_version", "unit", "created_at", "peak_sram_bytes", "flash_bytes")
     count = write_block_csv(rows, output, extras)
     err.print(f"wrote {count} blocks to {output}")
 

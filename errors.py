@@ -40,3 +40,7 @@ class TransportError(EdgelatError):
 
 class MissingDependencyError(EdgelatError, ImportError):
     """An optional dependency is not installed; the message says how to get it."""
+
+
+class DoesNotFitError(EdgelatError):
+    """A model needs more SRAM or flash than a microcontroller has; the message gives both byte counts."""

@@ -110,6 +110,13 @@ def open_backend(device: Device, threads: int | None = None) -> Backend:
         if device.runtime != "litert":
             raise EdgelatError(f"{device.source}: field 'runtime': local devices run 'litert', not {device.runtime!r}")
         return HostBackend(device, threads=threads)
+    if device.transport == "sim":
+        from edgelat.devices.mcu_sim import McuSimBackend  # imports this module: load on demand
+
+        if device.runtime != "tflite-micro":
+            raise EdgelatError(f"{device.source}: field 'runtime': sim devices run 'tflite-micro', "
+                               f"not {device.runtime!r}")
+        return McuSimBackend(device)
     raise EdgelatError(
         f"device {device.name!r}: transport {device.transport!r} is not available in this "
         f"version of edgelat (only 'local' is); see the project's open issues"

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edgelat.devices.mcu_latency import CORES as MCU_CORES
 from edgelat.devices.units import parse_size
 from edgelat.errors import DeviceFileError
 
@@ -106,6 +107,11 @@ def parse_device(data: dict[str, Any], path: Path | str) -> Device:
         for key in ("sram", "flash"):
             if key not in memory:
                 raise _fail(path, f"memory.{key}", "required for an mcu device")
+        if data.get("core") not in MCU_CORES:
+            raise _fail(path, "core", f"{data.get('core')!r}: an mcu device needs a core the cycle model knows "
+                                      f"({', '.join(MCU_CORES)})")
+        if not data.get("clock_mhz") or data["clock_mhz"] <= 0:
+            raise _fail(path, "clock_mhz", "an mcu device needs a positive clock")
     if data["transport"] == "sim" and data["kind"] != "mcu":
         raise _fail(path, "transport", "'sim' is only for mcu devices")
     return Device(**{**data, "memory": memory, "source": str(path)})
