@@ -42,5 +42,9 @@ class MissingDependencyError(EdgelatError, ImportError):
     """An optional dependency is not installed; the message says how to get it."""
 
 
+class DeviceAuthError(TransportError):
+    """A device refused or never answered ADB authentication; the message says what to do."""
+
+
 class DoesNotFitError(EdgelatError):
     """A model needs more SRAM or flash than a microcontroller has; the message gives both byte counts."""

@@ -32,6 +32,9 @@ class Backend(ABC):
     def info(self) -> dict[str, Any]:
         return {}
 
+    def prepare(self, model_paths: list[Path]) -> None:  # noqa: B027 - optional hook
+        """Called with each chunk's models before they are measured (remote backends push them in a batch)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -117,6 +120,17 @@ def open_backend(device: Device, threads: int | None = None) -> Backend:
             raise EdgelatError(f"{device.source}: field 'runtime': sim devices run 'tflite-micro', "
                                f"not {device.runtime!r}")
         return McuSimBackend(device)
+    if device.transport == "adb":  # the ADB backends import this module: load on demand
+        if device.runtime == "benchmark_model":
+            from edgelat.devices.benchmark_model import AndroidBenchmarkBackend
+
+            return AndroidBenchmarkBackend(device, threads=threads)
+        if device.runtime == "litert":
+            from edgelat.devices.linux_board import LinuxBoardBackend
+
+            return LinuxBoardBackend(device, threads=threads)
+        raise EdgelatError(f"{device.source}: field 'runtime': adb devices run 'benchmark_model' (Android) or "
+                           f"'litert' (Linux boards), not {device.runtime!r}")
     raise EdgelatError(
         f"device {device.name!r}: transport {device.transport!r} is not available in this "
         f"version of edgelat (only 'local' is); see the project's open issues"

@@ -42,6 +42,12 @@ class Device:
     address: str | None = None  # adb over TCP: "host:port"
     serial: str | None = None  # adb over USB
     benchmark_binary: str | None = None  # TFLite benchmark_model for Android devices
+    hexagon_lib_path: str | None = None  # device folder with libhexagon_interface.so (hexagon delegate)
+    dsp_clock_mhz: float | None = None  # Hexagon DSP clock: converts its op profile from cycles to ms
+    python: str = "python3"  # Linux boards: the interpreter that runs the pushed litert_timer.py
+    thermal_path: str = "/sys/class/thermal"  # adb devices: where the thermal zones are read
+    thermal_limit_c: float | None = None  # above this, wait to cool down; a measurement above it is throttled
+    cooldown_s: float = 120.0  # longest wait for the device to cool below thermal_limit_c
     memory: dict[str, int] = field(default_factory=dict)  # ram / sram / flash, bytes
     source: str = ""  # the file it came from
 
@@ -61,8 +67,10 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "kind": (str,), "transport": (str,), "runtime": (str,), "delegate": (str,),
     "threads": (int,), "cpu_mask": (str,), "workdir": (str,), "description": (str,), "soc": (str,),
     "core": (str,), "clock_mhz": (int, float), "address": (str,), "serial": (str,),
-    "benchmark_binary": (str,), "memory": (dict,),
+    "benchmark_binary": (str,), "memory": (dict,), "hexagon_lib_path": (str,), "dsp_clock_mhz": (int, float),
+    "python": (str,), "thermal_path": (str,), "thermal_limit_c": (int, float), "cooldown_s": (int, float),
 }  # fmt: skip
+_POSITIVE = ("clock_mhz", "dsp_clock_mhz", "thermal_limit_c")
 _REQUIRED = ("name", "kind", "transport", "runtime")
 _CHOICES = {"kind": KINDS, "transport": TRANSPORTS, "runtime": RUNTIMES, "delegate": DELEGATES}
 
@@ -86,6 +94,13 @@ def parse_device(data: dict[str, Any], path: Path | str) -> Device:
             raise _fail(path, key, f"expected {want}, got {value!r}")
         if key in _CHOICES and value not in _CHOICES[key]:
             raise _fail(path, key, f"{value!r} is not one of {', '.join(_CHOICES[key])}")
+    for key in _POSITIVE:
+        if key in data and data[key] <= 0:
+            raise _fail(path, key, f"must be > 0, got {data[key]}")
+    if data.get("cooldown_s", 0) < 0:
+        raise _fail(path, "cooldown_s", f"must be >= 0, got {data['cooldown_s']}")
+    if data.get("delegate") == "hexagon" and data.get("runtime") != "benchmark_model":
+        raise _fail(path, "delegate", "'hexagon' runs through runtime 'benchmark_model'")
     if data.get("threads", 1) < 1:
         raise _fail(path, "threads", f"must be >= 1, got {data['threads']}")
     if "cpu_mask" in data:

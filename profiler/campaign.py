@@ -83,6 +83,7 @@ def run_campaign(
         result.conversion_wait_s += time.perf_counter() - t0
         # ...unless the device is remote, where converting ahead overlaps with its timing.
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
+        backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
         for conv in conversions:
             _measure_one(device, conv, store, backend, (warmup, runs, min_time_ms), unit, result, reporter)
         if not backend.overlaps_conversion and i + 1 < len(chunks):

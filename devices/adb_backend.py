@@ -1,0 +1,128 @@
+"""What the two ADB backends share: connection, work directory, batch model pushes, hygiene, cleanup."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import shlex
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from edgelat.devices.adb_transport import AdbTransport
+from edgelat.devices.backends import Backend
+from edgelat.devices.catalog import Device
+from edgelat.devices.hygiene import Hygiene
+from edgelat.devices.measurement import Measurement
+from edgelat.errors import DeviceFileError, TransportError
+
+MISSING_MODEL_RC = 97  # the remote command's exit code when the pushed model has vanished (device rebooted)
+
+
+def device_target(device: Device) -> str:
+    """The device's ADB target: serial (USB, or host:port) first, then address."""
+    target = device.serial or device.address
+    if not target:
+        raise DeviceFileError(f"{device.source or device.name}: field 'address': an adb device needs 'address' "
+                              f"(host:port) or 'serial' in its device file, or --serial")
+    return target
+
+
+def _is_local(target: str) -> bool:
+    host = target.rpartition(":")[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+class AdbBackend(Backend):
+    """Base of the ADB backends: subclasses implement `_setup()` and `_run(remote_model, ...)`."""
+
+    default_workdir = "/data/local/tmp/edgelat"
+    android = True
+
+    def __init__(self, device: Device, threads: int | None = None, transport: AdbTransport | None = None,
+                 repeats_if_throttled: int = 1) -> None:
+        self.device = device
+        self.threads = threads or device.threads
+        self.workdir = (device.workdir or self.default_workdir).rstrip("/")
+        self.models_dir = posixpath.join(self.workdir, "models")
+        self.t = transport or AdbTransport(device_target(device))
+        # a "board" on this machine (tests, benchmarks) shares its CPU with the converters: do not overlap
+        self.overlaps_conversion = not _is_local(self.t.target)
+        self.repeats_if_throttled = repeats_if_throttled
+        self._pushed: dict[str, str] = {}  # local path -> remote path
+        self._identity: dict[str, str] = {}
+        try:
+            self.t.connect()
+            self.t.shell(f"mkdir -p {shlex.quote(self.models_dir)}").check(f"creating {self.models_dir}")
+            self._identity = self._read_identity()
+            self._setup()
+        except BaseException:
+            self.t.close()
+            raise
+        self.hygiene = Hygiene(self.t, device)
+
+    def _read_identity(self) -> dict[str, str]:
+        from edgelat.devices.hygiene import identity
+
+        return identity(self.t, self.android)
+
+    def _setup(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def _run(self, remote_model: str, warmup: int, runs: int, min_time_ms: float) -> Measurement:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        return {"identity": self._identity, "workdir": self.workdir, "target": self.t.target,
+                "runtime": self.runtime, "runtime_version": self.runtime_version}
+
+    def _remote_name(self, local: Path) -> str:
+        digest = hashlib.sha1(str(local.resolve()).encode()).hexdigest()[:8]
+        return posixpath.join(self.models_dir, f"{digest}-{local.name}")
+
+    def prepare(self, model_paths: Iterable[Path]) -> None:
+        """Push a batch of models to the work directory before they are measured."""
+        for path in model_paths:
+            path = Path(path)
+            if str(path) not in self._pushed:
+                remote = self._remote_name(path)
+                self.t.push(path, remote)
+                self._pushed[str(path)] = remote
+
+    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
+        self.prepare([model_path])
+        remote = self._pushed[str(model_path)]
+
+        def once() -> Measurement:
+            m = self._run(remote, warmup, runs, min_time_ms)
+            if not m.ok and m.error == "missing model":  # the device lost it (reboot): push again, once
+                self.t.push(model_path, remote)
+                m = self._run(remote, warmup, runs, min_time_ms)
+            return m
+
+        m = self.hygiene.measure(once, repeats=self.repeats_if_throttled)
+        return Measurement(ok=m.ok, stats=m.stats, runs=m.runs, warmup=m.warmup, threads=m.threads, error=m.error,
+                           raw_output=m.raw_output, info={**m.info, "device_identity": self._identity})
+
+    def remove(self, model_path: Path) -> None:
+        remote = self._pushed.pop(str(model_path), None)
+        if remote:
+            self.t.shell(f"rm -f {shlex.quote(remote)}")
+
+    def cleanup(self) -> None:
+        """Remove the pushed models (and whatever the subclass lists) from the device."""
+        extra = " ".join(shlex.quote(p) for p in self._cleanup_paths())
+        self.t.shell(f"rm -rf {shlex.quote(self.models_dir)} {extra}").check("cleaning up the work directory")
+        self._pushed.clear()
+
+    def _cleanup_paths(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        try:
+            if self.t._dev is not None or self._pushed:
+                self.cleanup()
+        except TransportError:
+            pass  # the device is gone: nothing to clean; the next run cleans the work directory
+        finally:
+            self.t.close()

@@ -1,0 +1,87 @@
+"""Linux boards (Raspberry Pi, Jetson) over ADB: the host's own timing core, pushed and run remotely.
+
+edgelat pushes ``devices/runners/litert_timer.py`` (self-contained: stdlib, numpy and
+``ai_edge_litert`` or ``tflite_runtime``) to the work directory and runs it one-shot per model
+with the device file's ``python``. The numbers come from the same `measure()` as on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+from typing import Any
+
+from edgelat.devices.adb_backend import MISSING_MODEL_RC, AdbBackend
+from edgelat.devices.backends import RUNNER_SCRIPT
+from edgelat.devices.measurement import Measurement
+from edgelat.devices.parsers import parse_litert_result
+from edgelat.errors import RunnerError
+
+
+def last_json_line(text: str) -> str | None:
+    """The last line that looks like a JSON object (LiteRT may log to the merged stderr before it)."""
+    for ln in reversed(text.splitlines()):
+        if ln.strip().startswith("{"):
+            return ln.strip()
+    return None
+
+
+class LinuxBoardBackend(AdbBackend):
+    """A Linux board reached over adbd, timing with the pushed litert_timer.py."""
+
+    default_workdir = "/tmp/edgelat"
+    android = False
+    timeout_s = 600.0
+
+    def _setup(self) -> None:
+        self.runner = posixpath.join(self.workdir, "litert_timer.py")
+        self.t.push(RUNNER_SCRIPT, self.runner, mode=0o755)
+        py = shlex.quote(self.device.python)
+        res = self.t.shell(f"cd {shlex.quote(self.workdir)} && TF_CPP_MIN_LOG_LEVEL=3 {py} -u litert_timer.py "
+                           f"--serve < /dev/null 2>&1", timeout_s=120)
+        line = last_json_line(res.output)
+        hello: dict[str, Any] = {}
+        if line:
+            try:
+                hello = json.loads(line)
+            except json.JSONDecodeError:
+                hello = {}
+        if hello.get("hello") != "litert_timer":
+            error = hello.get("error") or res.output.strip()[-400:] or f"exit code {res.exit_code}"
+            raise RunnerError(f"{self.device.name}: the runner does not start with python {self.device.python!r} "
+                              f"on the board: {error} (set 'python' in the device file; the board needs numpy and "
+                              f"ai-edge-litert or tflite-runtime)")
+        self.hello = hello
+        self.runtime = hello["runtime"]
+        self.runtime_version = hello["runtime_version"]
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "python": self.hello.get("python"), "machine": self.hello.get("machine")}
+
+    def _run(self, remote_model: str, warmup: int, runs: int, min_time_ms: float) -> Measurement:
+        cpus = ",".join(map(str, self.device.cpus))
+        model = shlex.quote(remote_model)
+        cmd = (f"test -f {model} || exit {MISSING_MODEL_RC}; cd {shlex.quote(self.workdir)} && "
+               f"TF_CPP_MIN_LOG_LEVEL=3 {shlex.quote(self.device.python)} -u litert_timer.py {model} "
+               f"--warmup {warmup} --runs {runs} --min-time-ms {min_time_ms:g} --threads {self.threads}"
+               + (f" --cpus {cpus}" if cpus else "") + " 2>&1")
+        res = self.t.shell(cmd, timeout_s=self.timeout_s)
+        if res.exit_code == MISSING_MODEL_RC:
+            return Measurement.failed("missing model", res.output, threads=self.threads)
+        line = last_json_line(res.output)
+        if line is None:
+            return Measurement.failed(f"runner printed no JSON (exit code {res.exit_code})", res.output,
+                                      threads=self.threads)
+        m = parse_litert_result(line, info={"affinity": self.hello.get("affinity")})
+        if not m.ok:  # keep everything it printed, not only the last line
+            return Measurement.failed(m.error or "runner error", res.output, threads=self.threads)
+        try:
+            affinity = json.loads(line).get("affinity")
+        except json.JSONDecodeError:
+            affinity = None
+        return Measurement(ok=True, stats=m.stats, runs=m.runs, warmup=m.warmup, threads=m.threads,
+                           info={**m.info, "affinity": affinity})
+
+    def _cleanup_paths(self) -> list[str]:
+        return [self.runner]

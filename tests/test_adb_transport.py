@@ -1,0 +1,82 @@
+"""The ADB transport against a real AOSP adbd on loopback: shell, exit codes, files, authentication, reconnects."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+from adbd_daemon import adb_key, adbd, adbd_binary  # noqa: F401 - fixtures
+
+from edgelat.devices.adb_transport import AdbTransport, load_signer
+from edgelat.errors import DeviceAuthError, MissingDependencyError, TransportError
+
+
+def test_shell_output_and_exit_codes(adbd):
+    with AdbTransport(adbd.address) as t:
+        t.connect()
+        assert t.shell("echo hello; echo world").output == "hello\nworld\n"
+        assert t.shell("printf 'no newline'").output == "no newline"
+        assert t.shell("exit 3").exit_code == 3
+        res = t.shell("echo to-stderr >&2; false")
+        assert (res.output, res.exit_code) == ("to-stderr\n", 1)
+        assert t.shell("getprop ro.build.version.sdk").output.strip() == "34"  # the stub on adbd's PATH
+        with pytest.raises(TransportError, match="exit code 7"):
+            t.shell("exit 7").check("a failing step")
+
+
+def test_push_pull_round_trip_and_checksum(adbd, tmp_path):
+    payload = os.urandom(300_000) + b"\x00end"
+    src, back = tmp_path / "src.bin", tmp_path / "back.bin"
+    src.write_bytes(payload)
+    remote = str(tmp_path / "remote" / "f.bin")
+    with AdbTransport(adbd.address) as t:
+        t.shell(f"mkdir -p {tmp_path / 'remote'}").check("mkdir")
+        t.push(src, remote, mode=0o755)
+        t.pull(remote, back)
+        assert back.read_bytes() == payload
+        import hashlib
+
+        assert t.checksum(remote) == hashlib.sha256(payload).hexdigest()
+        assert t.checksum(remote + ".missing") is None
+        assert t.shell(f"test -x {remote}").exit_code == 0
+
+
+def test_key_accepted_unknown_and_missing(adbd, tmp_path):
+    with AdbTransport(adbd.address) as t:  # the listed key ($EDGELAT_ADB_KEY)
+        t.connect()
+    other = tmp_path / "other" / "adbkey"  # generated on first use, as ~/.android/adbkey would be
+    t = AdbTransport(adbd.address, key_path=other, auth_timeout_s=1.5)
+    assert other.exists() and other.with_name("adbkey.pub").exists()
+    start = time.monotonic()
+    with pytest.raises(DeviceAuthError, match="accept the debugging prompt on the phone"):
+        t.connect()
+    assert time.monotonic() - start < 10
+    with pytest.raises(DeviceAuthError, match="offered no key"):
+        AdbTransport(adbd.address, use_key=False).connect()
+    with pytest.raises(DeviceAuthError, match="no ADB key at"):
+        load_signer(tmp_path / "absent" / "adbkey", generate=False)
+
+
+def test_unreachable_and_usb_messages(adbd):
+    adbd.kill()
+    t = AdbTransport(adbd.address, retries=2, backoff_s=0.05)
+    with pytest.raises(TransportError, match="after 2 reconnection attempts.*re-run"):
+        t.shell("true")
+    try:
+        import usb1  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependencyError, match=r"edgelat\[usb\]"):
+            AdbTransport("0123456789ABCDEF").connect()
+
+
+def test_reconnects_with_backoff_after_daemon_restart(adbd):
+    t = AdbTransport(adbd.address, retries=6, backoff_s=0.2)
+    t.connect()
+    assert t.shell("echo before").output == "before\n"
+    adbd.kill()
+    threading.Timer(0.5, adbd.start).start()
+    assert t.shell("echo after").output == "after\n"
+    assert t.reconnects >= 1
+    t.close()
