@@ -31,6 +31,9 @@ from edgelat.errors import DataError, DoesNotFitError, EdgelatError, RunnerError
 
 RUNNER_SCRIPT = Path(__file__).parent / "runners" / "tflm_runner.py"
 NOT_FIT_PREFIX = "does not fit"
+# TFLM's and LiteRT's reference kernels round a few requantisations differently (seen on MEAN):
+# outputs agree within one int8 step, and mostly exactly.
+REFERENCE_TOLERANCE = 1
 
 
 def run_tflm(model_path: str | Path, arena_size: int | None = None, reference: bool = False,
@@ -133,7 +136,7 @@ def mcu_report(model: str | Path | bytes, device: Device, reference: bool = Fals
     match = None
     if reference:
         ref = result["reference"]
-        match = bool(ref["shape_equal"] and ref["mismatches"] == 0)
+        match = bool(ref["shape_equal"] and ref["max_abs_diff"] <= REFERENCE_TOLERANCE)
     est = estimate(parsed.ops, device.core, float(device.clock_mhz))
     return McuReport(device.name, device.core, float(device.clock_mhz), arena, parsed.size_bytes + RUNTIME_FLASH_BYTES,
                      parsed.size_bytes, RUNTIME_FLASH_BYTES, device.memory["sram"], device.memory["flash"],
@@ -173,8 +176,8 @@ class McuSimBackend(Backend):
                 "runtime_flash_bytes": report.runtime_flash_bytes,
                 "outputs_match_reference": report.outputs_match_reference}
         if not report.outputs_match_reference:
-            return Measurement.failed("TFLM outputs differ from LiteRT's reference kernels on the same int8 input",
-                                      threads=1, info=info)
+            return Measurement.failed(f"TFLM outputs differ from LiteRT's reference kernels by more than "
+                                      f"{REFERENCE_TOLERANCE} int8 step on the same input", threads=1, info=info)
         if not report.fits:
             return Measurement.failed(report.not_fit_message(Path(model_path).stem), threads=1, info=info)
         ms = report.latency_ms
