@@ -179,7 +179,7 @@ class McuSimBackend(Backend):
             return Measurement.failed(f"TFLM outputs differ from LiteRT's reference kernels by more than "
                                       f"{REFERENCE_TOLERANCE} int8 step on the same input", threads=1, info=info)
         if not report.fits:
-            return Measurement.failed(report.not_fit_message(Path(model_path).stem), threads=1, info=info)
+            return Measurement.failed(report.not_fit_message(), threads=1, info=info)
         ms = report.latency_ms
         stats = {f: ms for f in STAT_FIELDS}
         stats.update(std_ms=0.0, cv=0.0)
@@ -191,4 +191,6 @@ def raise_if_not_fit(failures: list[tuple[str, str]], device: Device, total: int
     misfits = [(k, e) for k, e in failures if e.startswith(NOT_FIT_PREFIX)]
     if misfits:
         key, first = misfits[0]
-        raise DoesNotFitError(f"{len(misfits)} of {total} block(s) do not fit {device.name}; first: {first}")
+        needs = first.split(" needs ", 1)[-1]
+        raise DoesNotFitError(f"{len(misfits)} of {total} block(s) do not fit {device.name}; "
+                              f"first: {key} needs {needs}")
