@@ -108,16 +108,18 @@ def _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, dty
 def run_profile(device_name, device_file, space="single-path", resolution=None, width=1.0, sample="space",
                 ranges=None, n=200, seed=0, limit=None, dtype="fp32", store_path=None, runs=50, warmup=10,
                 threads=None, workers=2, calibration_samples=8, cache_dir=None, top=10, as_json=False,
-                min_time_ms=MIN_TIME_MS):
+                min_time_ms=MIN_TIME_MS, benchmark_binary=None, serial=None, op_profiling=False):
     """Shared by `profile` and `demo`."""
     from edgelat.devices.backends import open_backend
     from edgelat.devices.catalog import get_device
+    from edgelat.devices.deploy import with_overrides
     from edgelat.profiler.cache import TFLiteCache
     from edgelat.profiler.campaign import run_campaign
     from edgelat.profiler.conversion_pool import ConversionPool
     from edgelat.profiler.store import Store
 
     device = get_device(device_name if device_file is None else None, device_file)
+    device = with_overrides(device, benchmark_binary, serial)
     if runs < 1 or warmup < 0 or min_time_ms < 0:
         raise EdgelatError(f"--runs must be >= 1, --warmup and --min-time-ms >= 0 "
                            f"(got {runs}, {warmup}, {min_time_ms})")
@@ -129,7 +131,9 @@ def run_profile(device_name, device_file, space="single-path", resolution=None, 
     store_path = Path(store_path or f"runs/{device.name}.sqlite")
     cache = TFLiteCache(cache_dir, calibration_samples)
     reporter = BarReporter()
-    with open_backend(device, threads) as backend, Store(store_path) as store, ConversionPool(cache, workers) as pool:
+    backend_options = {"op_profiling": True} if op_profiling else {}
+    with open_backend(device, threads, **backend_options) as backend, Store(store_path) as store, \
+            ConversionPool(cache, workers) as pool:
         try:
             result = run_campaign(device, specs, store, backend, pool, warmup=warmup, runs=runs,
                                   min_time_ms=min_time_ms, reporter=reporter)
@@ -167,7 +171,8 @@ def _print_slowest(rows, top: int) -> None:
     rows = sorted(rows, key=lambda r: r["median_ms"], reverse=True)[:top]
     table = Table("block", "median ms", "p5-p95 ms", "cv", title=f"slowest {len(rows)} blocks")
     for r in rows:
-        table.add_row(r["block_key"], f"{r['median_ms']:.3f}", f"{r['p5_ms']:.3f}-{r['p95_ms']:.3f}", f"{r['cv']:.1%}")
+        spread = f"{r['p5_ms']:.3f}-{r['p95_ms']:.3f}" if r["p5_ms"] is not None and r["p95_ms"] is not None else "-"
+        table.add_row(r["block_key"], f"{r['median_ms']:.3f}", spread, f"{r['cv']:.1%}" if r["cv"] is not None else "-")
     out.print(table)
 
 
@@ -196,12 +201,62 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--cache-dir", type=click.Path(), help="TFLite cache [default: $EDGELAT_CACHE_DIR or ~/.cache/edgelat].")
 @click.option("--top", default=10, show_default=True, help="Show the N slowest blocks at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option("--benchmark-binary", type=click.Path(), help="TFLite benchmark_model for Android devices.")
+@click.option("--serial", help="ADB device: USB serial or host:port (overrides the device file).")
+@click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 def profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype, store_path,
-            runs, warmup, min_time_ms, threads, workers, calibration_samples, cache_dir, top, as_json) -> None:
+            runs, warmup, min_time_ms, threads, workers, calibration_samples, cache_dir, top, as_json,
+            benchmark_binary, serial, op_profiling) -> None:
     """Measure blocks on a device into a crash-safe store (re-run to resume)."""
     run_profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype,
                 store_path, runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json,
-                min_time_ms)
+                min_time_ms, benchmark_binary, serial, op_profiling)
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.option("--device", "device_name", default="host", show_default=True, help="Device name from the catalog.")
+@click.option("--device-file", type=click.Path(), help="A device file (instead of --device).")
+@click.option("--benchmark-binary", type=click.Path(), help="TFLite benchmark_model for Android devices.")
+@click.option("--serial", help="ADB device: USB serial or host:port (overrides the device file).")
+@click.option("--runs", default=50, show_default=True, help="Timed runs.")
+@click.option("--warmup", default=10, show_default=True, help="Warm-up runs.")
+@click.option("--min-time-ms", default=MIN_TIME_MS, show_default=True, help="Keep timing until this much has passed.")
+@click.option("--threads", type=int, help="Override the device's thread count.")
+@click.option("--compare-fp32", type=click.Path(), help="Linux boards/host: fp32 twin to check int8 agreement against.")
+@click.option("--samples", default=32, show_default=True, help="Sample batch size for --compare-fp32.")
+@click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def deploy(model, device_name, device_file, benchmark_binary, serial, runs, warmup, min_time_ms, threads,
+           compare_fp32, samples, op_profiling, as_json) -> None:
+    """Push a .tflite model to a device, benchmark it, and compare with the search's prediction."""
+    from edgelat.devices import deploy as dep
+    from edgelat.devices.catalog import get_device
+
+    if runs < 1 or warmup < 0 or min_time_ms < 0 or samples < 1:
+        raise EdgelatError(f"--runs and --samples must be >= 1, --warmup and --min-time-ms >= 0 "
+                           f"(got {runs}, {samples}, {warmup}, {min_time_ms})")
+    device = dep.with_overrides(get_device(device_name if device_file is None else None, device_file),
+                                benchmark_binary, serial)
+    r = dep.deploy(model, device, threads=threads, warmup=warmup, runs=runs, min_time_ms=min_time_ms,
+                   compare_fp32=compare_fp32, samples=samples, op_profiling=op_profiling)
+    for w in r["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}")
+    if as_json:
+        click.echo(json.dumps(r))
+        return
+    stat = "median" if r["latency_stat"] == "median" else "mean (this benchmark_model prints no median)"
+    out.print(f"{r['device']}: measured {r['measured_ms']:.3f} ms ({stat} of {r['runs']} runs, {r['runtime']})")
+    if r["predicted_ms"] is not None:
+        out.print(f"predicted {r['predicted_ms']:.3f} ms ({r['sidecar']}), error {r['error_pct']:+.1f}%")
+    if r["throttled"]:
+        err.print("[yellow]warning:[/] the device was throttled during this measurement")
+    if "hexagon_total_ms" in r:
+        out.print(f"DSP ops: {r['hexagon_total_cycles']} cycles = {r['hexagon_total_ms']:.3f} ms")
+    if "fp32_agreement" in r:
+        a = r["fp32_agreement"]
+        out.print(f"int8 vs fp32 on {a['samples']} samples: top-1 agreement {a['top1_agreement']:.1%}, "
+                  f"mean cosine {a['mean_cosine']:.4f}, max |diff| {a['max_abs_diff_rel']:.2%} of the fp32 range")
 
 
 @cli.command()

@@ -103,9 +103,9 @@ class AdbTransport:
     def _new_device(self) -> Any:
         addr = _split_target(self.target)
         if addr is not None:
-            from adb_shell.adb_device import AdbDeviceTcp
+            from adb_shell.adb_device import AdbDevice
 
-            return AdbDeviceTcp(addr[0], addr[1], default_transport_timeout_s=self.connect_timeout_s)
+            return AdbDevice(_eof_aware_tcp(addr[0], addr[1]), default_transport_timeout_s=self.connect_timeout_s)
         try:
             import usb1  # noqa: F401  (adb-shell's USB path needs it)
             from adb_shell.adb_device import AdbDeviceUsb
@@ -227,6 +227,21 @@ class AdbTransport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _eof_aware_tcp(host: str, port: int) -> Any:
+    """adb-shell's TCP transport, but a closed socket raises at once (the stock one returns b'' and the
+    caller then waits for its whole read timeout, which hides a dead device for minutes)."""
+    from adb_shell.transport.tcp_transport import TcpTransport
+
+    class EofAwareTcpTransport(TcpTransport):
+        def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
+            data = super().bulk_read(numbytes, transport_timeout_s)
+            if not data and numbytes:
+                raise ConnectionResetError(f"{host}:{port}: the device closed the connection")
+            return data
+
+    return EofAwareTcpTransport(host, port)
 
 
 def _is_timeout(exc: Exception) -> bool:

@@ -107,8 +107,11 @@ class HostBackend(Backend):
             self._proc = None
 
 
-def open_backend(device: Device, threads: int | None = None) -> Backend:
-    """The backend for `device`'s transport; transports not built yet say so plainly."""
+def open_backend(device: Device, threads: int | None = None, op_profiling: bool = False) -> Backend:
+    """The backend for `device`'s transport; transports not built yet say so plainly.
+
+    `op_profiling` asks benchmark_model (Android devices) for its per-op profile as well.
+    """
     if device.transport == "local":
         if device.runtime != "litert":
             raise EdgelatError(f"{device.source}: field 'runtime': local devices run 'litert', not {device.runtime!r}")
@@ -124,7 +127,7 @@ def open_backend(device: Device, threads: int | None = None) -> Backend:
         if device.runtime == "benchmark_model":
             from edgelat.devices.benchmark_model import AndroidBenchmarkBackend
 
-            return AndroidBenchmarkBackend(device, threads=threads)
+            return AndroidBenchmarkBackend(device, threads=threads, op_profiling=op_profiling)
         if device.runtime == "litert":
             from edgelat.devices.linux_board import LinuxBoardBackend
 

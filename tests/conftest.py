@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from adbd_daemon import adb_key, adbd, adbd_binary  # noqa: F401 - the real-adbd fixtures (tests/adbd/)
 
 REPO = Path(__file__).resolve().parent.parent
 

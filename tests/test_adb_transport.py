@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-from adbd_daemon import adb_key, adbd, adbd_binary  # noqa: F401 - fixtures
 
 from edgelat.devices.adb_transport import AdbTransport, load_signer
 from edgelat.errors import DeviceAuthError, MissingDependencyError, TransportError

@@ -1,0 +1,119 @@
+"""`edgelat deploy`: push a model to a device, benchmark it, compare with the search's prediction.
+
+The prediction comes from a sidecar JSON the search writes: ``<model stem>.json`` next to the
+model, else ``arch.json`` in the same folder. Its numeric ``predicted_ms`` (and optional
+``device``) are used; the error is (predicted - measured) / measured. On Linux boards and the
+host, ``compare_fp32`` also runs a sample batch through the int8 model and its fp32 twin.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from edgelat.devices.backends import HostBackend, open_backend
+from edgelat.devices.catalog import Device
+from edgelat.devices.linux_board import LinuxBoardBackend, last_json_line
+from edgelat.errors import DataError, EdgelatError, RunnerError
+
+AGREEMENT_SCRIPT = Path(__file__).parent / "runners" / "agreement.py"
+
+
+def find_sidecar(model: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The search's sidecar for `model` and its JSON object (empty when there is none)."""
+    for candidate in (model.with_suffix(".json"), model.parent / "arch.json"):
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise DataError(f"{candidate}: sidecar is not valid JSON: {exc}") from None
+            if not isinstance(data, dict):
+                raise DataError(f"{candidate}: sidecar must be a JSON object")
+            return candidate, data
+    return None, {}
+
+
+def with_overrides(device: Device, benchmark_binary: str | None = None, serial: str | None = None) -> Device:
+    """The device with command-line overrides applied (--benchmark-binary, --serial)."""
+    changes: dict[str, Any] = {}
+    if benchmark_binary:
+        changes["benchmark_binary"] = benchmark_binary
+    if serial:
+        changes["serial"] = serial
+    return replace(device, **changes) if changes else device
+
+
+def deploy(model: str | Path, device: Device, *, threads: int | None = None, warmup: int = 10, runs: int = 50,
+           min_time_ms: float = 200.0, compare_fp32: str | Path | None = None, samples: int = 32,
+           op_profiling: bool = False) -> dict[str, Any]:
+    """Measure `model` on `device`; the result dict is what `edgelat deploy --json` prints."""
+    model = Path(model)
+    if not model.is_file() or model.suffix != ".tflite":
+        raise DataError(f"{model}: not a .tflite file")
+    if compare_fp32 is not None and not Path(compare_fp32).is_file():
+        raise DataError(f"{compare_fp32}: --compare-fp32 model not found")
+    sidecar, data = find_sidecar(model)
+    warnings: list[str] = []
+    predicted = data.get("predicted_ms")
+    if predicted is not None and (isinstance(predicted, bool) or not isinstance(predicted, int | float)
+                                  or not math.isfinite(predicted) or predicted <= 0):
+        warnings.append(f"{sidecar}: 'predicted_ms' is not a positive number ({predicted!r}); no prediction used")
+        predicted = None
+    if predicted is not None and data.get("device") not in (None, device.name):
+        warnings.append(f"{sidecar}: the prediction is for device {data['device']!r}, not {device.name!r}")
+    kwargs = {"op_profiling": True} if op_profiling else {}
+    with open_backend(device, threads, **kwargs) as backend:
+        m = backend.measure(model, warmup, runs, min_time_ms)
+        if not m.ok:
+            raise RunnerError(f"{model} on {device.name}: measurement failed: {m.error}; "
+                              f"output: {m.raw_output.strip()[-400:]!r}")
+        agreement = _agreement(backend, model, Path(compare_fp32), samples) if compare_fp32 else None
+        backend_info = backend.info()
+    measured = m.latency_ms
+    result: dict[str, Any] = {
+        "model": str(model), "device": device.name, "measured_ms": measured,
+        "predicted_ms": float(predicted) if predicted is not None else None,
+        "error_pct": (float(predicted) - measured) / measured * 100 if predicted is not None else None,
+        "sidecar": str(sidecar) if sidecar else None, "runtime": backend.runtime,
+        "runtime_version": backend.runtime_version, "runs": m.runs, "threads": m.threads,
+        "stats": m.stats, "throttled": m.info.get("throttled"), "latency_stat": m.info.get("latency_stat", "median"),
+        "warnings": warnings,
+    }
+    for key in ("hexagon_total_ms", "hexagon_total_cycles", "peak_memory_mb", "device_identity"):
+        if key in m.info:
+            result[key] = m.info[key]
+    if agreement is not None:
+        result["fp32_agreement"] = agreement
+    result["backend"] = {k: v for k, v in backend_info.items() if k in ("target", "workdir", "identity")}
+    return result
+
+
+def _agreement(backend: Any, int8: Path, fp32: Path, samples: int) -> dict[str, Any]:
+    """Run the agreement script next to the models: locally for the host, over ADB on a Linux board."""
+    if isinstance(backend, HostBackend):
+        proc = subprocess.run([sys.executable, str(AGREEMENT_SCRIPT), str(int8), str(fp32), "--samples", str(samples)],
+                              capture_output=True, text=True, timeout=600)
+        text = proc.stdout + proc.stderr
+    elif isinstance(backend, LinuxBoardBackend):
+        import posixpath
+
+        backend.prepare([int8, fp32])
+        script = posixpath.join(backend.workdir, "agreement.py")
+        backend.t.push(AGREEMENT_SCRIPT, script, mode=0o755)
+        remote_q, remote_f = backend._pushed[str(int8)], backend._pushed[str(fp32)]
+        cmd = (f"{shlex.quote(backend.device.python)} {shlex.quote(script)} {shlex.quote(remote_q)} "
+               f"{shlex.quote(remote_f)} --samples {samples} 2>&1; rm -f {shlex.quote(script)}")
+        text = backend.t.shell(cmd, timeout_s=600).output
+    else:
+        raise EdgelatError("--compare-fp32 runs on Linux boards and the host (it needs Python LiteRT on the device)")
+    line = last_json_line(text)
+    obj = json.loads(line) if line else {"ok": False, "error": text.strip()[-300:]}
+    if not obj.get("ok"):
+        raise RunnerError(f"int8/fp32 agreement run failed: {obj.get('error')}")
+    return {k: v for k, v in obj.items() if k != "ok"}
