@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev,farm]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -17,6 +17,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	@# AOSP adbd for the ADB tests (cached; exit code 77: cannot build here, those tests then skip)
+	bash tests/adbd/build.sh >/dev/null || [ $$? -eq 77 ]
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)

@@ -23,7 +23,7 @@ MIRRORS=(
   "http://deb.debian.org/debian/pool/main/a/android-platform-tools"
   "https://snapshot.debian.org/archive/debian/20230610T000000Z/pool/main/a/android-platform-tools"
 )
-PKGS=(libcap-dev android-libbase-dev android-libcutils-dev android-liblog-dev android-libboringssl-dev clang)
+PKGS=(libcap-dev android-libbase-dev android-libcutils-dev android-liblog-dev android-libboringssl-dev clang curl patch)
 
 stamp="$(cat "$0" "$HERE"/patches/*.patch | sha256sum | cut -c1-16)"
 if [[ -x "$OUT/adbd" && -f "$OUT/stamp" && "$(cat "$OUT/stamp")" == "$stamp" ]]; then
@@ -96,7 +96,7 @@ SRCS=(
 )
 CXX=${CXX:-clang++}
 CC=${CC:-clang}
-MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+ANDROID_LIBS=$(dirname "$(dpkg -L android-libbase | grep -m1 "/libbase\.so")")
 FLAGS=(
   -O2 -std=gnu++2a -D_GNU_SOURCE -DADB_HOST=0 -DALLOW_ADBD_ROOT=0
   -DANDROID_BASE_UNIQUE_FD_DISABLE_IMPLICIT_CONVERSION=1
@@ -126,7 +126,7 @@ compile system/core/libcrypto_utils/android_pubkey.c obj/android_pubkey.o "$CC" 
   -I/usr/include/android -Isystem/core/include -Isystem/core/libcrypto_utils/include
 while (($(jobs -rp | wc -l) > 0)); do wait -n || fail=1; done
 ((fail == 0)) || { echo "adbd build failed" >&2; exit 1; }
-"$CXX" -o "$OUT/adbd.tmp" "${objs[@]}" -L"/usr/lib/$MULTIARCH/android" -Wl,-rpath="/usr/lib/$MULTIARCH/android" \
+"$CXX" -o "$OUT/adbd.tmp" "${objs[@]}" -L"$ANDROID_LIBS" -Wl,-rpath="$ANDROID_LIBS" \
   -lbase -lcutils -llog -lcrypto -lresolv -lutil -lcap -lpthread
 mv "$OUT/adbd.tmp" "$OUT/adbd"
 echo "$stamp" > "$OUT/stamp"
