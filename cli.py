@@ -108,7 +108,8 @@ def _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, dty
 def run_profile(device_name, device_file, space="single-path", resolution=None, width=1.0, sample="space",
                 ranges=None, n=200, seed=0, limit=None, dtype="fp32", store_path=None, runs=50, warmup=10,
                 threads=None, workers=2, calibration_samples=8, cache_dir=None, top=10, as_json=False,
-                min_time_ms=MIN_TIME_MS, benchmark_binary=None, serial=None, op_profiling=False):
+                min_time_ms=MIN_TIME_MS, benchmark_binary=None, serial=None, op_profiling=False, cluster=None,
+                replicate=0):
     """Shared by `profile` and `demo`."""
     from edgelat.devices.backends import open_backend
     from edgelat.devices.catalog import get_device
@@ -131,6 +132,9 @@ def run_profile(device_name, device_file, space="single-path", resolution=None, 
     store_path = Path(store_path or f"runs/{device.name}.sqlite")
     cache = TFLiteCache(cache_dir, calibration_samples)
     reporter = BarReporter()
+    if cluster:  # the device farm: every unit of this model in a Ray cluster
+        return _run_farm(cluster, device, specs, store_path, cache, reporter, threads, warmup, runs, min_time_ms,
+                         replicate, top, as_json)
     backend_options = {"op_profiling": True} if op_profiling else {}
     with open_backend(device, threads, **backend_options) as backend, Store(store_path) as store, \
             ConversionPool(cache, workers) as pool:
@@ -204,13 +208,97 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--benchmark-binary", type=click.Path(), help="TFLite benchmark_model for Android devices.")
 @click.option("--serial", help="ADB device: USB serial or host:port (overrides the device file).")
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
+@click.option("--cluster", help="Device farm: shard blocks over every unit of the device in this Ray cluster "
+              "('auto', 'ray://HOST:PORT' or a head's HOST:PORT; needs edgelat[farm]).")
+@click.option("--replicate", default=0, show_default=True,
+              help="With --cluster: measure the first N blocks on every unit (unit-to-unit spread in `report`).")
 def profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype, store_path,
             runs, warmup, min_time_ms, threads, workers, calibration_samples, cache_dir, top, as_json,
-            benchmark_binary, serial, op_profiling) -> None:
+            benchmark_binary, serial, op_profiling, cluster, replicate) -> None:
     """Measure blocks on a device into a crash-safe store (re-run to resume)."""
+    if replicate and not cluster:
+        raise EdgelatError("--replicate needs --cluster (it spreads blocks over the units of a farm)")
     run_profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype,
                 store_path, runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json,
-                min_time_ms, benchmark_binary, serial, op_profiling)
+                min_time_ms, benchmark_binary, serial, op_profiling, cluster, replicate)
+
+
+def _run_farm(cluster, device, specs, store_path, cache, reporter, threads, warmup, runs, min_time_ms, replicate,
+              top, as_json):
+    """`profile --cluster`: the farm campaign, then the same summary as a local campaign (plus units)."""
+    from edgelat.profiler.farm.campaign import run_farm_campaign
+    from edgelat.profiler.store import Store
+
+    if replicate < 0:
+        raise EdgelatError(f"--replicate must be >= 0 (got {replicate})")
+    with Store(store_path) as store:
+        try:
+            r = run_farm_campaign(cluster, device.name, specs, store, cache, threads=threads, warmup=warmup,
+                                  runs=runs, min_time_ms=min_time_ms, replicate=replicate, reporter=reporter)
+        finally:
+            reporter.stop()
+        wanted = {s.key for s in specs}
+        rows = [row for row in store.rows(device=device.name) if row["block_key"] in wanted]
+    summary = {"device": device.name, "store": str(store_path), "blocks": r.requested, "already_done": r.already_done,
+               "measured": r.measured, "failed": len(r.failures), "converted": r.converted, "from_cache": r.cached,
+               "wall_s": round(r.wall_s, 2), "units": r.units, "lost": r.lost, "quarantined": r.quarantined,
+               "requeued": r.requeued, "duplicates_dropped": r.duplicates_dropped}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        per_unit = ", ".join(f"{u} {n}" for u, n in r.units.items()) or "none"
+        err.print(f"{device.name}: {r.measured} measured ({per_unit}), {len(r.failures)} failed, "
+                  f"{r.already_done} already in {store_path} ({r.wall_s:.1f} s)")
+        _print_slowest(rows, top)
+    for key, error in r.failures:
+        err.print(f"[red]failed:[/] {key}: {error}")
+    return r
+
+
+@cli.command()
+@click.argument("store_path", type=click.Path())
+@click.option("--device", help="Only this device's rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def report(store_path: str, device: str | None, as_json: bool) -> None:
+    """Summarize a store: blocks per device and unit, and the spread between units of one model."""
+    from edgelat.profiler.farm.spread import store_summary
+    from edgelat.profiler.store import open_existing
+
+    with open_existing(store_path) as store:
+        rows = store.rows(device=device, status=None, latest=False)
+    if not rows:
+        raise EdgelatError(f"{store_path}: no measurements{f' for device {device!r}' if device else ''}")
+    summary = store_summary(rows)
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    for g in summary:
+        units = ", ".join(f"{u} ({n})" for u, n in g["units"].items())
+        out.print(f"[bold]{g['device']}[/] ({g['threads']} thread(s)): {g['blocks']} blocks ok, "
+                  f"{g['failed_rows']} failed row(s); units: {units}")
+        sp = g["spread"]
+        if sp is None:
+            if len(g["units"]) > 1:
+                out.print("  no block was measured by two units: no unit-to-unit spread (profile with --replicate N)")
+            continue
+        out.print(f"  unit-to-unit spread over {sp['shared_blocks']} shared blocks: median "
+                  f"{sp['median_spread']:.1%}, max {sp['max_spread']:.1%} ((max - min) / median per block)")
+        table = Table("unit", "shared blocks", "median deviation", "max |deviation|")
+        for unit, u in sp["units"].items():
+            table.add_row(unit, str(u["blocks"]), f"{u['median_deviation']:+.1%}", f"{u['max_abs_deviation']:.1%}")
+        out.print(table)
+
+
+@cli.command("farm-resources")
+def farm_resources() -> None:
+    """Print this machine's device units (from $EDGELAT_FARM, default ~/.config/edgelat/farm.toml) as Ray
+    resources JSON, for `ray start --resources` (start Ray with the same $EDGELAT_FARM)."""
+    from edgelat.devices.discovery import discover_units, node_resources
+
+    units = discover_units(warn=lambda m: err.print(f"[yellow]warning:[/] {m}"))
+    for u in units:
+        err.print(f"unit {u.uid} ({u.device.transport}, {u.device.runtime})")
+    click.echo(json.dumps(node_resources(units)))
 
 
 @cli.command()

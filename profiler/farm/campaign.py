@@ -1,0 +1,310 @@
+"""The farm campaign's driver: one shared queue of blocks, every unit of a model pulling from it.
+
+Each unit has at most `depth` blocks in flight, so a fast unit comes back for work sooner and
+takes more of it. Conversions run as Ray tasks spread over the cluster's CPUs, a little ahead of
+the measurements, and land in the driver's cache too (a re-run converts nothing again). Only the
+driver writes the store, one row per result, and a (block, unit) result is stored at most once:
+a result that arrives again after a retry or a requeue is dropped. A lost unit (its node died)
+has its in-flight blocks requeued; a unit that keeps failing is quarantined with a message.
+`replicate` blocks are measured on every unit, for the unit-to-unit spread in `edgelat report`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgelat.devices.discovery import device_resource, unit_resource
+from edgelat.errors import EdgelatError
+from edgelat.profiler.blockspec import BlockSpec
+from edgelat.profiler.cache import TFLiteCache
+from edgelat.profiler.campaign import CampaignResult, Reporter
+from edgelat.profiler.farm.ray_support import connect
+from edgelat.profiler.farm.worker import UnitWorker, convert_key
+from edgelat.profiler.store import Store
+
+
+@dataclass
+class FarmResult(CampaignResult):
+    units: dict[str, int] = field(default_factory=dict)  # unit id -> blocks it measured ok
+    lost: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    requeued: int = 0
+    duplicates_dropped: int = 0
+
+
+@dataclass
+class _Task:
+    spec: BlockSpec
+    unit: str | None = None  # pinned to one unit (replicated blocks); None: any unit
+    attempts: int = 0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+def cluster_units(ray: Any, model: str) -> list[str]:
+    """Unit ids of `model` on the cluster's live nodes (from their `unit:` resources)."""
+    prefix = unit_resource(f"{model}@")
+    found = []
+    for node in ray.nodes():
+        if node.get("Alive"):
+            found += [r[len("unit:"):] for r in node["Resources"] if r.startswith(prefix)]
+    return sorted(found)
+
+
+def advertised_models(ray: Any) -> list[str]:
+    pre = device_resource("")
+    return sorted({r[len(pre):] for n in ray.nodes() if n.get("Alive") for r in n["Resources"] if r.startswith(pre)})
+
+
+class FarmCampaign:
+    """Run once with `run()`; the Ray connection is made by `connect(cluster)` beforehand."""
+
+    def __init__(self, ray: Any, model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache, *,
+                 threads: int | None, warmup: int, runs: int, min_time_ms: float, replicate: int = 0,
+                 depth: int = 2, max_failures: int = 3, reporter: Reporter | None = None) -> None:
+        self.ray, self.model, self.store, self.cache = ray, model, store, cache
+        self.specs = list(dict.fromkeys(specs))
+        self.threads, self.settings = threads, (warmup, runs, min_time_ms)
+        self.replicate, self.depth, self.max_failures = replicate, depth, max_failures
+        self.reporter = reporter
+        self.actors: dict[str, Any] = {}
+        self.info: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, int] = {}
+        self.inflight: dict[Any, tuple[_Task, str]] = {}
+        self.conversions: dict[str, Any] = {}  # block key -> ObjectRef of convert_key's result
+        self.converting: dict[Any, BlockSpec] = {}  # conversion refs not yet copied into the driver's cache
+        self.result = FarmResult()
+        self._convert_task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_retries=3,
+                                        max_calls=100)(convert_key)  # recycled: bounds TensorFlow's growth
+
+    def _warn(self, message: str) -> None:
+        if self.reporter:
+            self.reporter.warn(message)
+
+    # -- units ---------------------------------------------------------------------------
+    def start_units(self) -> None:
+        uids = cluster_units(self.ray, self.model)
+        if not uids:
+            have = ", ".join(advertised_models(self.ray)) or "none"
+            raise EdgelatError(f"no unit of device {self.model!r} in the cluster (devices advertised: {have}); "
+                               f"start its node with the resources of `edgelat farm-resources`")
+        cls = self.ray.remote(UnitWorker)
+        actors = {u: cls.options(resources={unit_resource(u): 1}, num_cpus=0, max_restarts=0,
+                                 max_task_retries=0).remote(u, self.threads) for u in uids}
+        for uid, actor in actors.items():
+            try:
+                self.info[uid] = self.ray.get(actor.describe.remote(), timeout=300)
+                self.actors[uid] = actor
+                self.failures[uid] = 0
+            except Exception as exc:  # noqa: BLE001 - one unit that cannot start does not stop the farm
+                self._warn(f"unit {uid} did not start, left out: {_reason(exc)}")
+                self.ray.kill(actor)
+        if not self.actors:
+            raise EdgelatError(f"none of the {len(uids)} unit(s) of {self.model!r} could start")
+        threads = {d["device"]["threads"] for d in self.info.values()}
+        if self.threads is None:
+            if len(threads) > 1:
+                raise EdgelatError(f"units of {self.model!r} use different thread counts {sorted(threads)}: "
+                                   f"pass --threads")
+            self.threads = threads.pop()
+
+    def _drop_unit(self, uid: str, why: str, quarantine: bool) -> None:
+        actor = self.actors.pop(uid, None)
+        if actor is None:
+            return
+        requeue = [ref for ref, (_, u) in self.inflight.items() if u == uid]
+        for ref in requeue:
+            task, _ = self.inflight.pop(ref)
+            self._requeue(task)
+        (self.result.quarantined if quarantine else self.result.lost).append(uid)
+        verb = "quarantined" if quarantine else "lost"
+        self._warn(f"unit {uid} {verb}: {why}; {len(requeue)} in-flight block(s) requeued")
+        try:
+            self.ray.kill(actor)
+        except Exception:  # noqa: BLE001, S110 - the actor's node may be gone already
+            pass
+
+    def _requeue(self, task: _Task) -> None:
+        self.result.requeued += 1
+        if task.unit is not None and task.unit not in self.actors:
+            self._warn(f"{task.spec.key}: not measured on {task.unit} (that unit is gone); re-run to resume")
+            return
+        self.queue.appendleft(task)
+
+    # -- work ----------------------------------------------------------------------------
+    def _plan(self) -> list[_Task]:
+        rows = [r for r in self.store.rows(device=self.model, latest=False) if r["threads"] == self.threads]
+        done = {r["block_key"] for r in rows}
+        self.done_pairs = {(r["block_key"], r["unit"]) for r in rows}
+        self.done = done
+        replicated = self.specs[: self.replicate]
+        tasks = [_Task(s, u) for s in replicated for u in self.actors if (s.key, u) not in self.done_pairs]
+        tasks += [_Task(s) for s in self.specs[self.replicate :] if s.key not in done]
+        self.result.requested = len(self.specs)
+        self.result.already_done = sum(s.key in done for s in self.specs[self.replicate :]) + sum(
+            all((s.key, u) in self.done_pairs for u in self.actors) for s in replicated)
+        return tasks
+
+    def _conversion(self, spec: BlockSpec) -> Any:
+        ref = self.conversions.get(spec.key)
+        if ref is None:
+            cached = self.cache.get(spec)
+            if cached is not None:
+                self.result.cached += 1
+                ref = self.ray.put({"data": cached.read_bytes(), "error": None})
+            else:
+                ref = self._convert_task.remote(spec.key, self.cache.calibration_samples)
+                self.converting[ref] = spec
+            self.conversions[spec.key] = ref
+        return ref
+
+    def _collect_conversions(self) -> None:
+        """Copy finished conversions into the driver's cache, so a re-run converts nothing again."""
+        if not self.converting:
+            return
+        ready, _ = self.ray.wait(list(self.converting), num_returns=len(self.converting), timeout=0)
+        for ref in ready:
+            spec = self.converting.pop(ref)
+            try:
+                conv = self.ray.get(ref)
+            except Exception:  # noqa: BLE001, S112 - the measuring unit reports it
+                continue
+            if conv["data"] is not None:
+                self.cache.put(spec, conv["data"])
+                self.result.converted += 1
+                self.result.convert_call_s += conv["convert_s"]
+                self.result.conversion_s += conv["total_s"]
+
+    def _next_for(self, uid: str) -> _Task | None:
+        for i, task in enumerate(self.queue):
+            if task.unit in (uid, None):
+                del self.queue[i]
+                return task
+        return None
+
+    def _dispatch(self) -> None:
+        lookahead = 2 * self.depth * max(1, len(self.actors))
+        for task in list(self.queue)[:lookahead]:
+            self._conversion(task.spec)
+        for uid, actor in list(self.actors.items()):
+            while sum(u == uid for _, u in self.inflight.values()) < self.depth:
+                task = self._next_for(uid)
+                if task is None:
+                    break
+                task.attempts += 1
+                conv = self._conversion(task.spec)
+                ref = actor.measure.remote(task.id, task.spec.key, [conv], self.settings)
+                self.inflight[ref] = (task, uid)
+
+    def _handle(self, ref: Any) -> None:
+        task, uid = self.inflight.pop(ref)
+        try:
+            out = self.ray.get(ref)
+        except self.ray.exceptions.RayActorError as exc:
+            self.inflight[ref] = (task, uid)  # requeued with the rest of the unit's blocks
+            self._drop_unit(uid, f"its node or process went away ({type(exc).__name__})", quarantine=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - the unit raised (e.g. its transport gave up)
+            self._unit_failed(uid, _reason(exc))
+            self._requeue(task)
+            return
+        self._record(task, uid, out)
+        self._release(task.spec.key)
+
+    def _release(self, key: str) -> None:
+        """Let go of a block's model bytes once no queued or in-flight task needs them."""
+        pending = [t for t in self.queue] + [t for t, _ in self.inflight.values()]
+        if not any(t.spec.key == key for t in pending):
+            self.conversions.pop(key, None)
+
+    def _record(self, task: _Task, uid: str, out: dict[str, Any]) -> None:
+        key, m = out["key"], out["measurement"]
+        pinned = task.unit is not None
+        if (key, uid) in self.done_pairs if pinned else key in self.done:
+            self.result.duplicates_dropped += 1  # a retried or requeued result: stored once already
+            return
+        self.store.add(self.model, task.spec, m, out["runtime"] or "unknown", out["runtime_version"] or "unknown",
+                       uid)
+        if m.ok:
+            self.done.add(key)
+            self.done_pairs.add((key, uid))
+            self.result.measured += 1
+            self.result.units[uid] = self.result.units.get(uid, 0) + 1
+            self.result.measure_s += out.get("measure_s", 0.0)
+            self.failures[uid] = 0
+        elif out["conversion_error"]:
+            self.result.failures.append((key, m.error or "conversion failed"))
+            self._warn(f"{key}: {m.error}")
+        else:
+            self._warn(f"{key}: measurement failed on {uid}: {m.error}")
+            self._unit_failed(uid, m.error or "unknown error")
+            if task.attempts < 2 and not pinned and len(self.actors) > 1:
+                self._requeue(task)  # maybe the unit's fault: one more try elsewhere
+            else:
+                self.result.failures.append((key, m.error or "unknown error"))
+        if self.reporter and (m.ok or key not in {t.spec.key for t in self.queue}):
+            self.reporter.advance(task.spec, m)
+
+    def _unit_failed(self, uid: str, why: str) -> None:
+        if uid not in self.failures:
+            return
+        self.failures[uid] += 1
+        if self.failures[uid] >= self.max_failures and uid in self.actors:
+            self._drop_unit(uid, f"{self.failures[uid]} failures in a row, last: {why}", quarantine=True)
+
+    def run(self) -> FarmResult:
+        start = time.perf_counter()
+        self.start_units()
+        self.queue: deque[_Task] = deque(self._plan())
+        if self.reporter:
+            self.reporter.start(len(self.queue), self.result.already_done)
+        try:
+            while self.queue or self.inflight:
+                if not self.actors:
+                    raise EdgelatError(f"no unit of {self.model!r} left (lost: {', '.join(self.result.lost) or '-'}; "
+                                       f"quarantined: {', '.join(self.result.quarantined) or '-'}); "
+                                       f"{len(self.queue)} block(s) not measured; re-run the same command to resume")
+                self._dispatch()
+                ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
+                for ref in ready:
+                    self._handle(ref)
+                self._collect_conversions()
+        finally:
+            self.close()
+        self.result.wall_s = time.perf_counter() - start
+        self.result.keys = [s.key for s in self.specs]
+        return self.result
+
+    def close(self) -> None:
+        closing = [a.close.remote() for a in self.actors.values()]
+        try:
+            self.ray.wait(closing, num_returns=len(closing), timeout=60)
+        except Exception:  # noqa: BLE001, S110 - best effort: the actors are killed next anyway
+            pass
+        for actor in self.actors.values():
+            self.ray.kill(actor)
+        self.actors.clear()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "cause", None) or exc).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def run_farm_campaign(cluster: str, model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache,
+                      **kw: Any) -> FarmResult:
+    """Measure every block of `specs` not yet in `store` on all units of `model` in the cluster."""
+    with contextlib.redirect_stdout(sys.stderr):  # Ray's own notices ("(raylet) ...") stay off stdout
+        ray = connect(cluster)
+        try:
+            return FarmCampaign(ray, model, specs, store, cache, **kw).run()
+        finally:
+            ray.shutdown()
+
