@@ -33,27 +33,34 @@ def ok_rows(store: Path) -> list[tuple[str, str]]:
         db.close()
 
 
-def write_farm(path: Path, node: str, unit_file: Path) -> Path:
-    path.write_text(f'node = "{node}"\nhost_cpu = false\n[[unit]]\ndevice_file = "{unit_file}"\n')
+def write_farm(path: Path, node: str, *unit_files: Path) -> Path:
+    units = "".join(f'[[unit]]\ndevice_file = "{f}"\n' for f in unit_files)
+    path.write_text(f'node = "{node}"\nhost_cpu = false\n{units}')
     return path
 
 
 @pytest.fixture()
 def farm(adbd, tmp_path):
-    """Head (host runner on CPU 1) + node2 (the adbd board on CPU 0); both killed at the end, whatever happens."""
+    """Head (host runner on CPU 1, and a board unit that always fails) + node2 (the adbd board on CPU 0).
+
+    Both nodes are killed at the end, whatever happens. The broken unit pins its runner to a CPU
+    this machine lacks, so each of its measurements fails (a real runner error).
+    """
     host_file = tmp_path / "farmcpu-host.toml"
     host_file.write_text(f'name = "{MODEL}"\nkind = "host"\ntransport = "local"\nruntime = "litert"\n'
                          'delegate = "xnnpack"\nthreads = 1\ncpu_mask = "0x2"\n')
     board_file = board_device_file(tmp_path / "farmcpu-board.toml", adbd, tmp_path / "board-work", name=MODEL)
+    broken = board_device_file(tmp_path / "broken.toml", adbd, tmp_path / "broken-work", name=MODEL,
+                               cpu_mask=hex(1 << os.cpu_count()))
     env = {"EDGELAT_CPU_GATE_DIR": str(tmp_path / "gate")}
     nodes = []
     try:
-        for name, unit_file in (("head", host_file), ("node2", board_file)):
-            farm_file = write_farm(tmp_path / f"{name}.toml", name, unit_file)
+        for name, unit_files in (("head", (host_file, broken)), ("node2", (board_file,))):
+            farm_file = write_farm(tmp_path / f"{name}.toml", name, *unit_files)
             res = run_cli("farm-resources", env={"EDGELAT_FARM": str(farm_file)})
             assert res.returncode == 0, res.stderr
             resources = json.loads(res.stdout)
-            assert resources[f"device:{MODEL}"] == 1 and len(resources) == 2
+            assert resources[f"device:{MODEL}"] == len(unit_files) and len(resources) == 1 + len(unit_files)
             node = RayNode(name, farm_file, env, head_address=nodes[0].address if nodes else None)
             node.start(res.stdout.strip())
             nodes.append(node)
@@ -67,10 +74,11 @@ def farm(adbd, tmp_path):
 @pytest.mark.slow
 def test_node_killed_mid_campaign_every_block_once(farm, tmp_path, tiny_ranges, cache_dir):
     (head, node2), host_file = farm
+    broken_unit = f"{MODEL}@head:127.0.0.1:"  # the head's board unit (its address is the same adbd)
     store = tmp_path / "farm.sqlite"
     args = ["profile", "--device-file", str(host_file), "--cluster", head.address, "--sample", "random",
             "--ranges", str(tiny_ranges), "--n", str(N_BLOCKS), "--store", str(store), "--cache-dir", str(cache_dir),
-            "--runs", "5", "--warmup", "1", "--min-time-ms", "150", "--json"]
+            "--runs", "5", "--warmup", "1", "--min-time-ms", "300", "--json"]
     proc = subprocess.Popen([sys.executable, "-m", "edgelat.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
     try:
@@ -92,11 +100,30 @@ def test_node_killed_mid_campaign_every_block_once(farm, tmp_path, tiny_ranges, 
     keys = [k for k, _ in rows]
     assert len(keys) == N_BLOCKS and len(set(keys)) == N_BLOCKS  # every block, exactly once
     units = {u.split(":")[0] for _, u in rows}
-    assert units == {f"{MODEL}@head", f"{MODEL}@node2"}
+    assert units == {f"{MODEL}@head", f"{MODEL}@node2"} and not any(u.startswith(broken_unit) for _, u in rows)
     assert summary["measured"] == N_BLOCKS and summary["failed"] == 0
     assert [u.split(":")[0] for u in summary["lost"]] == [f"{MODEL}@node2"] and "lost" in errtext
+    assert len(summary["quarantined"]) == 1 and summary["quarantined"][0].startswith(broken_unit)
+    assert "3 failures in a row" in errtext and "cannot pin to CPUs" in errtext
+    db = sqlite3.connect(store)
+    failed = db.execute("SELECT unit, raw_output FROM measurements WHERE status='failed'").fetchall()
+    db.close()
+    assert len(failed) == 3 and all(u.startswith(broken_unit) and "cannot pin" in raw for u, raw in failed)
     # re-running resumes: nothing left to measure
     again = run_cli(*args, env={"RAY_USAGE_STATS_ENABLED": "0"})
     assert again.returncode == 0, again.stderr
     assert (json.loads(again.stdout)["already_done"], json.loads(again.stdout)["measured"]) == (N_BLOCKS, 0)
     assert len(ok_rows(store)) == N_BLOCKS
+    # --replicate: every block on every unit left; the head's host unit now measures node2's blocks too
+    on_node2 = {k for k, u in rows if u.startswith(f"{MODEL}@node2:")}
+    rep = run_cli(*args, "--replicate", str(N_BLOCKS), env={"RAY_USAGE_STATS_ENABLED": "0"})
+    assert rep.returncode == 0, rep.stderr
+    assert json.loads(rep.stdout)["measured"] == len(on_node2) and "quarantined" in rep.stderr
+    pairs = [(k, u) for k, u in ok_rows(store)]
+    assert len(pairs) == len(set(pairs)) == N_BLOCKS + len(on_node2)  # each (block, unit) once
+    report = run_cli("report", str(store), "--json")
+    assert report.returncode == 0, report.stderr
+    (group,) = json.loads(report.stdout)
+    assert group["device"] == MODEL and group["blocks"] == N_BLOCKS and group["spread"]["shared_blocks"] == len(
+        on_node2)
+    assert set(group["spread"]["units"]) == {u for k, u in pairs if k in on_node2}

@@ -44,6 +44,7 @@ class _Task:
     spec: BlockSpec
     unit: str | None = None  # pinned to one unit (replicated blocks); None: any unit
     attempts: int = 0
+    avoid: set[str] = field(default_factory=set)  # units whose measurement of it failed
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -122,19 +123,23 @@ class FarmCampaign:
         for ref in requeue:
             task, _ = self.inflight.pop(ref)
             self._requeue(task)
+        pinned = [t for t in self.queue if t.unit == uid]
+        for task in pinned:
+            self.queue.remove(task)
         (self.result.quarantined if quarantine else self.result.lost).append(uid)
         verb = "quarantined" if quarantine else "lost"
-        self._warn(f"unit {uid} {verb}: {why}; {len(requeue)} in-flight block(s) requeued")
+        left = f"; {len(pinned)} replicated block(s) left unmeasured on it (re-run to resume)" if pinned else ""
+        self._warn(f"unit {uid} {verb}: {why}; {len(requeue)} in-flight block(s) requeued{left}")
         try:
             self.ray.kill(actor)
         except Exception:  # noqa: BLE001, S110 - the actor's node may be gone already
             pass
 
     def _requeue(self, task: _Task) -> None:
-        self.result.requeued += 1
         if task.unit is not None and task.unit not in self.actors:
             self._warn(f"{task.spec.key}: not measured on {task.unit} (that unit is gone); re-run to resume")
             return
+        self.result.requeued += 1
         self.queue.appendleft(task)
 
     # -- work ----------------------------------------------------------------------------
@@ -183,7 +188,7 @@ class FarmCampaign:
 
     def _next_for(self, uid: str) -> _Task | None:
         for i, task in enumerate(self.queue):
-            if task.unit in (uid, None):
+            if task.unit in (uid, None) and uid not in task.avoid:
                 del self.queue[i]
                 return task
         return None
@@ -211,6 +216,7 @@ class FarmCampaign:
             self._drop_unit(uid, f"its node or process went away ({type(exc).__name__})", quarantine=False)
             return
         except Exception as exc:  # noqa: BLE001 - the unit raised (e.g. its transport gave up)
+            task.avoid.add(uid)
             self._unit_failed(uid, _reason(exc))
             self._requeue(task)
             return
@@ -243,9 +249,10 @@ class FarmCampaign:
             self._warn(f"{key}: {m.error}")
         else:
             self._warn(f"{key}: measurement failed on {uid}: {m.error}")
+            task.avoid.add(uid)
             self._unit_failed(uid, m.error or "unknown error")
-            if task.attempts < 2 and not pinned and len(self.actors) > 1:
-                self._requeue(task)  # maybe the unit's fault: one more try elsewhere
+            if task.attempts < 3 and not pinned and set(self.actors) - task.avoid:
+                self._requeue(task)  # maybe the unit's fault: try it on another unit
             else:
                 self.result.failures.append((key, m.error or "unknown error"))
         if self.reporter and (m.ok or key not in {t.spec.key for t in self.queue}):
@@ -271,6 +278,11 @@ class FarmCampaign:
                                        f"quarantined: {', '.join(self.result.quarantined) or '-'}); "
                                        f"{len(self.queue)} block(s) not measured; re-run the same command to resume")
                 self._dispatch()
+                if not self.inflight:  # only tasks no remaining unit may take: they failed on all of them
+                    for task in self.queue:
+                        self.result.failures.append((task.spec.key, f"failed on {', '.join(sorted(task.avoid))}"))
+                    self.queue.clear()
+                    break
                 ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
                 for ref in ready:
                     self._handle(ref)
