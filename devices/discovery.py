@@ -121,7 +121,10 @@ def discover_units(path: Path | None = None, warn=None) -> list[Unit]:
         if "device_file" in spec:
             dev = load_device_file((path.parent / spec["device_file"]).expanduser())
         else:
-            dev = get_device(spec["device"])
+            try:
+                dev = get_device(spec["device"])
+            except DeviceFileError as exc:
+                raise _fail(path, f"unit[{i}].device", str(exc)) from None
         dev = replace(dev, **{k: spec[k] for k in ("serial", "address", "cpu_mask") if k in spec})
         handle = dev.serial or dev.address or f"cpu{dev.cpu_mask or 'all'}"
         if dev.transport == "adb" and dev.serial and not dev.address:
