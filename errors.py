@@ -48,3 +48,7 @@ class DeviceAuthError(TransportError):
 
 class DoesNotFitError(EdgelatError):
     """A model needs more SRAM or flash than a microcontroller has; the message gives both byte counts."""
+
+
+class SearchError(EdgelatError):
+    """A search cannot run as asked (space, strategy, signal or budget)."""

@@ -45,8 +45,10 @@ class Converted:
     total_s: float
 
 
-def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed: int = 0) -> Converted:
-    """Convert a batch-1 Keras model; int8 is full-integer with int8 input and output."""
+def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed: int = 0,
+                  representative: np.ndarray | None = None) -> Converted:
+    """Convert a batch-1 Keras model; int8 is full-integer with int8 input and output, calibrated
+    on `representative` inputs (one per sample) or else on random normal inputs."""
     start = time.perf_counter()
     shape = [int(d) for d in model.inputs[0].shape]
     fn = tf.function(lambda x: model(x, training=False))
@@ -60,12 +62,16 @@ def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed
             raise ConversionError(f"calibration_samples must be >= 1, got {calibration_samples}")
         rng = np.random.default_rng(seed)
 
-        def representative():
+        def dataset():
+            if representative is not None:
+                for sample in representative[:calibration_samples]:
+                    yield [np.asarray(sample, np.float32).reshape(shape)]
+                return
             for _ in range(calibration_samples):
                 yield [rng.standard_normal(shape).astype(np.float32)]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
+        converter.representative_dataset = dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8

@@ -31,16 +31,17 @@ def activation_layer(act: str, name: str) -> keras.layers.Layer:
     raise ValueError(f"unknown activation {act!r}")
 
 
-def mbconv(x, spec: BlockSpec, prefix: str):
+def mbconv(x, spec: BlockSpec, prefix: str, groups: int = 1, expand_conv: bool | None = None):
     """Apply one MBConv block to tensor `x`; layer names start with `prefix`.
 
     SE gating uses a hard sigmoid for hswish blocks (MobileNetV3) and a sigmoid otherwise
-    (EfficientNet). BatchNorms fold into the convolutions at conversion.
+    (EfficientNet). BatchNorms fold into the convolutions at conversion. `groups` groups the
+    two 1x1 convolutions and `expand_conv=True` keeps the expansion conv at e=1 (FBNet's blocks).
     """
     inputs = x
     exp = spec.expanded_channels
-    if spec.expand != 1:
-        x = keras.layers.Conv2D(exp, 1, use_bias=False, name=f"{prefix}expand_conv")(x)
+    if spec.expand != 1 if expand_conv is None else expand_conv:
+        x = keras.layers.Conv2D(exp, 1, use_bias=False, groups=groups, name=f"{prefix}expand_conv")(x)
         x = keras.layers.BatchNormalization(name=f"{prefix}expand_bn")(x)
         x = activation_layer(spec.act, f"{prefix}expand_act")(x)
     x = keras.layers.DepthwiseConv2D(
@@ -56,7 +57,7 @@ def mbconv(x, spec: BlockSpec, prefix: str):
         gate = "hard_sigmoid" if spec.act == "hswish" else "sigmoid"
         s = keras.layers.Activation(gate, name=f"{prefix}se_gate")(s)
         x = keras.layers.Multiply(name=f"{prefix}se_excite")([x, s])
-    x = keras.layers.Conv2D(spec.cout, 1, use_bias=False, name=f"{prefix}project_conv")(x)
+    x = keras.layers.Conv2D(spec.cout, 1, use_bias=False, groups=groups, name=f"{prefix}project_conv")(x)
     x = keras.layers.BatchNormalization(name=f"{prefix}project_bn")(x)
     if spec.has_residual:
         x = keras.layers.Add(name=f"{prefix}add")([x, inputs])

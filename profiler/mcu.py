@@ -150,11 +150,11 @@ def estimate_network(layers: Sequence[Layer], device: Device) -> McuEstimate:
 
 
 def space_network(space, indices) -> list[Layer]:
-    """The layers of one architecture of a profiler.spaces.SearchSpace (int8): stem 3x3 stride 2,
+    """The layers of one architecture of a profiler.spaces.SearchSpace (int8): stem 3x3 (its stride),
     the chosen blocks (a skip that changes the shape is a 1x1 conv), 1x1 head, pooling, classifier."""
     idx = space.validate([list(indices)])[0]
-    hw = space.resolution // 2
-    layers: list[Layer] = [Conv(space.resolution, 3, space.stem_channels, 3, 2)]
+    hw = space.stem_hw
+    layers: list[Layer] = [Conv(space.resolution, 3, space.stem_channels, 3, space.stem_stride)]
     cin = space.stem_channels
     for layer, i in zip(space.layers, idx, strict=True):
         choice = layer.choices[int(i)]

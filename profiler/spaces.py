@@ -7,7 +7,9 @@ architecture encoding ``<space>:<one base-36 digit per layer>`` (choice index pe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -93,6 +95,11 @@ class SearchSpace:
     stem_channels: int
     head_channels: int
     layers: tuple[Layer, ...]
+    stem_stride: int = 2
+
+    @property
+    def stem_hw(self) -> int:
+        return -(-self.resolution // self.stem_stride)
 
     def layer_positions(self) -> list[LayerPosition]:
         return [layer.position() for layer in self.layers]
@@ -193,7 +200,7 @@ def fbnet(resolution: int = 32, width: float = 1.0, num_classes: int = 100) -> S
             hw = -(-hw // s)
             cin = ch(channels)
     head = 1984 if imagenet else 1504
-    return SearchSpace("fbnet", resolution, width, num_classes, ch(16), head, tuple(layers))
+    return SearchSpace("fbnet", resolution, width, num_classes, ch(16), head, tuple(layers), 2 if imagenet else 1)
 
 
 def _check(resolution: int, width: float) -> None:
@@ -205,11 +212,101 @@ def _check(resolution: int, width: float) -> None:
 
 SPACES = {"single-path": single_path, "fbnet": fbnet}
 
+_SPACE_KEYS = {"name", "resolution", "num_classes", "stem", "stages", "head", "act", "se"}
+_STAGE_KEYS = {"channels", "layers", "stride", "choices", "skip", "act", "se"}
+
+
+def load_space_file(path: str | Path, resolution: int | None = None, width: float = 1.0,
+                    num_classes: int | None = None) -> SearchSpace:
+    """A user's space from YAML; every error names the file and the field.
+
+    ```yaml
+    name: tiny              # the encoding prefix
+    resolution: 96          # default input size (overridden by --resolution)
+    num_classes: 10
+    stem: {channels: 16, stride: 2}
+    stages:                 # channels before the width multiplier
+      - {channels: 16, layers: 1, stride: 1, choices: [k3_e1]}
+      - {channels: 24, layers: 3, stride: 2, choices: [k3_e3, k5_e6], skip: true}
+    head: 512
+    ```
+    ``skip: true`` adds a skip choice to every layer of the stage but its first.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise EdgelatError(f"{path}: cannot read space file: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise EdgelatError(f"{path}: a space file is a mapping with 'name', 'stem', 'stages' and 'head'")
+
+    def need(d: dict, key: str, kind: type, where: str):
+        if key not in d:
+            raise EdgelatError(f"{path}: {where}: field '{key}' is missing")
+        value = d[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise EdgelatError(f"{path}: {where}: field '{key}' must be a positive integer, got {value!r}")
+        if kind is not int and not isinstance(value, kind):
+            raise EdgelatError(f"{path}: {where}: field '{key}' must be a {kind.__name__}, got {value!r}")
+        return value
+
+    unknown = set(doc) - _SPACE_KEYS
+    if unknown:
+        known = ", ".join(sorted(_SPACE_KEYS))
+        raise EdgelatError(f"{path}: unknown field(s) {', '.join(sorted(unknown))} (known: {known})")
+    name = str(need(doc, "name", str, "top level"))
+    if ":" in name or not name:
+        raise EdgelatError(f"{path}: field 'name': {name!r} must be non-empty without ':'")
+    resolution = resolution or need(doc, "resolution", int, "top level")
+    num_classes = num_classes or int(doc.get("num_classes", 1000))
+    if not 0.1 <= width <= 4.0:
+        raise EdgelatError(f"width: must be in [0.1, 4.0], got {width}")
+    ch = lambda c: round_channels(c * width)  # noqa: E731
+    stem = need(doc, "stem", dict, "top level")
+    stem_ch, stem_stride = need(stem, "channels", int, "stem"), int(stem.get("stride", 2))
+    hw, cin = -(-resolution // stem_stride), ch(stem_ch)
+    layers = []
+    for s_i, stage in enumerate(need(doc, "stages", list, "top level")):
+        where = f"stages[{s_i}]"
+        if not isinstance(stage, dict):
+            raise EdgelatError(f"{path}: {where}: must be a mapping")
+        bad = set(stage) - _STAGE_KEYS
+        if bad:
+            raise EdgelatError(f"{path}: {where}: unknown field(s) {', '.join(sorted(bad))}")
+        channels, n = need(stage, "channels", int, where), need(stage, "layers", int, where)
+        stride = need(stage, "stride", int, where) if "stride" in stage else 1
+        names = need(stage, "choices", list, where)
+        choices = []
+        for c in names:
+            m = re.fullmatch(r"k(\d+)_e(\d+)", str(c))
+            if not m or int(m[1]) % 2 == 0:
+                raise EdgelatError(f"{path}: {where}: choice {c!r} is not of the form k<odd>_e<int>, e.g. k3_e6")
+            choices.append(Choice(str(c), int(m[1]), int(m[2])))
+        act, se = str(stage.get("act", doc.get("act", "relu6"))), int(stage.get("se", doc.get("se", 0)))
+        for i in range(n):
+            s = stride if i == 0 else 1
+            opts = tuple(choices) + ((SKIP,) if stage.get("skip") and i > 0 else ())
+            layers.append(Layer(hw, cin, ch(channels), s, opts, act=act, se=se))
+            hw, cin = -(-hw // s), ch(channels)
+    head = need(doc, "head", int, "top level")
+    space = SearchSpace(name, resolution, width, num_classes, ch(stem_ch), round_channels(head * max(1.0, width)),
+                        tuple(layers), stem_stride)
+    try:
+        space.layer_positions()
+    except Exception as exc:
+        raise EdgelatError(f"{path}: {exc}") from None
+    return space
+
 
 def get_space(name: str, resolution: int | None = None, width: float = 1.0, num_classes: int | None = None
               ) -> SearchSpace:
+    """A built-in space by name, or a user's YAML space file by path."""
+    if name.endswith((".yaml", ".yml")):
+        return load_space_file(name, resolution, width, num_classes)
     if name not in SPACES:
-        raise EdgelatError(f"unknown search space {name!r} (known: {', '.join(SPACES)})")
+        raise EdgelatError(f"unknown search space {name!r} (known: {', '.join(SPACES)}, or a .yaml file)")
     kwargs = {"width": width}
     if resolution is not None:
         kwargs["resolution"] = resolution

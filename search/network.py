@@ -1,0 +1,117 @@
+"""Stand-alone Keras networks of a space's architectures, built from the profiler's block builder.
+
+Every layer has a deterministic name (``stem_conv``, ``b3_dw_conv``, ``head_conv``,
+``classifier`` ...), so the TFLite ops map back to the space's layers. Weights can be
+inherited from a trained supernet: a choice is a slice of the supernet's largest weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import keras
+import numpy as np
+
+from edgelat.profiler.keras_builder import activation_layer, mbconv
+from edgelat.profiler.spaces import SearchSpace
+
+
+def build_network(space: SearchSpace, arch: np.ndarray, batch_size: int | None = None, seed: int = 0) -> keras.Model:
+    """The Keras model of architecture `arch` (choice indices) of `space`."""
+    keras.utils.set_random_seed(seed)
+    arch = space.validate(np.asarray([arch]))[0]
+    act = space.layers[0].act
+    inputs = keras.Input((space.resolution, space.resolution, 3), batch_size=batch_size, name="input")
+    x = keras.layers.Conv2D(space.stem_channels, 3, strides=space.stem_stride, padding="same", use_bias=False,
+                            name="stem_conv")(inputs)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = activation_layer(act, "stem_act")(x)
+    for i, (layer, j) in enumerate(zip(space.layers, arch, strict=True)):
+        choice = layer.choices[j]
+        if choice.skip:
+            if layer.stride == 1 and layer.cin == layer.cout:
+                continue
+            x = keras.layers.Conv2D(layer.cout, 1, strides=layer.stride, use_bias=False, name=f"b{i}_skip_conv")(x)
+            x = keras.layers.BatchNormalization(name=f"b{i}_skip_bn")(x)
+            continue
+        spec = layer.block(replace(choice, groups=1))  # grouping is passed to the builder below
+        x = mbconv(x, spec, f"b{i}_", groups=choice.groups, expand_conv=layer.expand_conv_always or None)
+    x = keras.layers.Conv2D(space.head_channels, 1, use_bias=False, name="head_conv")(x)
+    x = keras.layers.BatchNormalization(name="head_bn")(x)
+    x = activation_layer(act, "head_act")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(space.num_classes, name="classifier")(x)
+    return keras.Model(inputs, outputs, name=space.encode(arch).replace(":", "_"))
+
+
+def _bn(dst: keras.layers.Layer, src: keras.layers.Layer, width: int | None = None) -> None:
+    dst.set_weights([w[:width] if width is not None else w for w in src.get_weights()])
+
+
+def inherit_weights(model: keras.Model, net, arch: np.ndarray) -> None:
+    """Copy a trained supernet's weights into `model` (built by build_network for `arch`)."""
+    names = {layer.name for layer in model.layers}
+    model.get_layer("stem_conv").set_weights(net.stem_conv.get_weights())
+    _bn(model.get_layer("stem_bn"), net.stem_bn)
+    for i, (block, j) in enumerate(zip(net.blocks, arch, strict=True)):
+        choice = block.spec.choices[j]
+        p = f"b{i}_"
+        if choice.skip:
+            if f"{p}skip_conv" in names:
+                model.get_layer(f"{p}skip_conv").set_weights([block.w_s.numpy()])
+                _bn(model.get_layer(f"{p}skip_bn"), block.bn_s)
+            continue
+        width, g = block.spec.cin * choice.expand, choice.groups
+        if f"{p}expand_conv" in names:
+            w = block.w_e.numpy()[:, :, :, :width]
+            model.get_layer(f"{p}expand_conv").set_weights([_grouped(w, g)])
+            _bn(model.get_layer(f"{p}expand_bn"), block.bn_e, width)
+        lo = (block.K - choice.kernel) // 2
+        dw = block.w_d.numpy()[lo : lo + choice.kernel, lo : lo + choice.kernel, :width]
+        model.get_layer(f"{p}dw_conv").set_weights([dw])
+        _bn(model.get_layer(f"{p}dw_bn"), block.bn_d, width)
+        model.get_layer(f"{p}project_conv").set_weights([_grouped(block.w_p.numpy()[:, :, :width], g)])
+        _bn(model.get_layer(f"{p}project_bn"), block.bn_p)
+    model.get_layer("head_conv").set_weights(net.head_conv.get_weights())
+    _bn(model.get_layer("head_bn"), net.head_bn)
+    model.get_layer("classifier").set_weights(net.classifier.get_weights())
+
+
+def _grouped(w: np.ndarray, groups: int) -> np.ndarray:
+    """A dense 1x1 kernel [1,1,cin,cout] as Keras' grouped kernel [1,1,cin/g,cout]: each output
+    group keeps the input slice of its own group (the supernet masks the rest to zero)."""
+    if groups == 1:
+        return w
+    cin, cout = w.shape[2], w.shape[3]
+    out = np.zeros((1, 1, cin // groups, cout), w.dtype)
+    for g in range(groups):
+        o = slice(g * cout // groups, (g + 1) * cout // groups)
+        out[:, :, :, o] = w[:, :, g * cin // groups : (g + 1) * cin // groups, o]
+    return out
+
+
+def recalibrate_bn(model: keras.Model, x: np.ndarray, batch: int = 64) -> None:
+    """Reset every BatchNorm's running statistics to the average over `x` (inherited weights
+    come with statistics of mixed paths, or of another resolution)."""
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [bn.momentum for bn in bns]
+    try:
+        for n, i in enumerate(range(0, len(x), batch), start=1):
+            for bn in bns:
+                bn.momentum = (n - 1) / n  # running mean over the chunks
+            model(x[i : i + batch], training=True)
+    finally:
+        for bn, m in zip(bns, saved, strict=True):
+            bn.momentum = m
+
+
+def top1(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int = 256) -> float:
+    logits = np.concatenate([model(x[i : i + batch], training=False).numpy() for i in range(0, len(x), batch)])
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def copy_weights(dst: keras.Model, src: keras.Model) -> None:
+    """Copy weights between two builds of the same architecture (e.g. batch None -> batch 1)."""
+    for layer in dst.layers:
+        if layer.weights:
+            layer.set_weights(src.get_layer(layer.name).get_weights())
