@@ -120,7 +120,7 @@ class AdbBackend(Backend):
 
     def close(self) -> None:
         try:
-            if self.t._dev is not None or self._pushed:
+            if not self.t.gone:
                 self.cleanup()
         except TransportError:
             pass  # the device is gone: nothing to clean; the next run cleans the work directory

@@ -96,6 +96,7 @@ class AdbTransport:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.reconnects = 0
+        self.gone = False  # set when reconnection gave up: callers skip further work on this device
         self._dev: Any = None
         self._signer = load_signer(self.key_path) if use_key else None
 
@@ -157,7 +158,9 @@ class AdbTransport:
                 delay = min(delay * 2, self.max_backoff_s)
                 self.reconnects += 1
             try:
-                return fn(self._ensure())
+                result = fn(self._ensure())
+                self.gone = False
+                return result
             except DeviceAuthError:
                 raise
             except TransportError as exc:  # connect() failed: retry
@@ -167,6 +170,7 @@ class AdbTransport:
                     raise
                 last = TransportError(_describe(exc))
             self.close()
+        self.gone = True
         raise TransportError(
             f"{self.target}: device unreachable during {what} after {self.retries} reconnection attempts "
             f"({last}); check the cable/network, then re-run the same command to resume"

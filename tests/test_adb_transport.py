@@ -63,6 +63,7 @@ def test_unreachable_and_usb_messages(adbd):
     t = AdbTransport(adbd.address, retries=2, backoff_s=0.05)
     with pytest.raises(TransportError, match="after 2 reconnection attempts.*re-run"):
         t.shell("true")
+    assert t.gone  # backends skip their clean-up on a device that is gone
     try:
         import usb1  # noqa: F401
     except ImportError:

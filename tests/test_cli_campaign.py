@@ -134,7 +134,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, tiny_ranges):
     junk.write_text("not a database " * 100)
     one_line_error(run_cli(*profile_args(junk, tiny_ranges, tmp_path / "c")), str(junk))
     assert junk.read_text() == "not a database " * 100  # nothing lost
-    one_line_error(run_cli("profile", "--device", "pixel1", "--store", str(tmp_path / "p.sqlite")), "transport 'adb'")
+    one_line_error(run_cli("profile", "--device", "pixel1", "--store", str(tmp_path / "p.sqlite")),
+                   "'benchmark_binary'", "--benchmark-binary")
     one_line_error(run_cli("profile", "--limit", "0", "--store", str(tmp_path / "l.sqlite")), "--limit")
     one_line_error(run_cli("profile", "--min-time-ms", "-1", "--store", str(tmp_path / "m.sqlite")), "--min-time-ms")
     res = run_cli("profile", "--dtype", "fp16")
