@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/profile_throughput.py
 	$(BIN)/python benchmarks/memory_1000.py
 	$(BIN)/python benchmarks/repeatability.py
+	$(BIN)/python benchmarks/farm.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -24,7 +24,9 @@ from edgelat.errors import DeviceFileError
 
 FARM_ENV = "EDGELAT_FARM"
 _TOP_FIELDS = {"node": str, "host_cpu": bool, "unit": list}
-_UNIT_FIELDS = {"device": str, "device_file": str, "serial": str, "address": str, "cpu_mask": str}
+_UNIT_FIELDS = {"device": str, "device_file": str, "serial": str, "address": str, "cpu_mask": str,
+                "benchmark_binary": str}
+_OVERRIDES = ("serial", "address", "cpu_mask", "benchmark_binary")
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def discover_units(path: Path | None = None, warn=None) -> list[Unit]:
                 dev = get_device(spec["device"])
             except DeviceFileError as exc:
                 raise _fail(path, f"unit[{i}].device", str(exc)) from None
-        dev = replace(dev, **{k: spec[k] for k in ("serial", "address", "cpu_mask") if k in spec})
+        dev = replace(dev, **{k: spec[k] for k in _OVERRIDES if k in spec})
         handle = dev.serial or dev.address or f"cpu{dev.cpu_mask or 'all'}"
         if dev.transport == "adb" and dev.serial and not dev.address:
             serials = adb_serials() if serials is None else serials
