@@ -51,6 +51,7 @@ class RayNode:
         self.env = env
         self.temp_dir = Path(tempfile.mkdtemp(prefix="elray", dir="/tmp"))  # short: Ray's socket paths
         self.port = free_port() if head_address is None else None
+        self.client_port = free_port() if head_address is None else None  # Ray client: ray://NODE_IP:client_port
         self.proc: subprocess.Popen | None = None
         self.log = self.temp_dir / f"{name}.log"
 
@@ -66,7 +67,7 @@ class RayNode:
                 f"--object-manager-port={free_port()}"]
         if self.head_address is None:
             argv += ["--head", f"--port={self.port}", "--include-dashboard=false", "--temp-dir", str(self.temp_dir),
-                     f"--ray-client-server-port={free_port()}"]
+                     f"--ray-client-server-port={self.client_port}"]
         else:
             argv += ["--address", self.head_address]
         env = {**os.environ, **self.env, "EDGELAT_FARM": str(self.farm_file), "RAY_USAGE_STATS_ENABLED": "0"}
