@@ -1,0 +1,49 @@
+"""Optional slow tier: an emulated ARM64 board (aarch64 Python + LiteRT under qemu-user 10) behind the real adbd.
+
+Proves the pushed runner works on ARM. tests/qemu/build_arm64_board.sh builds the board (cached);
+where it cannot (no apt-get/dpkg-deb), the test skips with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from adbd_daemon import board_device_file
+
+from edgelat.devices.catalog import load_device_file
+from edgelat.devices.linux_board import LinuxBoardBackend
+
+from conftest import run_cli
+
+BUILD = Path(__file__).parent / "qemu" / "build_arm64_board.sh"
+
+
+@pytest.fixture(scope="session")
+def arm64_python() -> str:
+    res = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=1800)
+    if res.returncode == 77:
+        pytest.skip(f"no emulated ARM64 board here: {res.stderr.strip().splitlines()[-1] if res.stderr else ''}")
+    if res.returncode != 0:
+        pytest.fail(f"tests/qemu/build_arm64_board.sh failed:\n{res.stderr[-2000:]}")
+    return res.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_campaign_on_emulated_arm64_board(adbd, arm64_python, tmp_path, tiny_ranges, cache_dir):
+    dev_file = board_device_file(tmp_path / "arm64.toml", adbd, tmp_path / "work", python=arm64_python)
+    with LinuxBoardBackend(load_device_file(dev_file)) as b:
+        assert b.hello["machine"] == "aarch64" and b.runtime == "ai_edge_litert"
+    store = tmp_path / "arm.sqlite"
+    res = run_cli("profile", "--device-file", str(dev_file), "--sample", "random", "--ranges", str(tiny_ranges),
+                  "--n", "2", "--store", str(store), "--cache-dir", str(cache_dir), "--runs", "3", "--warmup", "1",
+                  "--min-time-ms", "0", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["measured"] == 2
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT status, runtime, median_ms FROM measurements").fetchall()
+    db.close()
+    assert len(rows) == 2 and all(r[0] == "ok" and r[1] == "ai_edge_litert" and r[2] > 0 for r in rows)
