@@ -168,7 +168,7 @@ def test_hygiene_cooldown_and_throttle_flag(adbd, tmp_path, tiny_model):
         assert m.info["cooldown_wait_s"] == pytest.approx(2.0) and "91.0 C > thermal_limit_c 80" in m.info[
             "throttled_reason"]
         assert m.info["before"]["temps_c"] == {"cpu-thermal": 91.0}
-        threading.Timer(0.3, lambda: temp.write_text("45000\n")).start()
+        threading.Timer(1.0, lambda: temp.write_text("45000\n")).start()
         b.device = dev = dev.__class__(**{**dev.to_dict(), "cooldown_s": 6.0})
         b.hygiene.device = dev
         m = b.measure(tiny_model, warmup=1, runs=3)  # cools during the wait: clean
