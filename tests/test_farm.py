@@ -126,3 +126,9 @@ def test_cluster_errors_are_one_line(tmp_path, tiny_ranges):
     assert res.returncode == 2 and "--replicate needs --cluster" in res.stderr
     res = run_cli(*base, "--cluster", "nowhere")
     assert res.returncode == 2 and "expected 'auto', 'ray://HOST:PORT'" in res.stderr
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    res = run_cli(*base, "--cluster", f"ray://{address}")
+    assert res.returncode == 2 and f"nothing answers at {address}" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

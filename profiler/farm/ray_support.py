@@ -6,6 +6,7 @@ import logging
 import os
 from types import ModuleType
 
+from edgelat.devices.discovery import reachable
 from edgelat.errors import EdgelatError, MissingDependencyError
 
 RAY_MISSING = "--cluster needs Ray, which is not installed: pip install 'edgelat[farm]'"
@@ -25,10 +26,13 @@ def connect(cluster: str) -> ModuleType:
 
     Never starts a cluster of its own: a campaign without --cluster runs locally instead.
     """
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray = import_ray()
     if not cluster or (cluster != "auto" and not cluster.startswith("ray://") and ":" not in cluster):
         raise EdgelatError(f"--cluster {cluster!r}: expected 'auto', 'ray://HOST:PORT' or a head's 'HOST:PORT'")
+    address = cluster.removeprefix("ray://")
+    if cluster != "auto" and not reachable(address):  # Ray itself would retry an absent head for minutes
+        raise EdgelatError(f"--cluster {cluster}: nothing answers at {address} (is the head node started?)")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray = import_ray()
     if ray.is_initialized():
         return ray
     try:
