@@ -450,13 +450,125 @@ def predict(model_path, block, arch, space, tflite, as_json) -> None:
             err.print(f"note: {note}")
 
 
+# -- search ------------------------------------------------------------------------------
+class SearchBar:
+    """Search progress: one rich bar per phase, with an ETA, on stderr."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=err, transient=False,
+        )
+        self.task = None
+        self.started = False
+
+    def phase(self, name: str, total: int) -> None:
+        if not self.started:  # lazily: a profiling campaign before it draws its own bar
+            self.progress.start()
+            self.started = True
+        if self.task is not None:
+            self.progress.stop_task(self.task)
+        self.task = self.progress.add_task(name, total=None, info="")
+
+    def advance(self, done: int, total: int, info: dict) -> None:
+        shown = " ".join(f"{k}={v:.4g}" for k, v in info.items() if isinstance(v, float))
+        self.progress.update(self.task, completed=done, total=total, info=shown)
+
+    def note(self, message: str) -> None:
+        self.progress.console.print(message, markup=False)
+
+    def stop(self) -> None:
+        if self.started:
+            self.progress.stop()
+
+
 @cli.command()
+@click.option("--space", default="single-path", show_default=True, help="Built-in space or a YAML space file.")
+@click.option("--device", "device_name", default="pixel1", show_default=True)
+@click.option("--device-file", type=click.Path())
+@click.option("--predictor", type=click.Path(), help="Latency model JSON from `edgelat fit` (not needed on MCUs).")
+@click.option("--dtype", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
+              help="Which model the predictor prices.")
+@click.option("--target-ms", type=float, required=True, help="Latency budget in ms.")
+@click.option("--budget", type=click.Choice(["hard", "soft"]), default="hard", show_default=True,
+              help="hard: never exceed; soft: MnasNet reward acc*(lat/T)^-0.07.")
+@click.option("--strategy", type=click.Choice(["anneal", "random", "single-path"]), default="anneal",
+              show_default=True)
+@click.option("--accuracy", type=click.Choice(["supernet", "synflow", "naswot", "nasgraph", "params", "flops",
+                                               "train"]), default="supernet", show_default=True)
+@click.option("--data", help="Image folder or TFRecords [default: the embedded digits].")
+@click.option("--resolution", type=int, help="Deployment input size [default: the space's].")
+@click.option("--train-resolution", default=32, show_default=True, help="Input size of the accuracy signal.")
+@click.option("--width", default=1.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(), help="Output folder.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--evaluations", default=100, show_default=True, help="Accuracy evaluations (and random baseline's).")
+@click.option("--supernet-epochs", default=30, show_default=True)
+@click.option("--single-path-epochs", default=8, show_default=True)
+@click.option("--finetune-epochs", type=int, help="Fine-tune at the deployment resolution [default: 1 if it differs].")
+@click.option("--ri-samples", default=10, show_default=True, help="Random architectures for the RI baseline.")
+@click.option("--max-sram", help="MCUs: peak SRAM limit, e.g. 320KB [default: the device's].")
+@click.option("--max-flash", help="MCUs: flash limit, e.g. 1MB [default: the device's].")
+@click.option("--no-export", is_flag=True, help="Search only; write no model files.")
+@click.option("--json", "as_json", is_flag=True)
+def search(device_name, device_file, no_export, as_json, **kw) -> None:
+    """Find the most accurate network within a latency budget, and export it."""
+    from edgelat.search.workflow import SearchOptions, check_options, run_search
+
+    opts = SearchOptions(device=device_name, device_file=device_file, export=not no_export, **kw)
+    check_options(opts)
+    bar = SearchBar()
+    try:
+        doc = run_search(opts, bar)
+    finally:
+        bar.stop()
+    if as_json:
+        keys = ("arch", "predicted_ms", "accuracy", "accuracy_signal", "strategy", "files", "device", "constraint",
+                "relative_improvement", "random_baseline", "export_check", "memory", "wall_s")
+        click.echo(json.dumps({k: doc.get(k) for k in keys}, default=str))
+        return
+    _print_search(doc)
+
+
+def _print_search(doc) -> None:
+    ri = doc["relative_improvement"]
+    err.print(f"{doc['strategy']}: {doc['arch']}  predicted {doc['predicted_ms']:.3f} ms "
+              f"(budget {doc['constraint']['target_ms']:g} ms, {doc['device']})", markup=False)
+    err.print(f"  {doc['accuracy_signal']} = {doc['accuracy']:.4g}; final evaluation ({ri['evaluation']}) "
+              f"{ri['method']:.4f}", markup=False)
+    if "ri_vs_random_search" in ri:
+        err.print(f"  random search: {ri['random_search']:.4f} -> RI {ri['ri_vs_random_search']:+.2f}%", markup=False)
+    if "ri_vs_random_sampling" in ri:
+        err.print(f"  random sampling (mean of {len(ri['random_sampling'])}): {ri['random_sampling_mean']:.4f} "
+                  f"-> RI {ri['ri_vs_random_sampling']:+.2f}%", markup=False)
+    if doc.get("memory"):
+        m = doc["memory"]
+        err.print(f"  memory: peak SRAM {m.get('exact_peak_sram_bytes', m['peak_sram_bytes']):,} B, flash "
+                  f"{m.get('exact_flash_bytes', m['flash_bytes']):,} B (latency is an estimate)", markup=False)
+    if doc.get("export_check"):
+        c = doc["export_check"]
+        err.print(f"  LiteRT on {c['samples']} test images: fp32 top-1 {c['fp32_top1']:.3f}, int8 top-1 "
+                  f"{c['int8_top1']:.3f}, int8 agrees with Keras on {c['int8_agreement_with_keras']:.1%}",
+                  markup=False)
+    for name, path in doc["files"].items():
+        err.print(f"  {name}: {path}", markup=False)
+
+
+@cli.command()
+@click.option("--out", default="runs/demo", show_default=True, type=click.Path())
 @click.option("--store", "store_path", default="runs/demo.sqlite", show_default=True)
-@click.option("--dtype", type=click.Choice(list(DTYPE_CHOICES)), default="both", show_default=True)
-def demo(store_path: str, dtype: str) -> None:
-    """The embedded default job: profile the Single-Path space's blocks on this CPU."""
-    err.print("edgelat demo: profiling the MBConv blocks of the Single-Path NAS space (224 px) on this CPU")
-    run_profile("host", None, store_path=store_path, dtype=dtype)
+@click.option("--quick", is_flag=True, help="A smoke run: few blocks and epochs (for tests).")
+def demo(out: str, store_path: str, quick: bool) -> None:
+    """The embedded default job: profile, fit, search, export and measure on this CPU, then
+    search an 80 ms Pixel 1 network from the ProxylessNAS lookup table."""
+    from edgelat.search.demo import run_demo
+
+    bar = SearchBar()
+    try:
+        run_demo(run_profile, Path(out), Path(store_path), bar, lambda m: bar.note(m), quick=quick)
+    finally:
+        bar.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

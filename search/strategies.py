@@ -304,13 +304,23 @@ class SinglePathSearch:
                                 target_ms=target, lam=self.lam or 0.0, epochs=self.epochs, seed=self.seed,
                                 progress=progress)
         arch = out.arch
-        decoded = problem.space.encode(arch)
-        log = [f"single-path: {self.epochs} epochs, decoded {decoded} at "
+        log = [f"single-path: {self.epochs} epochs, final indicators decode to {problem.space.encode(arch)} at "
                f"{float(problem.latency.predict(arch[None])[0]):.2f} ms"]
-        if problem.budget.mode == "hard" or problem.constraints:
+        # The indicators are read off at every step; the distinct feasible architectures of the
+        # second half of training are ranked by the accuracy signal (the search oscillates
+        # around the target, so the last one alone may waste the budget or exceed it).
+        late = np.array([h["arch"] for h in out.history[len(out.history) // 2 :]] + [arch.tolist()], np.int64)
+        late = np.unique(late, axis=0)
+        ok = late[problem.feasible(late)]
+        if len(ok):
+            lat = problem.latency.predict(ok)
+            r = problem.budget.reward(problem.scores(ok, lat), lat)
+            arch = ok[int(np.argmax(r))]
+            log.append(f"single-path: {len(ok)} of {len(late)} decoded architectures of the second half are "
+                       f"feasible; kept {problem.space.encode(arch)} ({float(lat[int(np.argmax(r))]):.2f} ms)")
+        else:
             arch, fixes = repair(problem, arch, self.net.margins())
             log += fixes
-        lat = problem.latency.predict(arch[None])
-        score = problem.scores(arch[None], lat)[0]
-        history = [{"step": i, **h} for i, h in enumerate(out.history)]
+        score = problem.scores(arch[None], problem.latency.predict(arch[None]))[0]
+        history = [{"step": i, **{k: v for k, v in h.items() if k != "arch"}} for i, h in enumerate(out.history)]
         return _result(self.name, problem, arch, score, start, history, log)

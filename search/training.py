@@ -92,30 +92,40 @@ class SinglePathResult:
 
 def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.ndarray, constant: float, *,
                       target_ms: float | None = None, lam: float = 0.02, epochs: int = 5, batch: int = 64,
-                      lr: float = 1e-3, threshold_lr: float = 0.05, dual_lr: float = 0.05, seed: int = 0,
+                      lr: float = 1e-3, threshold_lr: float = 0.3, dual_lr: float = 0.2, dual_gain: float = 2.0,
+                      seed: int = 0,
                       progress: Progress | None = None) -> SinglePathResult:
     """Single-Path NAS: weights and thresholds trained together on CE + lambda * ln R.
 
-    With `target_ms` lambda follows a dual-ascent schedule, rising while the decoded
-    architecture's latency is over the target and falling (not below 0) while under it, so a
-    user gives a budget in ms instead of tuning lambda. Without it, lambda is fixed (`lam`).
+    With `target_ms` the loss is CE + lambda * ln(R / T) and lambda is the dual variable of
+    R = T: it rises while the decoded architecture's latency is over the target and falls,
+    below zero if need be, while under it, so the search uses the budget it is given instead of
+    collapsing far below it; users give a budget in ms instead of tuning lambda. Without a
+    target, lambda is fixed (`lam`). The controller is proportional-integral (`dual_gain` on the
+    current log-ratio, `dual_lr` on its running sum) and the threshold step decays with a cosine,
+    so the architecture settles instead of oscillating around the target. Thresholds use plain
+    SGD so that the CE and runtime gradients keep their relative sizes (Adam would normalise both).
     """
     if not net.thresholds():
         raise SearchError("the space has no superkernel layers to search")
     rng = np.random.default_rng(seed)
     opt_w = keras.optimizers.Adam(learning_rate=lr)
-    opt_t = keras.optimizers.Adam(learning_rate=threshold_lr)
+    steps_total = epochs * max(1, len(y) // batch)
+    opt_t = keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.CosineDecay(threshold_lr, steps_total,
+                                                                                     alpha=0.1))
     w_vars, t_vars = net.weight_variables(), net.thresholds()
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     lam_var = tf.Variable(float(lam if target_ms is None else 0.0), trainable=False)
+    integral = 0.0
     rows = np.arange(len(net.blocks))
+    target = float(target_ms) if target_ms is not None else 1.0
 
     @tf.function(reduce_retracing=True)
     def step(xb, yb):
         with tf.GradientTape() as tape:
             ce_loss = ce(yb, net(xb, threshold=True, training=True))
             runtime = soft_latency(net, table, constant)
-            loss = ce_loss + lam_var * tf.math.log(runtime)
+            loss = ce_loss + lam_var * tf.math.log(runtime / target)
         grads = tape.gradient(loss, w_vars + t_vars)
         opt_w.apply_gradients(zip(grads[: len(w_vars)], w_vars, strict=True))
         opt_t.apply_gradients(zip(grads[len(w_vars) :], t_vars, strict=True))
@@ -130,10 +140,12 @@ def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.nda
             arch = net.decode()
             hard = float(np.nan_to_num(table[rows, arch]).sum() + constant)
             if target_ms is not None:
-                lam_var.assign(max(0.0, float(lam_var) + dual_lr * math.log(hard / target_ms)))
+                error = math.log(hard / target_ms)
+                integral += dual_lr * error
+                lam_var.assign(integral + dual_gain * error)
             done += 1
             info = {"epoch": epoch, "ce": float(ce_loss), "soft_ms": float(runtime), "hard_ms": hard,
-                    "lambda": float(lam_var)}
+                    "lambda": float(lam_var), "arch": arch.tolist()}
             result.history.append(info)
             if progress:
                 progress(done, total, info)

@@ -312,6 +312,14 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
 
     files["plot"] = str(plot_search(out / "search.png", result, baseline, opts.target_ms, signal.name,
                                     f"{doc['arch']} on {device.name}: {result.latency_ms:.1f} ms predicted"))
+    for kind in ("fp32", "int8"):  # per-file sidecars, read by `edgelat deploy`
+        if kind in files:
+            side = Path(files[kind]).with_suffix(".json")
+            side.write_text(json.dumps({
+                "arch": doc["arch"], "device": device.name, "dtype": kind,
+                "predicted_ms": result.latency_ms if kind == opts.dtype else None,
+                "note": None if kind == opts.dtype else f"the search predicted the {opts.dtype} model only"}) + "\n")
+            files[f"{kind}_sidecar"] = str(side)
     doc["files"] = {**files, "arch": str(out / "arch.json")}
     doc["wall_s"] = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)

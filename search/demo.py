@@ -1,0 +1,100 @@
+"""`make demo`: the whole loop on this machine, then an 80 ms Pixel 1 search from a shipped table.
+
+Leg 1 (host): profile the Single-Path space's int8 blocks at 64 px on this CPU, measure the
+fixed parts, fit a lookup table, run the single-path search under a budget that binds, export,
+measure the exported int8 model with the profiler's runner, and compare with the prediction.
+Leg 2 (Pixel 1): the ProxylessNAS authors' Pixel 1 lookup table prices every block of the
+Single-Path space at 224 px; simulated annealing finds the best network predicted <= 80 ms.
+Both legs rank architectures by one supernet trained on the embedded digits (32 px).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgelat.devices.backends import open_backend
+from edgelat.devices.catalog import get_device
+from edgelat.devices.deploy import deploy
+from edgelat.predictors import persistence
+from edgelat.predictors.architecture import ArchitecturePredictor
+from edgelat.predictors.datasets import load_blocks
+from edgelat.predictors.lut import LUTPredictor
+from edgelat.profiler.spaces import get_space
+from edgelat.search.fixed_parts import measure_fixed_parts
+from edgelat.search.workflow import Reporter, SearchOptions, run_search
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+HOST_RESOLUTION = 64
+PIXEL1_TARGET_MS = 80.0
+
+
+def binding_target(space, predictor, dtype: str, fraction: float = 0.4) -> tuple[float, float, float]:
+    """A budget between the fastest and the slowest network of the space (so it binds)."""
+    ap = ArchitecturePredictor(space, predictor, dtype)
+    fast = np.nanargmin(np.where(np.isnan(ap.table), np.inf, ap.table), axis=1)
+    slow = np.nanargmax(np.where(np.isnan(ap.table), -np.inf, ap.table), axis=1)
+    lo, hi = (float(ap.predict(a[None])[0]) for a in (fast, slow))
+    return round(lo + fraction * (hi - lo), 2), lo, hi
+
+
+def run_demo(profile: Callable[..., Any], out: Path = Path("runs/demo"), store: Path = Path("runs/demo.sqlite"),
+             reporter: Reporter | None = None, echo: Callable[[str], None] = print, quick: bool = False
+             ) -> dict[str, Any]:
+    rep = reporter or Reporter()
+    small = dict(supernet_epochs=3, single_path_epochs=2, evaluations=12, ri_samples=2, finetune_epochs=1) \
+        if quick else {}
+    # 1. profile a sample: the int8 blocks of the Single-Path space at 64 px, on this CPU.
+    echo(f"[1/6] profiling the int8 MBConv blocks of the Single-Path space at {HOST_RESOLUTION} px on this CPU")
+    profile("host", None, resolution=HOST_RESOLUTION, dtype="int8", store_path=str(store),
+            limit=8 if quick else None)
+    # 2. fit a lookup table, with the stem and head measured on this CPU too.
+    echo("[2/6] measuring the fixed parts (stem, head) and fitting a lookup table")
+    host = get_device("host")
+    space = get_space("single-path", HOST_RESOLUTION, num_classes=10)
+    with open_backend(host) as backend:
+        fixed = measure_fixed_parts(space, backend, "int8", out / "fixed-parts")
+    blocks = load_blocks(store, device="host")
+    lut = LUTPredictor(fallback=None).fit(blocks.frame, blocks.y, fixed=fixed)
+    lut_path = persistence.save(lut, out / "host-lut.json", {"device": "host", "data": str(store),
+                                                             "training_size": int(len(blocks.y))})
+    if quick:  # a smoke run does not profile every block: price the rest with a linear model
+        from edgelat.predictors.linear import LinearPredictor
+
+        lut = LUTPredictor(fallback=LinearPredictor().fit(blocks.frame, blocks.y)).fit(blocks.frame, blocks.y,
+                                                                                       fixed=fixed)
+        lut_path = persistence.save(lut, out / "host-lut.json", {"device": "host", "data": str(store)})
+    target, lo, hi = binding_target(space, lut, "int8")
+    echo(f"      networks of this space span {lo:.2f}-{hi:.2f} ms on this CPU (int8); budget {target:.2f} ms")
+    # 3-4. single-path search under that budget, and export.
+    echo("[3/6] single-path search (superkernel) on digits, [4/6] export to TFLite fp32 + int8")
+    host_doc = run_search(SearchOptions(
+        space="single-path", device="host", predictor=str(lut_path), dtype="int8", target_ms=target,
+        strategy="single-path", accuracy="supernet", resolution=HOST_RESOLUTION, out=str(out / "host"), **small),
+        rep)
+    # 5. measure the exported int8 model on this CPU with the profiler's runner.
+    echo("[5/6] measuring the exported int8 model on this CPU")
+    measured = deploy(host_doc["files"]["int8"], host)
+    # 6. predicted against measured.
+    err = (host_doc["predicted_ms"] - measured["measured_ms"]) / measured["measured_ms"] * 100
+    echo(f"[6/6] {host_doc['arch']}: predicted {host_doc['predicted_ms']:.3f} ms, measured "
+         f"{measured['measured_ms']:.3f} ms ({err:+.1f}%), budget {target:.2f} ms; supernet accuracy "
+         f"{host_doc['accuracy']:.3f}, int8 top-1 {host_doc['export_check']['int8_top1']:.3f} "
+         f"(agreement with Keras {host_doc['export_check']['int8_agreement_with_keras']:.3f})")
+    # Leg 2: an 80 ms Pixel 1 network from the ProxylessNAS lookup table.
+    echo(f"Pixel 1: annealing for the best network predicted <= {PIXEL1_TARGET_MS:g} ms (ProxylessNAS Pixel 1 table)")
+    table = load_blocks(DATA / "pixel1_proxylessnas_lut.yaml")
+    p1 = LUTPredictor().fit(table.frame, table.y, fixed=table.fixed)
+    p1_path = persistence.save(p1, out / "pixel1-lut.json", {"device": "pixel1", "data": "pixel1_proxylessnas_lut.yaml",
+                                                            "training_size": int(len(table.y))})
+    p1_doc = run_search(SearchOptions(
+        space="single-path", device="pixel1", predictor=str(p1_path), dtype="fp32", target_ms=PIXEL1_TARGET_MS,
+        strategy="anneal", accuracy="supernet", resolution=224, out=str(out / "pixel1"), **small), rep)
+    echo(f"Pixel 1: {p1_doc['arch']} predicted {p1_doc['predicted_ms']:.2f} ms (<= {PIXEL1_TARGET_MS:g}), "
+         f"supernet accuracy {p1_doc['accuracy']:.3f}; files in {out / 'pixel1'} "
+         f"(edgelat deploy {out / 'pixel1' / 'model_fp32.tflite'} --device pixel1)")
+    return {"host": {**host_doc, "measured_ms": measured["measured_ms"], "error_pct": err, "target_ms": target},
+            "pixel1": p1_doc}
