@@ -116,11 +116,23 @@ class Problem:
                 break
         return np.array(found[:n], np.int64).reshape(-1, len(self.space.layers))
 
+    def least(self, fn: Callable[[np.ndarray], np.ndarray]) -> float:
+        """The smallest `fn` found by per-layer descent (exact for additive `fn`, e.g. flash)."""
+        arch = np.zeros(len(self.space.layers), np.int64)
+        for _ in range(2):
+            for i, layer in enumerate(self.space.layers):
+                cands = np.tile(arch, (len(layer.choices), 1))
+                cands[:, i] = np.arange(len(layer.choices))
+                arch[i] = int(np.argmin(np.asarray(fn(cands))))
+        return float(np.asarray(fn(arch[None]))[0])
+
     def no_feasible_error(self) -> SearchError:
         arch, ms = self.fastest()
-        extra = "".join(f", {c.name} <= {c.limit:g}{c.unit}" for c in self.constraints)
+        extra = "".join(f", {c.name} <= {c.limit:.10g}{c.unit}" for c in self.constraints)
+        least = "".join(f"; the per-layer minimum {c.name} is {self.least(c.fn):.10g}{c.unit}"
+                        for c in self.constraints)
         return SearchError(f"no architecture found within the budget of {self.budget.target_ms:g} ms{extra}; "
-                           f"the fastest architecture of the space is predicted at {ms:.2f} ms")
+                           f"the fastest architecture of the space is predicted at {ms:.2f} ms{least}")
 
 
 @dataclass

@@ -281,9 +281,10 @@ class Supernet(keras.Model):
         acts.append(h)
         return (h, acts) if collect else h
 
-    def call(self, x, threshold: bool = False, training=None, linear: bool = False):
-        h = tf.reduce_mean(self.features(x, threshold, training, linear), axis=[1, 2])
-        return self.classifier(self.dropout(h, training=training))
+    def call(self, x, threshold: bool = False, training=None, linear: bool = False, batch_stats: bool = False):
+        """`batch_stats`: evaluate with BatchNorm on the batch's own statistics, without dropout."""
+        h = tf.reduce_mean(self.features(x, threshold, training or batch_stats, linear), axis=[1, 2])
+        return self.classifier(self.dropout(h, training=training and not batch_stats))
 
     def thresholds(self) -> list[tf.Variable]:
         return [b.t for b in self.blocks if b.plan is not None]

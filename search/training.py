@@ -79,7 +79,7 @@ _EVAL_FNS: dict[int, Callable] = {}
 def _eval_step(net: Supernet, xb):
     fn = _EVAL_FNS.get(id(net))
     if fn is None:
-        fn = tf.function(lambda t: net(t, training=True), reduce_retracing=True)
+        fn = tf.function(lambda t: net(t, batch_stats=True), reduce_retracing=True)
         _EVAL_FNS[id(net)] = fn
     return fn(xb)
 

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from edgelat.devices.catalog import Device, get_device
 from edgelat.devices.units import parse_size
-from edgelat.errors import EdgelatError, SearchError
+from edgelat.errors import DoesNotFitError, EdgelatError, SearchError
 from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.profiler.spaces import SearchSpace, get_space
@@ -238,7 +238,11 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
         base_problem = Problem(lat_space, latency_model, signal, budget, constraints)
         base_problem._cache = problem._cache  # same signal: share its cache, count only new ones
         rep.phase(f"random baseline ({evaluations} evaluations)", 1)
-        baseline = RandomSearch(evaluations, opts.seed + 1).run(base_problem, rep.advance)
+        try:
+            baseline = RandomSearch(evaluations, opts.seed + 1).run(base_problem, rep.advance)
+        except SearchError as exc:  # uniform sampling can miss a small feasible region (MCU memory limits)
+            rep.note(f"random baseline: none ({exc})")
+            result.log.append(f"random baseline: none ({exc})")
 
     # One final evaluation for every strategy: supernet-inherited weights when a supernet exists,
     # otherwise a short training from scratch; test split, BatchNorm recalibrated.
@@ -306,8 +310,12 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
             from edgelat.devices.mcu_sim import mcu_report
 
             exact = mcu_report(Path(files["int8"]), device)
+            limits = {c.name: int(c.limit) for c in constraints}  # the search's limits, else the device's
+            exact = replace(exact, sram_available=limits.get("peak SRAM", exact.sram_available),
+                            flash_available=limits.get("flash", exact.flash_available))
             doc["memory"].update(exact_peak_sram_bytes=exact.peak_sram_bytes, exact_flash_bytes=exact.flash_bytes,
-                                 exact_latency_ms=exact.latency_ms)
+                                 exact_latency_ms=exact.latency_ms, fits=exact.fits,
+                                 not_fit=exact.not_fit_message(f"the exported {Path(files['int8']).name}") or None)
     from edgelat.search.plots import plot_search
 
     files["plot"] = str(plot_search(out / "search.png", result, baseline, opts.target_ms, signal.name,
@@ -324,6 +332,9 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
     doc["wall_s"] = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     (out / "arch.json").write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    if doc.get("memory", {}).get("not_fit"):  # the estimate fitted, TFLM's exact arena does not: say so, files kept
+        raise DoesNotFitError(f"{doc['memory']['not_fit']} (TFLM's exact figures; the search's estimate was "
+                              f"{doc['memory']['peak_sram_bytes']} B SRAM, {doc['memory']['flash_bytes']} B flash)")
     return doc
 
 
