@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/memory_1000.py
 	$(BIN)/python benchmarks/repeatability.py
 	$(BIN)/python benchmarks/farm.py
+	$(BIN)/python benchmarks/search.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -46,7 +46,7 @@ def run_demo(profile: Callable[..., Any], out: Path = Path("runs/demo"), store: 
              ) -> dict[str, Any]:
     rep = reporter or Reporter()
     small = dict(supernet_epochs=3, single_path_epochs=2, evaluations=12, ri_samples=2, finetune_epochs=1) \
-        if quick else {}
+        if quick else dict(supernet_epochs=20, evaluations=60, ri_samples=5)
     # 1. profile a sample: the int8 blocks of the Single-Path space at 64 px, on this CPU.
     echo(f"[1/6] profiling the int8 MBConv blocks of the Single-Path space at {HOST_RESOLUTION} px on this CPU")
     profile("host", None, resolution=HOST_RESOLUTION, dtype="int8", store_path=str(store),
