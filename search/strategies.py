@@ -228,6 +228,7 @@ class SimulatedAnnealing:
         b = int(np.argmax(cur_r))
         best, best_r = cur[b].copy(), float(cur_r[b])
         stale = np.zeros(self.chains, np.int64)
+        chain_best = cur_r.copy()
         history, restarts = [], 0
         for it in range(self.steps):
             frac = it / max(1, self.steps - 1)
@@ -247,12 +248,12 @@ class SimulatedAnnealing:
             with np.errstate(over="ignore", invalid="ignore"):
                 accept = ok & ((delta >= 0) | (rng.random(self.chains) < np.exp(np.minimum(delta, 0) / temp)))
             cur[accept], cur_lat[accept], cur_r[accept] = prop[accept], lat[accept], r[accept]
-            improved = r > best_r
-            stale = np.where(accept & (r > cur_r - 1e-12) & improved, 0, stale + 1)
-            if improved.any():
+            better = r > chain_best  # per-chain progress decides restarts
+            chain_best = np.where(better, r, chain_best)
+            stale = np.where(better, 0, stale + 1)
+            if r.max() > best_r:
                 k = int(np.argmax(r))
                 best, best_r = prop[k].copy(), float(r[k])
-                stale[:] = np.where(r == r[k], 0, stale)
             for c in np.flatnonzero(stale >= self.patience):
                 cur[c], cur_lat[c], cur_r[c], stale[c] = best, problem.latency.predict(best[None])[0], best_r, 0
                 restarts += 1

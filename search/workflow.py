@@ -219,8 +219,10 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
     if opts.strategy == "random":
         strategy = RandomSearch(evaluations, opts.seed)
     elif opts.strategy == "anneal":
-        steps = max(1, evaluations // opts.chains) if not signal.vectorised else opts.steps * 10
-        strategy = SimulatedAnnealing(steps=steps, chains=opts.chains, seed=opts.seed)
+        # Costly signals: as many evaluations as the random baseline gets (4 chains, more steps).
+        chains = opts.chains if signal.vectorised else min(opts.chains, 4)
+        steps = opts.steps * 10 if signal.vectorised else max(1, evaluations // chains)
+        strategy = SimulatedAnnealing(steps=steps, chains=chains, seed=opts.seed)
     else:
         from edgelat.search.strategies import SinglePathSearch
         from edgelat.search.supernet import build_supernet
