@@ -168,6 +168,10 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
         raise SearchError(f"--dtype: must be fp32 or int8, got {opts.dtype!r}")
     device = _device(opts)
     mcu = device.kind == "mcu"
+    if not mcu and (opts.max_sram or opts.max_flash):  # cheap checks before TensorFlow loads
+        raise SearchError(f"--max-sram/--max-flash apply to MCU devices; {device.name!r} is a {device.kind}")
+    if not mcu and not opts.predictor:
+        raise SearchError(f"--predictor: give a model JSON from `edgelat fit` for device {device.name!r}")
     data = load_dataset(opts.data, opts.train_resolution, opts.seed)
     rep.note(f"data: {data.summary()}")
     lat_space = get_space(opts.space, opts.resolution, opts.width, num_classes=data.num_classes)
