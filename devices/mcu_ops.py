@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgelat.errors import DataError, MissingDependencyError
+from edgelat.devices.tflite_file import load_tflite
+from edgelat.errors import DataError
 
 # Op kinds the cycle model prices. "conv" is a kxk (k > 1) or strided convolution, "pw" a 1x1 stride-1 one.
 KINDS = ("conv", "pw", "dw", "fc", "add", "mul", "pool", "mean", "act", "softmax", "copy")
@@ -222,39 +223,14 @@ class TFLiteModel:
     op_names: list[str] = field(default_factory=list)
 
 
-def _schema():
-    try:
-        import ai_edge_litert.schema_py_generated as schema
-    except ImportError as exc:
-        raise MissingDependencyError("reading .tflite files needs ai-edge-litert: pip install ai-edge-litert") from exc
-    return schema
-
-
 _ACT_OPS = {"HARD_SWISH", "LOGISTIC", "RELU", "RELU6", "TANH", "LEAKY_RELU", "QUANTIZE", "DEQUANTIZE"}
 _COPY_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "CONCATENATION", "STRIDED_SLICE"}
 
 
 def read_tflite(model: str | Path | bytes, where: str | None = None) -> TFLiteModel:
     """Parse a .tflite file (path or bytes) into McuOps; unknown ops are an error, never priced at zero."""
-    schema = _schema()
-    if isinstance(model, bytes | bytearray):
-        buf, where = bytes(model), where or "<tflite bytes>"
-    else:
-        path = Path(model)
-        where = where or str(path)
-        try:
-            buf = path.read_bytes()
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        m = schema.ModelT.InitFromPackedBuf(buf, 0)
-    except Exception as exc:  # flatbuffers raises assorted errors on junk
-        raise DataError(f"{where}: not a TFLite flatbuffer ({type(exc).__name__})") from None
-    if not m.subgraphs:
-        raise DataError(f"{where}: TFLite model has no subgraph")
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    sub = m.subgraphs[0]
+    loaded = load_tflite(model, where)
+    m, sub, types = loaded.model, loaded.subgraph, loaded.type_names
     tensors = sub.tensors
 
     def shape(t: int) -> list[int]:
@@ -276,9 +252,7 @@ def read_tflite(model: str | Path | bytes, where: str | None = None) -> TFLiteMo
         return b > 0 and m.buffers[b].data is not None and len(m.buffers[b].data) > 0
 
     ops, op_names = [], []
-    for i, o in enumerate(sub.operators or []):
-        code = m.operatorCodes[o.opcodeIndex]
-        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+    for i, (o, name) in enumerate(zip(sub.operators or [], loaded.op_names, strict=True)):
         ins = [int(t) for t in o.inputs]
         outs = [int(t) for t in o.outputs]
         act_in = sum(nbytes(t) for t in ins if t >= 0 and not is_const(t))
@@ -321,4 +295,4 @@ def read_tflite(model: str | Path | bytes, where: str | None = None) -> TFLiteMo
         ops.append(op)
         op_names.append(name)
     input_dtypes = [types.get(tensors[t].type, "?") for t in sub.inputs]
-    return TFLiteModel(ops, len(buf), input_dtypes, op_names)
+    return TFLiteModel(ops, loaded.size, input_dtypes, op_names)

@@ -60,8 +60,29 @@ def run_tflm(model_path: str | Path, arena_size: int | None = None, reference: b
     return result
 
 
+class MemoryFit:
+    """Whether peak SRAM and flash fit what is available (for exact reports and estimates alike)."""
+
+    peak_sram_bytes: int
+    flash_bytes: int
+    sram_available: int
+    flash_available: int
+
+    @property
+    def fits_sram(self) -> bool:
+        return self.peak_sram_bytes <= self.sram_available
+
+    @property
+    def fits_flash(self) -> bool:
+        return self.flash_bytes <= self.flash_available
+
+    @property
+    def fits(self) -> bool:
+        return self.fits_sram and self.fits_flash
+
+
 @dataclass(frozen=True)
-class McuReport:
+class McuReport(MemoryFit):
     """Memory (exact arena from TFLM) and estimated latency of one int8 model on one MCU."""
 
     device: str
@@ -77,18 +98,6 @@ class McuReport:
     latency_ms: float  # estimate
     outputs_match_reference: bool | None = None
     estimated: bool = True
-
-    @property
-    def fits_sram(self) -> bool:
-        return self.peak_sram_bytes <= self.sram_available
-
-    @property
-    def fits_flash(self) -> bool:
-        return self.flash_bytes <= self.flash_available
-
-    @property
-    def fits(self) -> bool:
-        return self.fits_sram and self.fits_flash
 
     def not_fit_message(self, what: str = "model") -> str:
         """One line with the required and available bytes ('' when it fits)."""

@@ -14,19 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgelat.errors import DataError, MissingDependencyError
+from edgelat.devices.tflite_file import load_tflite
+from edgelat.errors import DataError
 from edgelat.profiler.blockspec import BlockSpec
 
 ACTIVATION_OPS = {"HARD_SWISH": "hswish", "RELU6": "relu6", "RELU": "relu"}
 FUSED = {1: "relu", 3: "relu6"}
-
-
-def _schema():
-    try:
-        import ai_edge_litert.schema_py_generated as schema
-    except ImportError as exc:
-        raise MissingDependencyError("reading .tflite files needs ai-edge-litert: pip install ai-edge-litert") from exc
-    return schema
 
 
 @dataclass
@@ -49,23 +42,10 @@ class Graph:
 
 
 def read_graph(path: str | Path) -> Graph:
-    schema = _schema()
-    path = Path(path)
-    try:
-        buf = path.read_bytes()
-        model = schema.ModelT.InitFromPackedBuf(buf, 0)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
-    except Exception as exc:  # flatbuffers raises assorted errors on junk
-        raise DataError(f"{path}: not a TFLite flatbuffer ({type(exc).__name__})") from None
-    if not model.subgraphs:
-        raise DataError(f"{path}: TFLite model has no subgraph")
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-    sub = model.subgraphs[0]
-    ops = [Op(i, names.get(codes[o.opcodeIndex], "CUSTOM"), [int(t) for t in o.inputs], [int(t) for t in o.outputs],
-              o.builtinOptions) for i, o in enumerate(sub.operators)]
+    loaded = load_tflite(path)
+    sub, types = loaded.subgraph, loaded.type_names
+    ops = [Op(i, name, [int(t) for t in o.inputs], [int(t) for t in o.outputs], o.builtinOptions)
+           for i, (o, name) in enumerate(zip(sub.operators or [], loaded.op_names, strict=True))]
     tensors = sub.tensors
     graph = Graph(ops, [[int(d) for d in t.shape] if t.shape is not None else [] for t in tensors],
                   [types.get(t.type, "?") for t in tensors],

@@ -21,6 +21,7 @@ from edgelat.devices import mcu_ops
 from edgelat.devices.catalog import Device
 from edgelat.devices.mcu_latency import RUNTIME_FLASH_BYTES, check_core, op_cycles
 from edgelat.devices.mcu_ops import McuOp
+from edgelat.devices.mcu_sim import MemoryFit
 from edgelat.errors import EdgelatError
 from edgelat.profiler.blockspec import BlockSpec
 
@@ -67,7 +68,7 @@ Layer = Conv | Pool | Classifier | BlockSpec
 
 
 @dataclass(frozen=True)
-class McuEstimate:
+class McuEstimate(MemoryFit):
     """Analytic memory and estimated latency of a network on one MCU."""
 
     peak_sram_bytes: int
@@ -77,18 +78,6 @@ class McuEstimate:
     sram_available: int
     flash_available: int
     estimated: bool = True
-
-    @property
-    def fits_sram(self) -> bool:
-        return self.peak_sram_bytes <= self.sram_available
-
-    @property
-    def fits_flash(self) -> bool:
-        return self.flash_bytes <= self.flash_available
-
-    @property
-    def fits(self) -> bool:
-        return self.fits_sram and self.fits_flash
 
 
 @lru_cache(maxsize=65536)

@@ -58,15 +58,14 @@ def run_demo(profile: Callable[..., Any], out: Path = Path("runs/demo"), store: 
     with open_backend(host) as backend:
         fixed = measure_fixed_parts(space, backend, "int8", out / "fixed-parts")
     blocks = load_blocks(store, device="host")
-    lut = LUTPredictor(fallback=None).fit(blocks.frame, blocks.y, fixed=fixed)
-    lut_path = persistence.save(lut, out / "host-lut.json", {"device": "host", "data": str(store),
-                                                             "training_size": int(len(blocks.y))})
-    if quick:  # a smoke run does not profile every block: price the rest with a linear model
+    fallback = None
+    if quick:  # a smoke run does not profile every block: a linear model prices the rest
         from edgelat.predictors.linear import LinearPredictor
 
-        lut = LUTPredictor(fallback=LinearPredictor().fit(blocks.frame, blocks.y)).fit(blocks.frame, blocks.y,
-                                                                                       fixed=fixed)
-        lut_path = persistence.save(lut, out / "host-lut.json", {"device": "host", "data": str(store)})
+        fallback = LinearPredictor().fit(blocks.frame, blocks.y)
+    lut = LUTPredictor(fallback=fallback).fit(blocks.frame, blocks.y, fixed=fixed)
+    lut_path = persistence.save(lut, out / "host-lut.json", {"device": "host", "data": str(store),
+                                                             "training_size": int(len(blocks.y))})
     target, lo, hi = binding_target(space, lut, "int8")
     echo(f"      networks of this space span {lo:.2f}-{hi:.2f} ms on this CPU (int8); budget {target:.2f} ms")
     # 3-4. single-path search under that budget, and export.

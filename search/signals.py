@@ -121,7 +121,7 @@ class SynflowSignal(_FreshSupernetSignal):
 
         for v in self.net.weights:  # absolute weights; BN at its initial identity statistics
             v.assign(tf.abs(v))
-        self.ones = tf.ones((1, space.resolution, space.resolution, 3), tf.float64)
+        self.ones = tf.ones((1, space.resolution, space.resolution, 3), tf.float32)
         self.variables = [v for v in self.net.trainable_variables if "threshold" not in v.path]
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
@@ -131,8 +131,7 @@ class SynflowSignal(_FreshSupernetSignal):
         for a in np.asarray(archs):
             self.net.choices.assign(np.asarray(a, np.int32))
             with tf.GradientTape() as tape:
-                r = tf.reduce_sum(tf.cast(self.net(tf.cast(self.ones, tf.float32), training=False, linear=True),
-                                          tf.float64))
+                r = tf.reduce_sum(tf.cast(self.net(self.ones, training=False, linear=True), tf.float64))
             grads = tape.gradient(r, self.variables)
             s = sum(float(tf.reduce_sum(tf.abs(tf.cast(v, tf.float64) * tf.cast(g, tf.float64))))
                     for v, g in zip(self.variables, grads, strict=True) if g is not None)

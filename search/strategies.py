@@ -72,6 +72,12 @@ class Problem:
         self.candidates = 0
         self.points: list[tuple[float, float]] = []  # every evaluated (latency, score)
 
+    def sibling(self) -> Problem:
+        """The same problem with fresh counters and points, sharing the signal's score cache."""
+        other = Problem(self.space, self.latency, self.signal, self.budget, self.constraints)
+        other._cache = self._cache
+        return other
+
     def feasible(self, archs: np.ndarray, latency: np.ndarray | None = None) -> np.ndarray:
         """Mask of candidates meeting every hard limit (the latency one only in hard mode)."""
         lat = self.latency.predict(archs) if latency is None else latency

@@ -105,7 +105,7 @@ class SuperLayer(keras.layers.Layer):
         self.residual = spec.stride == 1 and spec.cin == spec.cout
         self.skip_conv = any(c.skip for c in spec.choices) and not self.residual
         self.masks = self._masks()
-        self.plan = superkernel_plan(spec, f"layer {index}") if not spec.fixed and _is_grid(spec) else None
+        self.plan = _plan_or_none(spec)  # None: choice mode only (fixed layers, FBNet's choices)
         self.bn_e = keras.layers.BatchNormalization(name="expand_bn") if self.has_expand else None
         self.bn_d = keras.layers.BatchNormalization(name="dw_bn")
         # Residual branches start near zero (zero BN gamma), so deep random paths train stably.
@@ -237,12 +237,11 @@ class SuperLayer(keras.layers.Layer):
         return h
 
 
-def _is_grid(layer: Layer) -> bool:
+def _plan_or_none(layer: Layer) -> SuperkernelPlan | None:
     try:
-        superkernel_plan(layer)
-        return True
+        return superkernel_plan(layer)
     except SearchError:
-        return False
+        return None
 
 
 class Supernet(keras.Model):
@@ -327,10 +326,10 @@ def soft_latency(net: Supernet, table: np.ndarray, constant: float):
     total = tf.constant(float(constant))
     for i, block in enumerate(net.blocks):
         row = np.nan_to_num(table[i, : len(block.spec.choices)]).astype(np.float32)
-        if block.plan is None:
-            total += float(row[0]) if block.spec.fixed else 0.0
-            if not block.spec.fixed:
-                raise SearchError(f"layer {i}: the single-path strategy needs a superkernel layer")
-        else:
+        if block.plan is not None:
             total += tf.reduce_sum(block.choice_weights() * row)
+        elif block.spec.fixed:
+            total += float(row[0])
+        else:
+            raise SearchError(f"layer {i}: the single-path strategy needs a superkernel layer")
     return total

@@ -73,14 +73,12 @@ def accuracy_of(net: Supernet, arch: np.ndarray, x: np.ndarray, y: np.ndarray, b
     return correct / len(y)
 
 
-_EVAL_FNS: dict[int, Callable] = {}
-
-
 def _eval_step(net: Supernet, xb):
-    fn = _EVAL_FNS.get(id(net))
+    """One compiled evaluation function per supernet, kept on the net itself."""
+    fn = getattr(net, "_edgelat_eval_fn", None)
     if fn is None:
         fn = tf.function(lambda t: net(t, batch_stats=True), reduce_retracing=True)
-        _EVAL_FNS[id(net)] = fn
+        object.__setattr__(net, "_edgelat_eval_fn", fn)
     return fn(xb)
 
 

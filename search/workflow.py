@@ -218,7 +218,7 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
 
     signal = make_signal()
     problem = Problem(lat_space, latency_model, signal, budget, constraints)
-    evaluations = opts.evaluations if signal.vectorised or opts.accuracy != "train" else min(opts.evaluations, 20)
+    evaluations = opts.evaluations
 
     if opts.strategy == "random":
         strategy = RandomSearch(evaluations, opts.seed)
@@ -241,8 +241,7 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
     result = strategy.run(problem, rep.advance)
     baseline = None
     if opts.strategy != "random":
-        base_problem = Problem(lat_space, latency_model, signal, budget, constraints)
-        base_problem._cache = problem._cache  # same signal: share its cache, count only new ones
+        base_problem = problem.sibling()  # same signal: shares its cache, counts only new evaluations
         rep.phase(f"random baseline ({evaluations} evaluations)", 1)
         try:
             baseline = RandomSearch(evaluations, opts.seed + 1).run(base_problem, rep.advance)
