@@ -27,22 +27,28 @@ def plot_search(path: Path, method, random, target_ms: float, signal: str, title
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for res, colour in ((random, "0.55"), (method, "C0")):
+    sp = method is not None and method.history and "hard_ms" in method.history[0]
+    score_ax = ax1.twinx() if sp else ax1  # single-path's curve is in ms: scores get their own axis
+    if sp:
+        ax1.plot([h["hard_ms"] for h in method.history], color="C0", label=f"{method.strategy}: decoded network")
+        ax1.axhline(target_ms, color="C3", ls="--", lw=1, label=f"budget {target_ms:g} ms")
+        ax1.set_xlabel("single-path training step / random evaluations")
+        ax1.set_ylabel("predicted latency of the decoded network (ms)")
+    for res, colour in ((random, "0.55"), (None if sp else method, "C0")):
         if res is None:
             continue
         ev = [h.get("evaluations", i + 1) for i, h in enumerate(res.history) if "best_reward" in h]
         best = [h["best_reward"] for h in res.history if "best_reward" in h]
-        if best:
-            ax1.plot(ev, best, color=colour, label=res.strategy, drawstyle="steps-post")
-        elif "hard_ms" in (res.history[0] if res.history else {}):
-            ax1.plot([h["hard_ms"] for h in res.history], color=colour, label=f"{res.strategy}: decoded ms")
-            ax1.axhline(target_ms, color="C3", ls="--", lw=1)
-            ax1.set_ylabel("predicted latency of the decoded network (ms)")
-    ax1.set_xlabel("evaluations (single-path: training steps)")
-    if not ax1.get_ylabel():
-        ax1.set_ylabel(f"best {signal} within budget")
+        score_ax.plot(ev, best, color=colour, label=f"{res.strategy}: best {signal}", drawstyle="steps-post")
+    score_ax.set_ylabel(f"best {signal} within budget")
+    if not sp:
+        ax1.set_xlabel("evaluations")
     ax1.set_title("progress")
-    ax1.legend()
+    handles = ax1.get_legend_handles_labels()
+    if sp:
+        extra = score_ax.get_legend_handles_labels()
+        handles = (handles[0] + extra[0], handles[1] + extra[1])
+    ax1.legend(*handles, fontsize=8)
     for res, colour, marker in ((random, "0.6", "x"), (method, "C0", ".")):
         if res is None or not res.points:
             continue

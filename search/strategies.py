@@ -201,20 +201,25 @@ class SimulatedAnnealing:
     A move re-draws the choices of m layers, m shrinking linearly from `neighbourhood` to 1.
     The temperature falls geometrically from `t_start` to `t_end` (in units of the score spread
     of the initial population), acceptance is Metropolis, and a chain that has not improved for
-    `patience` steps restarts from the best architecture found so far.
+    `patience` steps restarts from the best architecture found so far. With `evaluations`,
+    the run lasts until that many new architectures have been scored (revisits are free, so a
+    fixed step count would spend less than the random baseline it is compared with); the
+    schedule then follows the share of that budget spent, and `steps` caps it at 20x.
     """
 
     name = "anneal"
 
     def __init__(self, steps: int = 200, chains: int = 8, neighbourhood: int | None = None, t_start: float = 1.0,
-                 t_end: float = 0.01, patience: int = 40, seed: int = 0):
-        if steps < 1 or chains < 1:
-            raise SearchError("anneal: steps and chains must be >= 1")
+                 t_end: float = 0.01, patience: int = 40, seed: int = 0, evaluations: int | None = None):
+        if steps < 1 or chains < 1 or (evaluations is not None and evaluations < 1):
+            raise SearchError("anneal: steps, chains and evaluations must be >= 1")
+        self.evaluations = evaluations
         self.steps, self.chains, self.neighbourhood = steps, chains, neighbourhood
         self.t_start, self.t_end, self.patience, self.seed = t_start, t_end, patience, seed
 
     def run(self, problem: Problem, progress: Progress | None = None) -> SearchResult:
         start = time.perf_counter()
+        spent0 = problem.evaluations  # the budget counts the initial population too
         rng = np.random.default_rng(self.seed)
         space = problem.space
         searchable = np.array(space.searchable)
@@ -236,8 +241,16 @@ class SimulatedAnnealing:
         stale = np.zeros(self.chains, np.int64)
         chain_best = cur_r.copy()
         history, restarts = [], 0
-        for it in range(self.steps):
-            frac = it / max(1, self.steps - 1)
+        max_steps = self.steps if self.evaluations is None else 20 * self.steps
+        it, done_steps = -1, 0
+        while it + 1 < max_steps:
+            it += 1
+            if self.evaluations is None:
+                frac = it / max(1, self.steps - 1)
+            else:
+                frac = min(1.0, (problem.evaluations - spent0) / self.evaluations)
+                if frac >= 1.0:
+                    break
             temp = self.t_start * (self.t_end / self.t_start) ** frac
             m = max(1, int(round(m0 * (1 - frac))))
             prop = cur.copy()
@@ -263,12 +276,15 @@ class SimulatedAnnealing:
             for c in np.flatnonzero(stale >= self.patience):
                 cur[c], cur_lat[c], cur_r[c], stale[c] = best, problem.latency.predict(best[None])[0], best_r, 0
                 restarts += 1
+            done_steps = it + 1
             history.append({"step": it, "temperature": temp, "neighbourhood": m, "best_reward": best_r,
                             "evaluations": problem.evaluations})
             if progress:
-                progress(it + 1, self.steps, {"best": best_r})
+                done, total = ((it + 1, self.steps) if self.evaluations is None
+                               else (problem.evaluations - spent0, self.evaluations))
+                progress(min(done, total), total, {"best": best_r})
         score = problem.scores(best[None], problem.latency.predict(best[None]))[0]
-        log = [f"anneal: {self.steps} steps x {self.chains} chains, neighbourhood {m0}->1, "
+        log = [f"anneal: {done_steps} steps x {self.chains} chains, neighbourhood {m0}->1, "
                f"T {self.t_start}->{self.t_end} x score spread {scale:.4g}, {restarts} restarts"]
         return _result(self.name, problem, best, score, start, history, log)
 

@@ -223,10 +223,11 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
     if opts.strategy == "random":
         strategy = RandomSearch(evaluations, opts.seed)
     elif opts.strategy == "anneal":
-        # Costly signals: as many evaluations as the random baseline gets (4 chains, more steps).
+        # Costly signals: exactly the random baseline's number of new evaluations, on 4 chains.
         chains = opts.chains if signal.vectorised else min(opts.chains, 4)
         steps = opts.steps * 10 if signal.vectorised else max(1, evaluations // chains)
-        strategy = SimulatedAnnealing(steps=steps, chains=chains, seed=opts.seed)
+        strategy = SimulatedAnnealing(steps=steps, chains=chains, seed=opts.seed,
+                                      evaluations=None if signal.vectorised else evaluations)
     else:
         from edgelat.search.strategies import SinglePathSearch
         from edgelat.search.supernet import build_supernet

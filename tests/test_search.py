@@ -217,3 +217,16 @@ def test_search_cli_bad_input_is_one_line(tmp_path):
     assert res.returncode == 2 and "--predictor" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = run_cli("search", "--target-ms", "-1", "--out", str(tmp_path))
     assert res.returncode == 2 and "--target-ms" in res.stderr
+
+
+def test_anneal_with_an_evaluation_budget_spends_exactly_it(pixel1):
+    """With a costly signal annealing is compared at equal new evaluations with random search."""
+    space, ap = pixel1
+
+    class Counting(ParamsSignal):
+        vectorised = False
+
+    problem = Problem(space, ap, Counting(space), Budget(80.0))
+    res = SimulatedAnnealing(steps=10, chains=4, seed=2, evaluations=60).run(problem)
+    assert 60 <= res.evaluations <= 63  # the budget includes the initial chains; the last step may overshoot
+    assert res.latency_ms <= 80.0 and len(res.history) > 15  # revisits made it run past 10 steps
