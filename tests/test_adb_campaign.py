@@ -74,8 +74,11 @@ def test_board_campaign_through_cli(adbd, tmp_path, tiny_ranges, cache_dir):
 def _wait_for_ok_rows(store: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if store.exists() and sum(r[1] == "ok" for r in rows(store)) >= n:
-            return
+        try:
+            if store.exists() and sum(r[1] == "ok" for r in rows(store)) >= n:
+                return
+        except sqlite3.OperationalError:  # the file exists but its schema is not written yet
+            pass
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.1)
     raise AssertionError("campaign made no progress")

@@ -70,8 +70,11 @@ def _kill(proc):
 def _wait_for(predicate, proc, timeout=240):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+        except sqlite3.OperationalError:  # the store file exists but its schema is not written yet
+            pass
         assert proc.poll() is None, f"campaign ended before the kill point: {proc.stderr.read()}"
         time.sleep(0.02)
     raise AssertionError("kill point not reached in time")
