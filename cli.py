@@ -93,9 +93,9 @@ def _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, dty
     from edgelat.profiler import sampling
 
     if sample == "space":
-        from edgelat.profiler.spaces import get_space
+        from edgelat.core.spaces import get_space
 
-        specs = sampling.space_blocks(get_space(space, resolution, width).layer_positions(), dtypes)
+        specs = sampling.space_blocks(get_space(space, resolution, width).layers, dtypes)
     else:
         rng = sampling.BlockRanges.from_file(ranges) if ranges else sampling.BlockRanges()
         if sample == "random":

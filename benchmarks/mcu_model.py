@@ -7,10 +7,10 @@ import time
 
 import numpy as np
 
+from edgelat.core.spaces import get_space
 from edgelat.devices import mcu_latency
 from edgelat.devices.catalog import get_device
 from edgelat.profiler.mcu import estimate_network, space_network
-from edgelat.profiler.spaces import get_space
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edgelat.core.spaces import get_space
 from edgelat.predictors import metrics
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
@@ -24,7 +25,6 @@ from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.network import LayerwisePredictor, prior_costs
 from edgelat.predictors.transfer import TransferPredictor
-from edgelat.profiler.spaces import get_space
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SPLITS = 5

@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from edgelat.core.spaces import get_space  # noqa: E402
 from edgelat.profiler.sampling import space_blocks  # noqa: E402
-from edgelat.profiler.spaces import get_space  # noqa: E402
 from edgelat.profiler.store import Store  # noqa: E402
 
 from _common import host_campaign  # noqa: E402
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--min-time-ms", type=float, default=200.0)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="edgelat-rep-"))
-    specs = space_blocks(get_space("single-path").layer_positions(), ("fp32", "int8"))
+    specs = space_blocks(get_space("single-path").layers, ("fp32", "int8"))
     for name in ("a.sqlite", "b.sqlite"):
         r = host_campaign(specs, workdir=work, cache_dir=work / "cache", store_name=name, runs=args.runs,
                          min_time_ms=args.min_time_ms)

@@ -22,10 +22,10 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def throughput() -> None:
+    from edgelat.core.spaces import get_space
     from edgelat.predictors.architecture import ArchitecturePredictor
     from edgelat.predictors.datasets import load_blocks
     from edgelat.predictors.lut import LUTPredictor
-    from edgelat.profiler.spaces import get_space
     from edgelat.search.signals import ParamsSignal
     from edgelat.search.strategies import Budget, Problem, RandomSearch, SimulatedAnnealing
 
@@ -95,7 +95,7 @@ def demo() -> None:
 
 def proxies(n_archs: int, epochs: int) -> None:
     """Spearman and Kendall of each signal against short-trained test accuracy."""
-    from edgelat.profiler.spaces import get_space
+    from edgelat.core.spaces import get_space
     from edgelat.search import signals as sig
     from edgelat.search.data import load_digits
     from edgelat.search.workflow import Reporter, supernet_for

@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edgelat.core.sizes import parse_size
 from edgelat.devices.mcu_latency import CORES as MCU_CORES
-from edgelat.devices.units import parse_size
 from edgelat.errors import DeviceFileError
 
 KINDS = ("phone", "edge-cpu", "dsp", "gpu", "mcu", "host")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgelat.devices.tflite_file import load_tflite
+from edgelat.core.tflite_file import load_tflite
 from edgelat.errors import DataError
 
 # Op kinds the cycle model prices. "conv" is a kxk (k > 1) or strided convolution, "pw" a 1x1 stride-1 one.
@@ -80,7 +80,7 @@ def avg_pool(hw: int, channels: int, kernel: int, stride: int, name: str = "pool
 
 def mbconv(hw: int, cin: int, cout: int, expand: int, kernel: int, stride: int, se_channels: int = 0,
            act: str = "relu6", expand_conv: bool | None = None, prefix: str = "") -> tuple[list[McuOp], int]:
-    """The int8 TFLite ops of an MBConv block as edgelat builds it (profiler/keras_builder.py):
+    """The int8 TFLite ops of an MBConv block as edgelat builds it (core/builders.py):
     1x1 expand (if expand > 1), kxk depthwise, optional SE (mean, 1x1 reduce, 1x1 expand, gate,
     mul; `se_channels` is the squeeze width, 0 for no SE), 1x1 project, identity add when stride 1
     and cin == cout. relu/relu6 fuse into the convs; hswish is its own op. While the block runs,

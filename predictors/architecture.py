@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelat.core.spaces import SearchSpace
 from edgelat.predictors.base import LatencyPredictor, PredictorError
 from edgelat.predictors.features import fields_frame
 from edgelat.predictors.network import LayerwisePredictor
-from edgelat.profiler.spaces import SearchSpace
 
 
 def fixed_ms(predictor: LatencyPredictor) -> float:
@@ -31,7 +31,7 @@ def cost_table(space: SearchSpace, predictor: LatencyPredictor, dtype: str = "fp
     for i, layer in enumerate(space.layers):
         for j, choice in enumerate(layer.choices):
             if choice.skip:
-                if not (layer.stride == 1 and layer.cin == layer.cout):
+                if not layer.identity_skip:
                     raise PredictorError(f"layer {i}: a shape-changing skip has no block to predict")
                 table[i, j] = 0.0
             else:

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
+from edgelat.core.spaces import SearchSpace
 from edgelat.errors import BlockSpecError, DataError
-from edgelat.profiler.blockspec import FIELD_NAMES, BlockSpec
-from edgelat.profiler.spaces import SearchSpace
 from edgelat.profiler.table import read_block_csv
 
 

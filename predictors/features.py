@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from edgelat.profiler.blockspec import ACTIVATIONS, BlockSpec
+from edgelat.core.blockspec import ACTIVATIONS, BlockSpec
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +36,7 @@ def schema_hash() -> str:
 
 
 def _round_channels_vec(v: np.ndarray, divisor: int = 8) -> np.ndarray:
-    """Vectorised twin of edgelat.profiler.channels.round_channels (tested equal)."""
+    """Vectorised twin of edgelat.core.channels.round_channels (tested equal)."""
     r = np.maximum(divisor, (v + divisor / 2) // divisor * divisor)
     return np.where(r < 0.9 * v, r + divisor, r)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.predictors.base import LatencyPredictor, PredictorError, check_targets
 from edgelat.predictors.features import as_frame
-from edgelat.profiler.blockspec import BlockSpec
 
 
 def frame_keys(frame) -> list[str]:

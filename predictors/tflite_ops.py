@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgelat.devices.tflite_file import load_tflite
+from edgelat.core.blockspec import BlockSpec
+from edgelat.core.tflite_file import load_tflite
 from edgelat.errors import DataError
-from edgelat.profiler.blockspec import BlockSpec
 
 ACTIVATION_OPS = {"HARD_SWISH": "hswish", "RELU6": "relu6", "RELU": "relu"}
 FUSED = {1: "relu", 3: "relu6"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgelat.core.blockspec import BlockSpec
+from edgelat.core.spaces import get_space
 from edgelat.errors import EdgelatError
 from edgelat.predictors import metrics, persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
@@ -16,8 +18,6 @@ from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.network import LayerwisePredictor
 from edgelat.predictors.transfer import TransferPredictor
-from edgelat.profiler.blockspec import BlockSpec
-from edgelat.profiler.spaces import get_space
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
 

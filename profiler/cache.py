@@ -11,7 +11,7 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from edgelat.profiler.blockspec import BlockSpec
+from edgelat.core.blockspec import BlockSpec
 
 
 @lru_cache(maxsize=1)

@@ -15,10 +15,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.backends import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
 from edgelat.profiler.store import Store
 

@@ -14,8 +14,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.errors import ConversionError
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.cache import TFLiteCache
 
 
@@ -37,11 +37,11 @@ def _worker_init() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import edgelat.profiler.convert  # noqa: F401  (import cost paid once per worker)
+    import edgelat.core.convert  # noqa: F401  (import cost paid once per worker)
 
 
 def _convert_one(key: str, cache_root: str, calibration_samples: int) -> tuple[str, float, float]:
-    from edgelat.profiler.convert import convert_block
+    from edgelat.core.convert import convert_block
 
     spec = BlockSpec.from_key(key)
     cache = TFLiteCache(cache_root, calibration_samples)

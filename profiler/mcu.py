@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.devices import mcu_ops
 from edgelat.devices.catalog import Device
 from edgelat.devices.mcu_latency import RUNTIME_FLASH_BYTES, check_core, op_cycles
 from edgelat.devices.mcu_ops import McuOp
 from edgelat.devices.mcu_sim import MemoryFit
 from edgelat.errors import EdgelatError
-from edgelat.profiler.blockspec import BlockSpec
 
 # TFLM bookkeeping in the arena tail on a 64-bit host, from RecordingMicroAllocator's report on
 # this project's converted blocks and networks: TfLiteEvalTensor 24 B per tensor (constants
@@ -148,7 +148,7 @@ def space_network(space, indices) -> list[Layer]:
     for layer, i in zip(space.layers, idx, strict=True):
         choice = layer.choices[int(i)]
         if choice.skip:
-            if not (layer.stride == 1 and layer.cin == layer.cout):
+            if not layer.identity_skip:
                 layers.append(Conv(layer.input_hw, layer.cin, layer.cout, 1, layer.stride, layer.act))
         elif choice.groups != 1:
             raise EdgelatError(f"choice {choice.name!r}: grouped 1x1 convolutions have no MCU estimate yet")

@@ -1,9 +1,5 @@
-"""Which blocks to profile: the distinct blocks of a space's layer positions, or a random or
-grid sample over user-given ranges.
-
-A `LayerPosition` is the part of a search space the profiler needs (shape, stride and the
-(kernel, expand) choices); the spaces themselves are defined in ``edgelat.profiler.spaces``.
-"""
+"""Which blocks to profile: the distinct blocks of a space's layers, or a random or grid
+sample over user-given ranges."""
 
 from __future__ import annotations
 
@@ -11,38 +7,21 @@ import itertools
 import math
 import random
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgelat.core.blockspec import ACTIVATIONS, BlockSpec
+from edgelat.core.spaces import Layer
 from edgelat.errors import BlockSpecError, DataError
-from edgelat.profiler.blockspec import ACTIVATIONS, BlockSpec
 
 
-@dataclass(frozen=True)
-class LayerPosition:
-    """One MBConv layer of a macro-architecture and its (kernel, expand) options."""
-
-    input_hw: int
-    cin: int
-    cout: int
-    stride: int
-    options: tuple[tuple[int, int], ...]  # (kernel, expand) pairs; skip is not a block
-    se: int = 0
-    act: str = "relu6"
-
-    def blocks(self, dtype: str = "fp32") -> list[BlockSpec]:
-        return [
-            BlockSpec(self.input_hw, self.cin, self.cout, e, k, self.stride, self.se, self.act, dtype)
-            for k, e in self.options
-        ]
-
-
-def space_blocks(positions: list[LayerPosition], dtypes: tuple[str, ...] = ("fp32",)) -> list[BlockSpec]:
-    """Distinct blocks over all positions and dtypes, in layer order (dtype-major)."""
+def space_blocks(layers: Sequence[Layer], dtypes: tuple[str, ...] = ("fp32",)) -> list[BlockSpec]:
+    """Distinct blocks over all layers of a space and dtypes, in layer order (dtype-major)."""
     seen: dict[str, BlockSpec] = {}
     for dtype in dtypes:
-        for pos in positions:
-            for spec in pos.blocks(dtype):
+        for layer in layers:
+            for spec in layer.blocks(dtype):
                 seen.setdefault(spec.key, spec)
     return list(seen.values())
 

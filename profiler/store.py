@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
-from edgelat.profiler.blockspec import FIELD_NAMES, BlockSpec
 
 SCHEMA_VERSION = 2
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.errors import BlockSpecError, DataError
-from edgelat.profiler.blockspec import BlockSpec
 
 BLOCK_COLUMNS = ("input_hw", "cin", "cout", "expand", "kernel", "stride", "se", "act", "latency_ms")
 REQUIRED_COLUMNS = ("input_hw", "cin", "cout", "expand", "kernel", "stride", "latency_ms")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from edgelat.core.spaces import get_space
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.deploy import deploy
@@ -23,8 +24,7 @@ from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.datasets import load_blocks
 from edgelat.predictors.lut import LUTPredictor
-from edgelat.profiler.spaces import get_space
-from edgelat.search.fixed_parts import measure_fixed_parts
+from edgelat.profiler.fixed_parts import measure_fixed_parts
 from edgelat.search.workflow import Reporter, SearchOptions, run_search
 
 DATA = Path(__file__).resolve().parent.parent / "data"

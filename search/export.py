@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from edgelat.core.builders import build_network
+from edgelat.core.convert import convert_model
+from edgelat.core.spaces import SearchSpace
 from edgelat.errors import ConversionError, SearchError
-from edgelat.profiler.convert import convert_model
-from edgelat.profiler.spaces import SearchSpace
-from edgelat.search.network import build_network, copy_weights
+from edgelat.search.weights import copy_weights
 
 
 def litert_labels(model_path: Path, images: np.ndarray) -> list[int]:

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from edgelat.profiler.spaces import Layer, SearchSpace
+from edgelat.core.spaces import Layer, SearchSpace
 
 
 class AccuracySignal(ABC):
@@ -80,7 +80,8 @@ def short_train(space: SearchSpace, arch: np.ndarray, data, epochs: int = 8, see
     """Train `arch` from scratch for a few epochs; returns (model, top-1 on `split`)."""
     import keras
 
-    from edgelat.search.network import build_network, recalibrate_bn, top1
+    from edgelat.core.builders import build_network
+    from edgelat.search.weights import recalibrate_bn, top1
 
     model = build_network(space, arch, seed=seed)
     steps = max(1, len(data.y_train) // 64) * epochs

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edgelat.core.spaces import SearchSpace
 from edgelat.errors import SearchError
-from edgelat.profiler.spaces import SearchSpace
 from edgelat.search.signals import AccuracySignal
 
 

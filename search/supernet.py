@@ -25,8 +25,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from edgelat.core.spaces import Layer, SearchSpace  # noqa: E402
 from edgelat.errors import SearchError  # noqa: E402
-from edgelat.profiler.spaces import Layer, SearchSpace  # noqa: E402
 
 
 def _act(x, act: str, linear: bool):
@@ -102,7 +102,7 @@ class SuperLayer(keras.layers.Layer):
             raise SearchError(f"layer {index}: mixes e=1 (no expansion conv) with expanded choices")
         self.K = max(c.kernel for c in blocks)
         self.C = spec.cin * max(c.expand for c in blocks)
-        self.residual = spec.stride == 1 and spec.cin == spec.cout
+        self.residual = spec.identity_skip
         self.skip_conv = any(c.skip for c in spec.choices) and not self.residual
         self.masks = self._masks()
         self.plan = _plan_or_none(spec)  # None: choice mode only (fixed layers, FBNet's choices)

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from edgelat.core.sizes import parse_size
+from edgelat.core.spaces import SearchSpace, get_space
 from edgelat.devices.catalog import Device, get_device
-from edgelat.devices.units import parse_size
 from edgelat.errors import DoesNotFitError, EdgelatError, SearchError
 from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
-from edgelat.profiler.spaces import SearchSpace, get_space
 from edgelat.search.signals import SIGNALS
 
 STRATEGIES = ("anneal", "random", "single-path")
@@ -137,8 +137,9 @@ def supernet_for(space: SearchSpace, data, epochs: int, seed: int, reporter: Rep
 
 def _final_evaluator(kind: str, space: SearchSpace, data, net, epochs: int, seed: int) -> Callable:
     """(arch) -> (test top-1, Keras model) with one fixed procedure for every strategy."""
-    from edgelat.search.network import build_network, inherit_weights, recalibrate_bn, top1
+    from edgelat.core.builders import build_network
     from edgelat.search.signals import short_train
+    from edgelat.search.weights import inherit_weights, recalibrate_bn, top1
 
     def supernet_eval(arch):
         model = build_network(space, arch, seed=seed)
@@ -291,8 +292,9 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
                          "estimated": True}
     files: dict[str, str] = {}
     if opts.export:
+        from edgelat.core.builders import build_network
         from edgelat.search.export import export_network
-        from edgelat.search.network import build_network, copy_weights, recalibrate_bn, top1
+        from edgelat.search.weights import copy_weights, recalibrate_bn, top1
 
         rep.phase("export (Keras, TFLite fp32 and int8, LiteRT check)", 1)
         if lat_space.resolution != acc_space.resolution:

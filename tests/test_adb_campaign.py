@@ -46,7 +46,7 @@ def rows(store):
 def tiny_model(tmp_path_factory) -> Path:
     """One small fp32 block as .tflite (converted by the real converter in a subprocess)."""
     out = tmp_path_factory.mktemp("model") / f"{BLOCK}-fp32.tflite"
-    code = ("import sys; from edgelat.profiler.blockspec import BlockSpec; from edgelat.profiler.convert import "
+    code = ("import sys; from edgelat.core.blockspec import BlockSpec; from edgelat.core.convert import "
             "convert_block; open(sys.argv[2], 'wb').write(convert_block(BlockSpec.from_key(sys.argv[1])).data)")
     subprocess.run([sys.executable, "-c", code, f"{BLOCK}-fp32", str(out)], check=True, timeout=300)
     return out

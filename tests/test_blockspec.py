@@ -2,9 +2,9 @@
 
 import pytest
 
+from edgelat.core.blockspec import BlockSpec, canonical_act
+from edgelat.core.channels import round_channels
 from edgelat.errors import BlockSpecError, EdgelatError
-from edgelat.profiler.blockspec import BlockSpec, canonical_act
-from edgelat.profiler.channels import round_channels
 
 
 def test_key_is_canonical_and_round_trips():

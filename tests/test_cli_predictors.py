@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelat.core.spaces import get_space
 from edgelat.predictors import persistence
 from edgelat.predictors.datasets import load_networks
 from edgelat.predictors.network import LayerwisePredictor
-from edgelat.profiler.spaces import get_space
 
 from conftest import run_cli
 

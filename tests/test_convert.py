@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from edgelat.profiler.blockspec import BlockSpec
+from edgelat.core.blockspec import BlockSpec
 from edgelat.profiler.cache import TFLiteCache, tensorflow_version
 from edgelat.profiler.conversion_pool import ConversionPool
 
 tf = pytest.importorskip("tensorflow")
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
-from edgelat.profiler.convert import convert_block, convert_model  # noqa: E402
-from edgelat.profiler.keras_builder import build_block_model  # noqa: E402
+from edgelat.core.builders import build_block_model  # noqa: E402
+from edgelat.core.convert import convert_block, convert_model  # noqa: E402
 
 
 def interp(data: bytes) -> Interpreter:

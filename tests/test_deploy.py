@@ -20,7 +20,7 @@ FAST = ("--runs", "5", "--warmup", "1", "--min-time-ms", "5")
 def models(tmp_path_factory) -> dict[str, Path]:
     """The same small block as fp32 and int8 .tflite, in a folder of its own (real conversions)."""
     root = tmp_path_factory.mktemp("deploy")
-    code = ("import sys; from edgelat.profiler.blockspec import BlockSpec; from edgelat.profiler.convert import "
+    code = ("import sys; from edgelat.core.blockspec import BlockSpec; from edgelat.core.convert import "
             "convert_block\nfor key, out in zip(sys.argv[1::2], sys.argv[2::2]):\n"
             "    open(out, 'wb').write(convert_block(BlockSpec.from_key(key)).data)")
     paths = {dt: root / dt / f"{BLOCK}-{dt}.tflite" for dt in ("fp32", "int8")}

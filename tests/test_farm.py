@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.discovery import discover_units, node_resources
 from edgelat.devices.measurement import Measurement
 from edgelat.errors import DeviceFileError
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.farm import cpu_gate
 from edgelat.profiler.store import Store
 

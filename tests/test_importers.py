@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelat.core.spaces import get_space
 from edgelat.errors import DataError
 from edgelat.predictors.datasets import load_blocks, load_networks
 from edgelat.predictors.lut import LUTPredictor, frame_keys
-from edgelat.profiler.spaces import get_space
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

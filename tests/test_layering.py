@@ -1,4 +1,4 @@
-"""Imports point downward only: devices <- profiler <- predictors <- search <- cli."""
+"""Imports point downward only: core <- devices <- profiler <- predictors <- search <- cli."""
 
 import ast
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["devices", "profiler", "predictors", "search", "cli"]
+ORDER = ["core", "devices", "profiler", "predictors", "search", "cli"]
 
 
 def edgelat_imports(path: Path) -> set[str]:

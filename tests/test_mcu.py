@@ -7,12 +7,12 @@ import sqlite3
 
 import pytest
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.devices import mcu_latency
 from edgelat.devices.catalog import get_device, load_device_file
 from edgelat.devices.mcu_ops import parse_net, read_tflite
 from edgelat.devices.mcu_sim import mcu_report, run_tflm
 from edgelat.errors import DataError, DeviceFileError
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.cache import TFLiteCache
 
 from conftest import run_cli
@@ -23,7 +23,7 @@ BLOCKS = ("mbconv-i16-c8-o8-e3-k3-s1-se0-relu6-int8", "mbconv-i16-c8-o16-e6-k5-s
 @pytest.fixture(scope="module")
 def int8_blocks(cache_dir):
     """Converted int8 blocks (cached for the session)."""
-    from edgelat.profiler.convert import convert_block
+    from edgelat.core.convert import convert_block
 
     cache = TFLiteCache(cache_dir)
     paths = {}

@@ -2,11 +2,11 @@
 
 import pytest
 
+from edgelat.core.blockspec import BlockSpec
+from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import get_device
 from edgelat.devices.mcu_sim import mcu_report
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.mcu import Classifier, Conv, Pool, estimate_network, model_bytes, network_ops, space_network
-from edgelat.profiler.spaces import get_space
 
 SRAM_TOLERANCE = 0.08  # stated in the README; measured -5.4 % .. -0.2 % on these networks
 SIZE_TOLERANCE = 0.08  # .tflite bytes; measured -1.6 % .. +3.7 %
@@ -32,7 +32,7 @@ def build_network(layers, resolution):
     """A real Keras model of the layer list (the profiler's MBConv builder for the blocks)."""
     import keras
 
-    from edgelat.profiler.keras_builder import activation_layer, mbconv
+    from edgelat.core.builders import activation_layer, mbconv
 
     keras.utils.set_random_seed(0)
     x = inputs = keras.Input((resolution, resolution, 3), batch_size=1)
@@ -53,7 +53,7 @@ def build_network(layers, resolution):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_analytic_sram_and_size_are_close_to_tflm(name, tmp_path):
-    from edgelat.profiler.convert import convert_model
+    from edgelat.core.convert import convert_model
 
     resolution, layers = NETWORKS[name]
     data = convert_model(build_network(layers, resolution), "int8").data

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from edgelat.core.blockspec import BlockSpec
+from edgelat.core.channels import round_channels
 from edgelat.predictors import metrics, persistence
 from edgelat.predictors.base import NotFittedError, PredictorError
 from edgelat.predictors.datasets import load_blocks
@@ -15,8 +17,6 @@ from edgelat.predictors.gbdt import GBDTPredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.transfer import TransferPredictor
-from edgelat.profiler.blockspec import BlockSpec
-from edgelat.profiler.channels import round_channels
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

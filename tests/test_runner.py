@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.backends import RUNNER_SCRIPT, HostBackend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.parsers import parse_litert_result
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.conversion_pool import ConversionPool
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from edgelat.core.spaces import get_space
 from edgelat.errors import DataError, EdgelatError
 from edgelat.profiler.sampling import BlockRanges, grid_blocks, limit_blocks, random_blocks, space_blocks
-from edgelat.profiler.spaces import get_space
 
 
 def test_single_path_space_layers_and_blocks():
@@ -14,12 +14,12 @@ def test_single_path_space_layers_and_blocks():
     assert [strides[i] for i in (1, 5, 9, 13, 17)] == [2, 2, 2, 1, 2]
     assert [space.layers[i].cout for i in (1, 5, 9, 13, 17, 21)] == [24, 40, 80, 96, 192, 320]
     assert [any(c.skip for c in space.layers[i].choices) for i in (1, 2, 5, 6)] == [False, True, False, True]
-    blocks = space_blocks(space.layer_positions())
+    blocks = space_blocks(space.layers)
     # 2 fixed layers + 10 distinct (shape, stride) positions x 4 (k, e) choices
     assert len(blocks) == 42 and len({b.key for b in blocks}) == 42
     assert blocks[0].key == "mbconv-i112-c32-o16-e1-k3-s1-se0-relu6-fp32"
     assert blocks[-1].key == "mbconv-i7-c192-o320-e6-k3-s1-se0-relu6-fp32"
-    both = space_blocks(space.layer_positions(), ("fp32", "int8"))
+    both = space_blocks(space.layers, ("fp32", "int8"))
     assert len(both) == 84 and sum(b.dtype == "int8" for b in both) == 42
 
 
@@ -50,7 +50,7 @@ def test_grid_covers_the_product(tiny_ranges):
 
 
 def test_limit_is_a_reproducible_ordered_subset():
-    blocks = space_blocks(get_space("single-path").layer_positions())
+    blocks = space_blocks(get_space("single-path").layers)
     sub = limit_blocks(blocks, 10, seed=1)
     assert len(sub) == 10 and sub == limit_blocks(blocks, 10, seed=1)
     assert sub == [b for b in blocks if b in sub]

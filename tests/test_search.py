@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgelat.core.space_file import load_space_file
+from edgelat.core.spaces import get_space
 from edgelat.errors import EdgelatError, SearchError
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.datasets import load_blocks
 from edgelat.predictors.lut import LUTPredictor
-from edgelat.profiler.spaces import get_space, load_space_file
 from edgelat.search.plots import pareto_front
 from edgelat.search.signals import FlopsSignal, NasgraphSignal, NaswotSignal, ParamsSignal, SynflowSignal
 from edgelat.search.strategies import Budget, Problem, RandomSearch, SimulatedAnnealing, SinglePathSearch
@@ -80,7 +81,8 @@ def test_threshold_mode_computes_exactly_the_decoded_subnetwork():
 def test_encode_decode_build_and_inherited_weights_round_trip(name, width):
     import tensorflow as tf
 
-    from edgelat.search.network import build_network, inherit_weights
+    from edgelat.core.builders import build_network
+    from edgelat.search.weights import inherit_weights
 
     space = get_space(name, 32, width=width, num_classes=10)
     net = build_supernet(space, seed=2)

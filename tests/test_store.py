@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.measurement import Measurement
 from edgelat.errors import StoreError
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.store import Store, open_existing
 
 STATS = dict(median_ms=1.0, mean_ms=1.1, std_ms=0.1, p5_ms=0.9, p95_ms=1.3, min_ms=0.8, max_ms=1.5, cv=0.09)

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.tflite_ops import predict_tflite, read_graph
-from edgelat.profiler.blockspec import BlockSpec
 
 BLOCKS = [
     BlockSpec(16, 16, 16, 6, 5, 1, 1, "hswish"),  # SE, hard-swish, residual
@@ -19,8 +19,8 @@ BLOCKS = [
 @pytest.fixture(scope="module", params=["fp32", "int8"])
 def network(request, tmp_path_factory):
     keras = pytest.importorskip("keras")
-    from edgelat.profiler.convert import convert_model
-    from edgelat.profiler.keras_builder import mbconv
+    from edgelat.core.builders import mbconv
+    from edgelat.core.convert import convert_model
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((32, 32, 3), batch_size=1)

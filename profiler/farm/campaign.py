@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.discovery import device_resource, unit_resource
 from edgelat.errors import EdgelatError
-from edgelat.profiler.blockspec import BlockSpec
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import CampaignResult, Reporter
 from edgelat.profiler.farm.ray_support import connect

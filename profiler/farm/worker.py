@@ -24,7 +24,7 @@ from edgelat.profiler.farm import cpu_gate
 def convert_key(key: str, calibration_samples: int) -> dict[str, Any]:
     """Convert one block to .tflite bytes; errors come back in the result (never raised)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from edgelat.profiler.blockspec import BlockSpec
+    from edgelat.core.blockspec import BlockSpec
 
     try:
         with cpu_gate.converting() as cpu:
@@ -32,7 +32,7 @@ def convert_key(key: str, calibration_samples: int) -> dict[str, Any]:
 
             tf.config.threading.set_intra_op_parallelism_threads(1)
             tf.config.threading.set_inter_op_parallelism_threads(1)
-            from edgelat.profiler.convert import convert_block
+            from edgelat.core.convert import convert_block
 
             out = convert_block(BlockSpec.from_key(key), calibration_samples=calibration_samples)
         return {"data": out.data, "error": None, "convert_s": out.convert_s, "total_s": out.total_s,

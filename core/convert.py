@@ -20,8 +20,8 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2,
 )
 
+from edgelat.core.blockspec import BlockSpec  # noqa: E402
 from edgelat.errors import ConversionError  # noqa: E402
-from edgelat.profiler.blockspec import BlockSpec  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -95,7 +95,7 @@ def convert_block(spec: BlockSpec, calibration_samples: int = 8, seed: int = 0) 
     than double the cost of a conversion.
     """
     global _converted
-    from edgelat.profiler.keras_builder import build_block_model
+    from edgelat.core.builders import build_block_model
 
     start = time.perf_counter()
     try:

@@ -1,47 +1,11 @@
-"""Stand-alone Keras networks of a space's architectures, built from the profiler's block builder.
-
-Every layer has a deterministic name (``stem_conv``, ``b3_dw_conv``, ``head_conv``,
-``classifier`` ...), so the TFLite ops map back to the space's layers. Weights can be
-inherited from a trained supernet: a choice is a slice of the supernet's largest weights.
-"""
+"""Weights of stand-alone networks (built by `edgelat.core.builders.build_network`): inherited
+from a trained supernet (a choice is a slice of the supernet's largest weights), copied between
+builds, BatchNorm statistics recalibrated, and top-1 accuracy."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import keras
 import numpy as np
-
-from edgelat.profiler.keras_builder import activation_layer, mbconv
-from edgelat.profiler.spaces import SearchSpace
-
-
-def build_network(space: SearchSpace, arch: np.ndarray, batch_size: int | None = None, seed: int = 0) -> keras.Model:
-    """The Keras model of architecture `arch` (choice indices) of `space`."""
-    keras.utils.set_random_seed(seed)
-    arch = space.validate(np.asarray([arch]))[0]
-    act = space.layers[0].act
-    inputs = keras.Input((space.resolution, space.resolution, 3), batch_size=batch_size, name="input")
-    x = keras.layers.Conv2D(space.stem_channels, 3, strides=space.stem_stride, padding="same", use_bias=False,
-                            name="stem_conv")(inputs)
-    x = keras.layers.BatchNormalization(name="stem_bn")(x)
-    x = activation_layer(act, "stem_act")(x)
-    for i, (layer, j) in enumerate(zip(space.layers, arch, strict=True)):
-        choice = layer.choices[j]
-        if choice.skip:
-            if layer.stride == 1 and layer.cin == layer.cout:
-                continue
-            x = keras.layers.Conv2D(layer.cout, 1, strides=layer.stride, use_bias=False, name=f"b{i}_skip_conv")(x)
-            x = keras.layers.BatchNormalization(name=f"b{i}_skip_bn")(x)
-            continue
-        spec = layer.block(replace(choice, groups=1))  # grouping is passed to the builder below
-        x = mbconv(x, spec, f"b{i}_", groups=choice.groups, expand_conv=layer.expand_conv_always or None)
-    x = keras.layers.Conv2D(space.head_channels, 1, use_bias=False, name="head_conv")(x)
-    x = keras.layers.BatchNormalization(name="head_bn")(x)
-    x = activation_layer(act, "head_act")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(space.num_classes, name="classifier")(x)
-    return keras.Model(inputs, outputs, name=space.encode(arch).replace(":", "_"))
 
 
 def _bn(dst: keras.layers.Layer, src: keras.layers.Layer, width: int | None = None) -> None:

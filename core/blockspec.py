@@ -10,8 +10,8 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from edgelat.core.channels import round_channels
 from edgelat.errors import BlockSpecError
-from edgelat.profiler.channels import round_channels
 
 ACTIVATIONS = ("relu", "relu6", "hswish")
 DTYPES = ("fp32", "int8")

@@ -1,0 +1,266 @@
+"""Search spaces as data: macro-architectures whose layers choose among block options.
+
+This is the one definition of each space, built by one stage walker (`walk_stages`, in the
+manner of timm's ``decode_arch_def``). The profiler enumerates a space's blocks through
+`Layer.blocks`; predictors and strategies use the per-layer choices and the short encoding
+``<space>:<one base-36 digit per layer>`` (the choice index per layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelat.core.blockspec import BlockSpec
+from edgelat.core.channels import round_channels
+from edgelat.errors import BlockSpecError, SearchError
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a layer: an MBConv (kernel, expand, groups of the 1x1 convs) or skip."""
+
+    name: str
+    kernel: int = 0
+    expand: int = 0
+    groups: int = 1
+    skip: bool = False
+
+
+SKIP = Choice("skip", skip=True)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A searchable or fixed MBConv layer of a macro-architecture.
+
+    A skip choice is the identity where the shape is kept (`identity_skip`); where the layer
+    changes shape it is a 1x1 conv with the layer's stride (then BatchNorm): the one rule
+    that every builder, cost model and counter follows.
+    """
+
+    input_hw: int
+    cin: int
+    cout: int
+    stride: int
+    choices: tuple[Choice, ...]
+    act: str = "relu6"
+    se: int = 0
+    expand_conv_always: bool = False  # FBNet blocks keep their 1x1 conv even at e=1
+
+    @property
+    def fixed(self) -> bool:
+        return len(self.choices) == 1
+
+    @property
+    def output_hw(self) -> int:
+        return -(-self.input_hw // self.stride)
+
+    @property
+    def identity_skip(self) -> bool:
+        """Whether a skip here is the identity (else it is a strided 1x1 conv)."""
+        return self.stride == 1 and self.cin == self.cout
+
+    def block(self, choice: Choice, dtype: str = "fp32") -> BlockSpec:
+        if choice.skip or choice.groups != 1:
+            raise BlockSpecError(f"choice {choice.name!r} is not a plain MBConv block")
+        return BlockSpec(self.input_hw, self.cin, self.cout, choice.expand, choice.kernel, self.stride, self.se,
+                         self.act, dtype)
+
+    def blocks(self, dtype: str = "fp32") -> list[BlockSpec]:
+        """The profilable blocks of this layer's non-skip choices."""
+        if any(c.groups != 1 for c in self.choices if not c.skip):
+            raise BlockSpecError("grouped 1x1 convolutions (FBNet's *_g2 choices) are not profilable blocks yet")
+        return [self.block(c, dtype) for c in self.choices if not c.skip]
+
+    def skip_conv(self, dtype: str = "fp32") -> BlockSpec | None:
+        """The shape-changing skip's 1x1 conv as a block-like spec (kernel 1, no expansion), or None."""
+        if self.identity_skip or not any(c.skip for c in self.choices):
+            return None
+        return BlockSpec(self.input_hw, self.cin, self.cout, 1, 1, self.stride, 0, self.act, dtype)
+
+    def macs(self, choice: Choice) -> float:
+        """Multiply-accumulates of this layer with `choice`."""
+        hw, ho = self.input_hw, self.output_hw
+        if choice.skip:
+            return 0.0 if self.identity_skip else float(ho * ho * self.cin * self.cout)
+        mid = self.cin * choice.expand
+        expand = hw * hw * self.cin * mid / choice.groups if (choice.expand > 1 or self.expand_conv_always) else 0
+        return float(expand + ho * ho * mid * choice.kernel**2 + ho * ho * mid * self.cout / choice.groups)
+
+    def params(self, choice: Choice) -> float:
+        if choice.skip:
+            return 0.0 if self.identity_skip else float(self.cin * self.cout)
+        mid = self.cin * choice.expand
+        expand = self.cin * mid / choice.groups if (choice.expand > 1 or self.expand_conv_always) else 0
+        return float(expand + mid * choice.kernel**2 + mid * self.cout / choice.groups)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """`layers` layers of `channels` (before the width multiplier); the first has `stride`.
+    `skip` adds the skip choice: "none", "after_first" (not on the stage's first) or "all"."""
+
+    channels: int
+    layers: int
+    stride: int
+    choices: tuple[Choice, ...]
+    skip: str = "none"
+    act: str = "relu6"
+    se: int = 0
+    expand_conv_always: bool = False
+
+
+def walk_stages(stages: Sequence[Stage], input_hw: int, cin: int, width: float = 1.0) -> tuple[Layer, ...]:
+    """The layers of a list of stages: the one walker behind every space definition."""
+    layers, hw = [], input_hw
+    for stage in stages:
+        cout = round_channels(stage.channels * width)
+        for i in range(stage.layers):
+            stride = stage.stride if i == 0 else 1
+            with_skip = stage.skip == "all" or (stage.skip == "after_first" and i > 0)
+            layers.append(Layer(hw, cin, cout, stride, stage.choices + ((SKIP,) if with_skip else ()),
+                                stage.act, stage.se, stage.expand_conv_always))
+            hw, cin = -(-hw // stride), cout
+    return tuple(layers)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    name: str
+    resolution: int
+    width: float
+    num_classes: int
+    stem_channels: int
+    head_channels: int
+    layers: tuple[Layer, ...]
+    stem_stride: int = 2
+
+    @property
+    def stem_hw(self) -> int:
+        return -(-self.resolution // self.stem_stride)
+
+    @property
+    def act(self) -> str:
+        """The activation of the stem and head (that of the first layer)."""
+        return self.layers[0].act
+
+    @property
+    def searchable(self) -> list[int]:
+        return [i for i, layer in enumerate(self.layers) if not layer.fixed]
+
+    @property
+    def max_choices(self) -> int:
+        return max(len(layer.choices) for layer in self.layers)
+
+    @property
+    def choice_counts(self) -> np.ndarray:
+        return np.array([len(layer.choices) for layer in self.layers])
+
+    def choice_matrix(self, fn) -> np.ndarray:
+        """[layer, choice] matrix of fn(layer, choice); NaN where a layer has fewer choices."""
+        out = np.full((len(self.layers), self.max_choices), np.nan)
+        for i, layer in enumerate(self.layers):
+            for j, choice in enumerate(layer.choices):
+                out[i, j] = fn(layer, choice)
+        return out
+
+    def encode(self, indices) -> str:
+        idx = self.validate(np.asarray([indices]))[0]
+        return f"{self.name}:" + "".join(_DIGITS[i] for i in idx)
+
+    def decode(self, text: str) -> np.ndarray:
+        prefix, _, body = text.strip().partition(":")
+        if prefix != self.name or not body:
+            raise SearchError(f"architecture {text!r}: expected '{self.name}:<{len(self.layers)} digits>'")
+        if any(ch not in _DIGITS for ch in body.lower()):
+            raise SearchError(f"architecture {text!r}: digits must be 0-9 or a-z")
+        return self.validate(np.array([[_DIGITS.index(ch) for ch in body.lower()]]), text)[0]
+
+    def validate(self, archs: np.ndarray, what: str = "architecture") -> np.ndarray:
+        """Check an [N, layers] array of choice indices; error names the row and layer."""
+        archs = np.asarray(archs)
+        if archs.ndim != 2 or archs.shape[1] != len(self.layers):
+            raise SearchError(f"{what}: expected {len(self.layers)} choices per architecture, got shape {archs.shape}")
+        counts = self.choice_counts
+        bad = (archs < 0) | (archs >= counts)
+        if bad.any():
+            row, layer = map(int, np.argwhere(bad)[0])
+            raise SearchError(f"{what}: row {row}, layer {layer}: choice {archs[row, layer]} is out of range "
+                              f"0..{counts[layer] - 1}")
+        return archs.astype(np.int64)
+
+    def random(self, n: int, seed: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return (rng.random((n, len(self.layers))) * self.choice_counts).astype(np.int64)
+
+
+SINGLE_PATH_STAGES = ((24, 2), (40, 2), (80, 2), (96, 1), (192, 2))  # (channels, first stride)
+SINGLE_PATH_CHOICES = tuple(Choice(f"k{k}_e{e}", k, e) for k, e in ((3, 3), (3, 6), (5, 3), (5, 6)))
+
+
+def single_path(resolution: int = 224, width: float = 1.0, num_classes: int = 1000) -> SearchSpace:
+    """Single-Path NAS / ProxylessNAS mobile space: stem 3x3/32 s2, MBConv k3e1->16,
+    5 stages x 4 searchable layers (k3/k5 x e3/e6, skip but for a stage's first),
+    MBConv k3e6->320, 1x1 head to 1280, pooling, classifier."""
+    check_size(resolution, width)
+    stages = [Stage(16, 1, 1, (Choice("k3_e1", 3, 1),))]
+    stages += [Stage(c, 4, s, SINGLE_PATH_CHOICES, skip="after_first") for c, s in SINGLE_PATH_STAGES]
+    stages += [Stage(320, 1, 1, (Choice("k3_e6", 3, 6),))]
+    stem = round_channels(32 * width)
+    layers = walk_stages(stages, resolution // 2, stem, width)
+    head = round_channels(1280 * max(1.0, width))
+    return SearchSpace("single-path", resolution, width, num_classes, stem, head, layers)
+
+
+FBNET_CHOICES = (
+    Choice("k3_e1", 3, 1), Choice("k3_e1_g2", 3, 1, 2), Choice("k3_e3", 3, 3), Choice("k3_e6", 3, 6),
+    Choice("k5_e1", 5, 1), Choice("k5_e1_g2", 5, 1, 2), Choice("k5_e3", 5, 3), Choice("k5_e6", 5, 6), SKIP,
+)
+
+
+def fbnet(resolution: int = 32, width: float = 1.0, num_classes: int = 100) -> SearchSpace:
+    """HW-NAS-Bench's FBNet space (CIFAR-100 setting by default): stem 3x3/16, 22 searchable
+    layers in stages [1,4,4,4,4,4,1] of [16,24,32,64,112,184,352] channels with strides
+    [1,1,2,2,1,2,1] (ImageNet: 224 px, stem stride 2, first stride 2), 9 choices each
+    including skip, then a 1x1 head to 1504 (1984 for ImageNet), pooling, classifier."""
+    imagenet = resolution >= 128
+    strides = (1, 2, 2, 2, 1, 2, 1) if imagenet else (1, 1, 2, 2, 1, 2, 1)
+    stages = [Stage(c, n, s, FBNET_CHOICES[:-1], skip="all", expand_conv_always=True)
+              for n, c, s in zip((1, 4, 4, 4, 4, 4, 1), (16, 24, 32, 64, 112, 184, 352), strides, strict=True)]
+    stem_stride = 2 if imagenet else 1
+    stem = round_channels(16 * width)
+    layers = walk_stages(stages, -(-resolution // stem_stride), stem, width)
+    head = 1984 if imagenet else 1504
+    return SearchSpace("fbnet", resolution, width, num_classes, stem, head, layers, stem_stride)
+
+
+def check_size(resolution: int, width: float) -> None:
+    if resolution < 32 or resolution % 32:
+        raise SearchError(f"resolution: must be a multiple of 32 and >= 32, got {resolution}")
+    if not 0.1 <= width <= 4.0:
+        raise SearchError(f"width: must be in [0.1, 4.0], got {width}")
+
+
+SPACES = {"single-path": single_path, "fbnet": fbnet}
+
+
+def get_space(name: str, resolution: int | None = None, width: float = 1.0, num_classes: int | None = None
+              ) -> SearchSpace:
+    """A built-in space by name, or a user's YAML space file by path."""
+    if name.endswith((".yaml", ".yml")):
+        from edgelat.core.space_file import load_space_file
+
+        return load_space_file(name, resolution, width, num_classes)
+    if name not in SPACES:
+        raise SearchError(f"unknown search space {name!r} (known: {', '.join(SPACES)}, or a .yaml file)")
+    kwargs = {"width": width}
+    if resolution is not None:
+        kwargs["resolution"] = resolution
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    return SPACES[name](**kwargs)

@@ -1,0 +1,27 @@
+"""Measure the parts of a space's networks that no search changes (stem; head, pooling,
+classifier) on a device, so a block table can price whole networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgelat.core.builders import fixed_part_models
+from edgelat.core.convert import convert_model
+from edgelat.core.spaces import SearchSpace
+from edgelat.devices.backends import Backend
+from edgelat.errors import RunnerError
+
+
+def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *, warmup: int = 10,
+                        runs: int = 50, min_time_ms: float = 200.0) -> dict[str, float]:
+    """Median latency in ms of the stem and the head on `backend`'s device."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, model in fixed_part_models(space).items():
+        path = workdir / f"{space.name}-r{space.resolution}-w{space.width:g}-c{space.num_classes}-{name}-{dtype}.tflite"
+        path.write_bytes(convert_model(model, dtype).data)
+        m = backend.measure(path, warmup, runs, min_time_ms)
+        if not m.ok:
+            raise RunnerError(f"{path}: measuring the fixed part {name!r} failed: {m.error}")
+        out[name] = m.latency_ms
+    return out
