@@ -17,9 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edgelat.devices.backends import HostBackend, open_backend
+from edgelat.devices.backends import open_backend
+from edgelat.devices.backends.host import HostBackend
+from edgelat.devices.backends.linux_board import LinuxBoardBackend, last_json_line
 from edgelat.devices.catalog import Device
-from edgelat.devices.linux_board import LinuxBoardBackend, last_json_line
 from edgelat.errors import DataError, EdgelatError, RunnerError
 
 AGREEMENT_SCRIPT = Path(__file__).parent / "runners" / "agreement.py"

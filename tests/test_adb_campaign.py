@@ -17,10 +17,10 @@ import pytest
 from adbd_daemon import FAKE_BENCHMARK, board_device_file, phone_device_file
 
 from edgelat.devices.adb_transport import AdbTransport
-from edgelat.devices.benchmark_model import AndroidBenchmarkBackend
+from edgelat.devices.backends.android import AndroidBenchmarkBackend
+from edgelat.devices.backends.linux_board import LinuxBoardBackend
 from edgelat.devices.catalog import load_device_file
 from edgelat.devices.hygiene import parse_snapshot
-from edgelat.devices.linux_board import LinuxBoardBackend
 
 from conftest import run_cli
 

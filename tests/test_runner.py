@@ -7,9 +7,10 @@ import sys
 import pytest
 
 from edgelat.core.blockspec import BlockSpec
-from edgelat.devices.backends import RUNNER_SCRIPT, HostBackend
+from edgelat.devices.backends.host import HostBackend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.parsers import parse_litert_result
+from edgelat.devices.runners import LITERT_TIMER_SCRIPT
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.conversion_pool import ConversionPool
 
@@ -38,7 +39,7 @@ def test_host_backend_times_fp32_and_int8(models):
 
 
 def test_worker_never_imports_tensorflow(models):
-    res = subprocess.run([sys.executable, str(RUNNER_SCRIPT), str(models[0]), "--runs", "5"],
+    res = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "5"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)

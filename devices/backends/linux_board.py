@@ -12,10 +12,10 @@ import posixpath
 import shlex
 from typing import Any
 
-from edgelat.devices.adb_backend import MISSING_MODEL_RC, AdbBackend
-from edgelat.devices.backends import RUNNER_SCRIPT
+from edgelat.devices.backends.adb import MISSING_MODEL_RC, AdbBackend
 from edgelat.devices.measurement import Measurement
 from edgelat.devices.parsers import parse_litert_result
+from edgelat.devices.runners import LITERT_TIMER_SCRIPT
 from edgelat.errors import RunnerError
 
 
@@ -32,11 +32,12 @@ class LinuxBoardBackend(AdbBackend):
 
     default_workdir = "/tmp/edgelat"
     android = False
+    serves = "Linux boards"
     timeout_s = 600.0
 
     def _setup(self) -> None:
         self.runner = posixpath.join(self.workdir, "litert_timer.py")
-        self.t.push(RUNNER_SCRIPT, self.runner, mode=0o755)
+        self.t.push(LITERT_TIMER_SCRIPT, self.runner, mode=0o755)
         py = shlex.quote(self.device.python)
         res = self.t.shell(f"cd {shlex.quote(self.workdir)} && TF_CPP_MIN_LOG_LEVEL=3 {py} -u litert_timer.py "
                            f"--serve < /dev/null 2>&1", timeout_s=120)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.devices.adb_transport import AdbTransport
-from edgelat.devices.backends import Backend
+from edgelat.devices.backends.base import Backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.hygiene import Hygiene
+from edgelat.devices.hygiene import Hygiene, identity
 from edgelat.devices.measurement import Measurement
 from edgelat.errors import DeviceFileError, TransportError
 
@@ -62,8 +62,6 @@ class AdbBackend(Backend):
         self.hygiene = Hygiene(self.t, device)
 
     def _read_identity(self) -> dict[str, str]:
-        from edgelat.devices.hygiene import identity
-
         return identity(self.t, self.android)
 
     def _setup(self) -> None:  # noqa: B027 - optional hook

@@ -1,48 +1,20 @@
-"""Backends: a device's transport plus its output parser, behind one small interface."""
+"""The host backend: times models on this machine's CPU with the LiteRT timing worker."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from edgelat.devices.backends.base import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
 from edgelat.devices.parsers import parse_json_line, parse_litert_result
+from edgelat.devices.runners import LITERT_TIMER_SCRIPT
 from edgelat.devices.transport import LineProcess
 from edgelat.errors import EdgelatError, RunnerError, TransportError
-
-RUNNER_SCRIPT = Path(__file__).parent / "runners" / "litert_timer.py"
-
-
-class Backend(ABC):
-    """Times models on one device. `overlaps_conversion` says whether host-side conversion
-    may run while this backend measures (false when the measurement uses this machine's CPU)."""
-
-    overlaps_conversion: bool = True
-    runtime: str = ""
-    runtime_version: str = ""
-
-    @abstractmethod
-    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement: ...
-
-    def info(self) -> dict[str, Any]:
-        return {}
-
-    def prepare(self, model_paths: list[Path]) -> None:  # noqa: B027 - optional hook
-        """Called with each chunk's models before they are measured (remote backends push them in a batch)."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        pass
-
-    def __enter__(self) -> Backend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class HostBackend(Backend):
@@ -53,6 +25,7 @@ class HostBackend(Backend):
     """
 
     overlaps_conversion = False
+    serves = "this machine"
 
     def __init__(self, device: Device, threads: int | None = None, timeout_s: float = 300.0) -> None:
         self.device = device
@@ -63,7 +36,7 @@ class HostBackend(Backend):
         self._start()
 
     def _start(self) -> None:
-        argv = [sys.executable, "-u", str(RUNNER_SCRIPT), "--serve", "--threads", str(self.threads)]
+        argv = [sys.executable, "-u", str(LITERT_TIMER_SCRIPT), "--serve", "--threads", str(self.threads)]
         if self.device.cpus:
             available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
             if available is not None and not set(self.device.cpus) <= available:
@@ -105,36 +78,3 @@ class HostBackend(Backend):
         if self._proc is not None:
             self._proc.close()
             self._proc = None
-
-
-def open_backend(device: Device, threads: int | None = None, op_profiling: bool = False) -> Backend:
-    """The backend for `device`'s transport; transports not built yet say so plainly.
-
-    `op_profiling` asks benchmark_model (Android devices) for its per-op profile as well.
-    """
-    if device.transport == "local":
-        if device.runtime != "litert":
-            raise EdgelatError(f"{device.source}: field 'runtime': local devices run 'litert', not {device.runtime!r}")
-        return HostBackend(device, threads=threads)
-    if device.transport == "sim":
-        from edgelat.devices.mcu_sim import McuSimBackend  # imports this module: load on demand
-
-        if device.runtime != "tflite-micro":
-            raise EdgelatError(f"{device.source}: field 'runtime': sim devices run 'tflite-micro', "
-                               f"not {device.runtime!r}")
-        return McuSimBackend(device)
-    if device.transport == "adb":  # the ADB backends import this module: load on demand
-        if device.runtime == "benchmark_model":
-            from edgelat.devices.benchmark_model import AndroidBenchmarkBackend
-
-            return AndroidBenchmarkBackend(device, threads=threads, op_profiling=op_profiling)
-        if device.runtime == "litert":
-            from edgelat.devices.linux_board import LinuxBoardBackend
-
-            return LinuxBoardBackend(device, threads=threads)
-        raise EdgelatError(f"{device.source}: field 'runtime': adb devices run 'benchmark_model' (Android) or "
-                           f"'litert' (Linux boards), not {device.runtime!r}")
-    raise EdgelatError(
-        f"device {device.name!r}: transport {device.transport!r} is not available in this "
-        f"version of edgelat (only 'local' is); see the project's open issues"
-    )
