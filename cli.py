@@ -159,7 +159,7 @@ def run_profile(device_name, device_file, space="single-path", resolution=None, 
         )
         _print_slowest(rows, top)
     if device.kind == "mcu":
-        from edgelat.devices.mcu_sim import raise_if_not_fit
+        from edgelat.devices.mcu.tflm import raise_if_not_fit
 
         if not as_json:
             err.print("note: MCU latencies are estimates of the calibrated cycle model; SRAM and flash are TFLM's")

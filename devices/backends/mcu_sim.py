@@ -1,7 +1,7 @@
 """Microcontrollers, simulated: one TFLite-Micro run per model for exact memory, latency from the cycle model.
 
 Latency is an ESTIMATE from the calibrated cycle model, never a timing of this host:
-Measurement.info says so (estimated, cycles). See devices/mcu_sim.py for the memory figures.
+Measurement.info says so (estimated, cycles). The memory figures come from devices/mcu/tflm.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from edgelat.devices.backends.base import Backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.mcu_sim import REFERENCE_TOLERANCE, check_mcu_device, mcu_report
+from edgelat.devices.mcu.tflm import REFERENCE_TOLERANCE, check_mcu_device, mcu_report
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import DataError, RunnerError
 

@@ -3,3 +3,4 @@
 from pathlib import Path
 
 LITERT_TIMER_SCRIPT = Path(__file__).parent / "litert_timer.py"
+TFLM_RUNNER_SCRIPT = Path(__file__).parent / "tflm_runner.py"

@@ -1,10 +1,10 @@
-"""Microcontrollers, simulated: exact memory from the TFLite-Micro interpreter, latency from the cycle model.
+"""An int8 model on a microcontroller: exact memory from the TFLite-Micro interpreter, latency from the cycle model.
 
 The int8 model runs once in the real `tflite-micro` interpreter in a subprocess
 (runners/tflm_runner.py), which reports the exact tensor arena and checks the outputs against
 LiteRT's reference kernels. Flash is the model's bytes plus the runtime footprint
-(mcu_latency.RUNTIME_FLASH_BYTES). Latency is an ESTIMATE from the calibrated cycle model
-(mcu_latency), never a timing of this host: Measurement.info says so (estimated, cycles).
+(cycle_model.RUNTIME_FLASH_BYTES). Latency is an ESTIMATE from the calibrated cycle model
+(mcu/cycle_model.py), never a timing of this host.
 
 The arena is TFLM's on this 64-bit host; on a 32-bit MCU its activation part (head) is the same
 and its bookkeeping part (tail: tensor and node structs) is somewhat smaller, so the figure errs
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.devices.catalog import Device
-from edgelat.devices.mcu_latency import RUNTIME_FLASH_BYTES, check_core, estimate
-from edgelat.devices.mcu_ops import read_tflite
+from edgelat.devices.mcu.cycle_model import RUNTIME_FLASH_BYTES, check_core, estimate
+from edgelat.devices.mcu.ops import read_tflite
+from edgelat.devices.runners import TFLM_RUNNER_SCRIPT
 from edgelat.errors import DataError, DoesNotFitError, EdgelatError, RunnerError
 
-RUNNER_SCRIPT = Path(__file__).parent / "runners" / "tflm_runner.py"
 NOT_FIT_PREFIX = "does not fit"
 # TFLM's and LiteRT's reference kernels round a few requantisations differently (seen on MEAN):
 # outputs agree within one int8 step, and mostly exactly.
@@ -37,7 +37,7 @@ REFERENCE_TOLERANCE = 1
 def run_tflm(model_path: str | Path, arena_size: int | None = None, reference: bool = False,
              timeout_s: float = 300.0) -> dict[str, Any]:
     """Run the TFLM runner on a model; returns its JSON (raises RunnerError if it crashed or printed junk)."""
-    argv = [sys.executable, str(RUNNER_SCRIPT), str(model_path)]
+    argv = [sys.executable, str(TFLM_RUNNER_SCRIPT), str(model_path)]
     if arena_size is not None:
         argv += ["--arena-size", str(arena_size)]
     if reference:

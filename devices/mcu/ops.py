@@ -2,7 +2,7 @@
 
 An `McuOp` holds what the MCU cycle model and the memory estimate need: the op kind, its MACs,
 its activation bytes (int8: one byte per element) and its constant bytes (weights, int32 biases).
-The same ops come either from a real .tflite file (`ops_from_tflite`) or analytically from layer
+The same ops come either from a real .tflite file (`read_tflite`) or analytically from layer
 shapes (`conv2d`, `depthwise`, `mbconv`, ...), so the estimate for a network that was never built
 and the estimate for a converted model share one cost model. Also parses the compact network
 text used in data/mcu_published_latency.csv (`parse_net`). No TensorFlow import.
