@@ -87,9 +87,13 @@ class AdbBackend(Backend):
                 self.t.push(path, remote)
                 self._pushed[str(path)] = remote
 
+    def remote_path(self, model_path: Path) -> str:
+        """Where a model pushed by `prepare` lives on the device."""
+        return self._pushed[str(model_path)]
+
     def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
         self.prepare([model_path])
-        remote = self._pushed[str(model_path)]
+        remote = self.remote_path(model_path)
 
         def once() -> Measurement:
             m = self._run(remote, warmup, runs, min_time_ms)

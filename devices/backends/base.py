@@ -8,6 +8,7 @@ from typing import Any
 
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
+from edgelat.errors import DeviceError
 
 
 class Backend(ABC):
@@ -29,6 +30,11 @@ class Backend(ABC):
 
     def info(self) -> dict[str, Any]:
         return {}
+
+    def run_agreement(self, int8_path: Path, fp32_path: Path, samples: int) -> dict[str, Any]:
+        """Top-1 agreement, mean cosine and relative max difference of an int8 model and its fp32 twin
+        on `samples` seeded inputs, run on this device by runners/agreement.py (needs Python LiteRT there)."""
+        raise DeviceError("--compare-fp32 runs on Linux boards and the host (it needs Python LiteRT on the device)")
 
     def prepare(self, model_paths: list[Path]) -> None:  # noqa: B027 - optional hook
         """Called with each chunk's models before they are measured (remote backends push them in a batch)."""

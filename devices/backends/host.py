@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,8 @@ from typing import Any
 from edgelat.devices.backends.base import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
-from edgelat.devices.parsers import parse_json_line, parse_litert_result
-from edgelat.devices.runners import LITERT_TIMER_SCRIPT
+from edgelat.devices.parsers import parse_agreement, parse_json_line, parse_litert_result
+from edgelat.devices.runners import AGREEMENT_SCRIPT, LITERT_TIMER_SCRIPT
 from edgelat.devices.transport import LineProcess
 from edgelat.errors import EdgelatError, RunnerError, TransportError
 
@@ -73,6 +74,12 @@ class HostBackend(Backend):
             self._start()
             return Measurement.failed(f"runner died: {exc}", tail, threads=self.threads)
         return parse_litert_result(line, info={"affinity": self._hello.get("affinity")})
+
+    def run_agreement(self, int8_path: Path, fp32_path: Path, samples: int) -> dict[str, Any]:
+        """Run runners/agreement.py in a process of its own on this machine."""
+        argv = [sys.executable, str(AGREEMENT_SCRIPT), str(int8_path), str(fp32_path), "--samples", str(samples)]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        return parse_agreement(proc.stdout + proc.stderr)
 
     def close(self) -> None:
         if self._proc is not None:
