@@ -8,7 +8,7 @@ from edgelat.devices.backends.host import HostBackend
 from edgelat.devices.backends.linux_board import LinuxBoardBackend
 from edgelat.devices.backends.mcu_sim import McuSimBackend
 from edgelat.devices.catalog import Device
-from edgelat.errors import EdgelatError
+from edgelat.errors import DeviceFileError
 
 __all__ = ["BACKENDS", "AndroidBenchmarkBackend", "Backend", "HostBackend", "LinuxBoardBackend", "McuSimBackend",
            "open_backend"]
@@ -34,8 +34,8 @@ def open_backend(device: Device, threads: int | None = None, op_profiling: bool 
                 if transport == device.transport}
     if not runtimes:
         known = ", ".join(repr(t) for t in dict.fromkeys(t for t, _ in BACKENDS))
-        raise EdgelatError(f"{device.source or device.name}: field 'transport': {device.transport!r} has no "
+        raise DeviceFileError(f"{device.source or device.name}: field 'transport': {device.transport!r} has no "
                            f"backend (known: {known})")
     labelled = [f"{r!r} ({serves})" if len(runtimes) > 1 else repr(r) for r, serves in runtimes.items()]
-    raise EdgelatError(f"{device.source}: field 'runtime': {device.transport} devices run {' or '.join(labelled)}, "
+    raise DeviceFileError(f"{device.source}: field 'runtime': {device.transport} devices run {' or '.join(labelled)}, "
                        f"not {device.runtime!r}")

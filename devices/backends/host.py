@@ -15,7 +15,7 @@ from edgelat.devices.measurement import Measurement
 from edgelat.devices.parsers import parse_agreement, parse_json_line, parse_litert_result
 from edgelat.devices.runners import AGREEMENT_SCRIPT, LITERT_TIMER_SCRIPT
 from edgelat.devices.transport import LineProcess
-from edgelat.errors import EdgelatError, RunnerError, TransportError
+from edgelat.errors import DeviceFileError, RunnerError, TransportError
 
 
 class HostBackend(Backend):
@@ -41,7 +41,7 @@ class HostBackend(Backend):
         if self.device.cpus:
             available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
             if available is not None and not set(self.device.cpus) <= available:
-                raise EdgelatError(
+                raise DeviceFileError(
                     f"{self.device.source}: field 'cpu_mask': {self.device.cpu_mask} names CPUs "
                     f"{self.device.cpus}, but this machine offers {sorted(available)}"
                 )

@@ -26,7 +26,7 @@ from edgelat.devices.catalog import Device
 from edgelat.devices.mcu.cycle_model import RUNTIME_FLASH_BYTES, check_core, estimate
 from edgelat.devices.mcu.ops import read_tflite
 from edgelat.devices.runners import TFLM_RUNNER_SCRIPT
-from edgelat.errors import DataError, DoesNotFitError, EdgelatError, RunnerError
+from edgelat.errors import DataError, DeviceError, DeviceFileError, DoesNotFitError, RunnerError
 
 NOT_FIT_PREFIX = "does not fit"
 # TFLM's and LiteRT's reference kernels round a few requantisations differently (seen on MEAN):
@@ -113,10 +113,10 @@ class McuReport(MemoryFit):
 def check_mcu_device(device: Device) -> None:
     """Refuse a device that is not an MCU with a core and clock the cycle model can use."""
     if device.kind != "mcu":
-        raise EdgelatError(f"device {device.name!r} is a {device.kind}, not an mcu")
+        raise DeviceError(f"device {device.name!r} is a {device.kind}, not an mcu")
     check_core(device.core, device.source)
     if not device.clock_mhz:
-        raise EdgelatError(f"{device.source}: field 'clock_mhz': needed for the MCU latency estimate")
+        raise DeviceFileError(f"{device.source}: field 'clock_mhz': needed for the MCU latency estimate")
 
 
 def mcu_report(model: str | Path | bytes, device: Device, reference: bool = False,

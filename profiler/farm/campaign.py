@@ -22,7 +22,7 @@ from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.discovery import device_resource, unit_resource
-from edgelat.errors import EdgelatError
+from edgelat.errors import DeviceError
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import CampaignResult, Reporter
 from edgelat.profiler.farm.ray_support import connect
@@ -93,7 +93,7 @@ class FarmCampaign:
         uids = cluster_units(self.ray, self.device_model)
         if not uids:
             have = ", ".join(advertised_device_models(self.ray)) or "none"
-            raise EdgelatError(f"no unit of device {self.device_model!r} in the cluster (devices advertised: {have}); "
+            raise DeviceError(f"no unit of device {self.device_model!r} in the cluster (devices advertised: {have}); "
                                f"start its node with the resources of `edgelat farm-resources`")
         cls = self.ray.remote(UnitWorker)
         actors = {u: cls.options(resources={unit_resource(u): 1}, num_cpus=0, max_restarts=0,
@@ -107,11 +107,11 @@ class FarmCampaign:
                 self._warn(f"unit {uid} did not start, left out: {_reason(exc)}")
                 self.ray.kill(actor)
         if not self.actors:
-            raise EdgelatError(f"none of the {len(uids)} unit(s) of {self.device_model!r} could start")
+            raise DeviceError(f"none of the {len(uids)} unit(s) of {self.device_model!r} could start")
         threads = {d["device"]["threads"] for d in self.info.values()}
         if self.threads is None:
             if len(threads) > 1:
-                raise EdgelatError(f"units of {self.device_model!r} use different thread counts {sorted(threads)}: "
+                raise DeviceError(f"units of {self.device_model!r} use different thread counts {sorted(threads)}: "
                                    f"pass --threads")
             self.threads = threads.pop()
 
@@ -275,7 +275,7 @@ class FarmCampaign:
             while self.queue or self.inflight:
                 if not self.actors:
                     lost = ", ".join(self.result.lost) or "-"
-                    raise EdgelatError(f"no unit of {self.device_model!r} left (lost: {lost}; "
+                    raise DeviceError(f"no unit of {self.device_model!r} left (lost: {lost}; "
                                        f"quarantined: {', '.join(self.result.quarantined) or '-'}); "
                                        f"{len(self.queue)} block(s) not measured; re-run the same command to resume")
                 self._dispatch()
