@@ -10,7 +10,8 @@ import pytest
 from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.catalog import get_device, load_device_file
 from edgelat.devices.mcu import cycle_model
-from edgelat.devices.mcu.ops import parse_net, read_tflite
+from edgelat.devices.mcu.net_text import parse_net
+from edgelat.devices.mcu.ops import read_tflite
 from edgelat.devices.mcu.tflm import mcu_report, run_tflm
 from edgelat.errors import DataError, DeviceFileError
 from edgelat.profiler.cache import TFLiteCache

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgelat.devices.mcu.ops import McuOp, parse_net
+from edgelat.devices.mcu.net_text import parse_net
+from edgelat.devices.mcu.ops import McuOp
 from edgelat.errors import DataError
 
 CORES = ("cortex-m7", "cortex-m4")

@@ -4,16 +4,17 @@ An `McuOp` holds what the MCU cycle model and the memory estimate need: the op k
 its activation bytes (int8: one byte per element) and its constant bytes (weights, int32 biases).
 The same ops come either from a real .tflite file (`read_tflite`) or analytically from layer
 shapes (`conv2d`, `depthwise`, `mbconv`, ...), so the estimate for a network that was never built
-and the estimate for a converted model share one cost model. Also parses the compact network
-text used in data/mcu_published_latency.csv (`parse_net`). No TensorFlow import.
+and the estimate for a converted model share one cost model (net_text.py parses the calibration
+data's network text into the same ops). No TensorFlow import.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from edgelat.core.tflite_file import load_tflite
+from edgelat.core.tflite_file import LoadedModel, load_tflite
 from edgelat.errors import DataError
 
 # Op kinds the cycle model prices. "conv" is a kxk (k > 1) or strided convolution, "pw" a 1x1 stride-1 one.
@@ -119,99 +120,6 @@ def mbconv(hw: int, cin: int, cout: int, expand: int, kernel: int, stride: int, 
     return ops, ho
 
 
-# -- the compact network text of the calibration data ---------------------------------------
-def parse_net(text: str, where: str = "") -> list[McuOp]:
-    """Ops of a network written as ';'-separated layers, e.g.
-    ``in 96 3; conv 3 2 16; mb 1 8 1 3; mb 4 16 2 3; gap; fc 1000``.
-
-    Layers: ``in HW C`` (square input), ``conv K S COUT``, ``dw K S``, ``pw COUT``,
-    ``mb T COUT S K`` (MBConv, residual when possible), ``dsc K S COUT`` (depthwise + 1x1),
-    ``res COUT S`` (ResNet basic block: two 3x3 convs, 1x1 shortcut when the shape changes),
-    ``avgpool K S``, ``gap`` (global average pool), ``fc N`` (flattens first), ``softmax``,
-    and ``op KIND MACS IN OUT CONST CH`` for an op given by its numbers (non-square layers; the
-    shape state is left unchanged, so follow it with ``in`` when the next layer needs one).
-    """
-    prefix = f"{where}: " if where else ""
-    hw = ch = None
-    flat = None  # length of a flattened vector once fc starts
-    ops: list[McuOp] = []
-    for i, raw in enumerate(p for p in text.split(";") if p.strip()):
-        parts = raw.split()
-        name, args = parts[0], parts[1:]
-        if name == "op":
-            if len(args) != 6 or args[0] not in KINDS or not all(a.isdigit() for a in args[1:]):
-                raise DataError(f"{prefix}layer {i} {raw.strip()!r}: expected 'op KIND MACS IN OUT CONST CH'")
-            ops.append(McuOp(args[0], *map(int, args[1:]), name=f"l{i}_{args[0]}"))
-            hw = hw if hw is not None else 1
-            continue
-        try:
-            nums = [int(a) for a in args]
-        except ValueError:
-            raise DataError(f"{prefix}layer {i} {raw.strip()!r}: arguments must be integers") from None
-        want = {"in": 2, "conv": 3, "dw": 2, "pw": 1, "mb": 4, "dsc": 3, "res": 2, "avgpool": 2, "gap": 0,
-                "fc": 1, "softmax": 0}
-        if name not in want:
-            raise DataError(f"{prefix}layer {i} {raw.strip()!r}: unknown layer {name!r} (known: {', '.join(want)})")
-        if len(nums) != want[name]:
-            raise DataError(f"{prefix}layer {i} {raw.strip()!r}: {name} takes {want[name]} numbers")
-        if name != "in" and hw is None:
-            raise DataError(f"{prefix}the network must start with 'in HW C'")
-        tag = f"l{i}_"
-        if name == "in":
-            hw, ch = nums
-        elif name == "conv":
-            op, hw = conv2d(hw, ch, nums[2], nums[0], nums[1], f"{tag}conv")
-            ops.append(op)
-            ch = nums[2]
-        elif name == "pw":
-            op, hw = conv2d(hw, ch, nums[0], 1, 1, f"{tag}pw")
-            ops.append(op)
-            ch = nums[0]
-        elif name == "dw":
-            op, hw = depthwise(hw, ch, nums[0], nums[1], f"{tag}dw")
-            ops.append(op)
-        elif name == "dsc":
-            op, hw = depthwise(hw, ch, nums[0], nums[1], f"{tag}dw")
-            ops.append(op)
-            op, hw = conv2d(hw, ch, nums[2], 1, 1, f"{tag}pw")
-            ops.append(op)
-            ch = nums[2]
-        elif name == "mb":
-            block, hw = mbconv(hw, ch, nums[1], nums[0], nums[3], nums[2], prefix=tag)
-            ops += block
-            ch = nums[1]
-        elif name == "res":
-            cout, s = nums
-            keep = hw * hw * ch
-            a, ho = conv2d(hw, ch, cout, 3, s, f"{tag}conv_a")
-            b, _ = conv2d(ho, cout, cout, 3, 1, f"{tag}conv_b")
-            ops += [McuOp(a.kind, a.macs, a.in_bytes, a.out_bytes, a.const_bytes, a.channels, a.name, 0),
-                    McuOp(b.kind, b.macs, b.in_bytes, b.out_bytes, b.const_bytes, b.channels, b.name, keep)]
-            if s != 1 or cout != ch:
-                sc, _ = conv2d(hw, ch, cout, 1, s, f"{tag}shortcut")
-                ops.append(McuOp("conv", sc.macs, sc.in_bytes, sc.out_bytes, sc.const_bytes, sc.channels, sc.name,
-                                 ho * ho * cout))
-            ops.append(elementwise("add", ho, cout, inputs=2, name=f"{tag}add"))
-            hw, ch = ho, cout
-        elif name == "avgpool":
-            op, hw = avg_pool(hw, ch, nums[0], nums[1], f"{tag}pool")
-            ops.append(op)
-        elif name == "gap":
-            ops.append(global_pool(hw, ch, f"{tag}gap"))
-            hw = 1
-        elif name == "fc":
-            cin = flat if flat is not None else hw * hw * ch
-            ops.append(fully_connected(cin, nums[0], f"{tag}fc"))
-            flat = ch = nums[0]
-            hw = 1
-        elif name == "softmax":
-            n = flat if flat is not None else hw * hw * ch
-            ops.append(McuOp("softmax", 0, n, n, 0, n, f"{tag}softmax"))
-    if not ops:
-        raise DataError(f"{prefix}network has no layers")
-    return ops
-
-
 # -- from a .tflite flatbuffer ----------------------------------------------------------------
 @dataclass
 class TFLiteModel:
@@ -227,72 +135,82 @@ _ACT_OPS = {"HARD_SWISH", "LOGISTIC", "RELU", "RELU6", "TANH", "LEAKY_RELU", "QU
 _COPY_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "CONCATENATION", "STRIDED_SLICE"}
 
 
-def read_tflite(model: str | Path | bytes, where: str | None = None) -> TFLiteModel:
-    """Parse a .tflite file (path or bytes) into McuOps; unknown ops are an error, never priced at zero."""
-    loaded = load_tflite(model, where)
-    m, sub, types = loaded.model, loaded.subgraph, loaded.type_names
-    tensors = sub.tensors
+_WIDTH_BYTES = {"INT8": 1, "UINT8": 1, "INT16": 2, "INT32": 4, "FLOAT32": 4, "INT64": 8, "BOOL": 1}
 
-    def shape(t: int) -> list[int]:
+
+@dataclass(frozen=True)
+class _Tensors:
+    """Shapes, byte sizes and constness of the tensors of a loaded model's first subgraph (index -1: none)."""
+
+    loaded: LoadedModel
+
+    def shape(self, t: int) -> list[int]:
+        tensors = self.loaded.subgraph.tensors
         return [int(d) for d in tensors[t].shape] if t >= 0 and tensors[t].shape is not None else []
 
-    def nbytes(t: int) -> int:
+    def nbytes(self, t: int) -> int:
         if t < 0:
             return 0
         n = 1
-        for d in shape(t):
+        for d in self.shape(t):
             n *= d
-        width = {"INT8": 1, "UINT8": 1, "INT16": 2, "INT32": 4, "FLOAT32": 4, "INT64": 8, "BOOL": 1}
-        return n * width.get(types.get(tensors[t].type, ""), 4)
+        type_name = self.loaded.type_names.get(self.loaded.subgraph.tensors[t].type, "")
+        return n * _WIDTH_BYTES.get(type_name, 4)
 
-    def is_const(t: int) -> bool:
+    def is_const(self, t: int) -> bool:
         if t < 0:
             return False
-        b = tensors[t].buffer
-        return b > 0 and m.buffers[b].data is not None and len(m.buffers[b].data) > 0
+        b = self.loaded.subgraph.tensors[t].buffer
+        return b > 0 and self.loaded.model.buffers[b].data is not None and len(self.loaded.model.buffers[b].data) > 0
 
-    ops, op_names = [], []
-    for i, (o, name) in enumerate(zip(sub.operators or [], loaded.op_names, strict=True)):
-        ins = [int(t) for t in o.inputs]
-        outs = [int(t) for t in o.outputs]
-        act_in = sum(nbytes(t) for t in ins if t >= 0 and not is_const(t))
-        const = sum(nbytes(t) for t in ins if is_const(t))
-        out = sum(nbytes(t) for t in outs)
-        oshape = shape(outs[0]) if outs else []
-        out_elems = 1
-        for d in oshape:
-            out_elems *= d
-        ch = oshape[-1] if oshape else 0
-        tag = f"op{i}_{name.lower()}"
-        if name == "CONV_2D":
-            w = shape(ins[1])  # [cout, kh, kw, cin]
-            opts = o.builtinOptions
-            pointwise = w[1] == 1 and w[2] == 1 and opts.strideH == 1 and opts.strideW == 1
-            op = McuOp("pw" if pointwise else "conv", out_elems * w[1] * w[2] * w[3], act_in, out, const, ch, tag)
-        elif name == "DEPTHWISE_CONV_2D":
-            w = shape(ins[1])  # [1, kh, kw, c]
-            op = McuOp("dw", out_elems * w[1] * w[2], act_in, out, const, ch, tag)
-        elif name == "FULLY_CONNECTED":
-            w = shape(ins[1])  # [out, in]
-            op = McuOp("fc", out_elems * w[1], act_in, out, const, ch, tag)
-        elif name in ("ADD", "SUB"):
-            op = McuOp("add", 0, act_in, out, const, ch, tag)
-        elif name == "MUL":
-            op = McuOp("mul", 0, act_in, out, const, ch, tag)
-        elif name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-            opts = o.builtinOptions
-            op = McuOp("pool", out_elems * opts.filterHeight * opts.filterWidth, act_in, out, 0, ch, tag)
-        elif name == "MEAN":
-            op = McuOp("mean", act_in, act_in, out, 0, ch, tag)
-        elif name == "SOFTMAX":
-            op = McuOp("softmax", 0, act_in, out, 0, ch, tag)
-        elif name in _ACT_OPS:
-            op = McuOp("act", 0, act_in, out, const, ch, tag)
-        elif name in _COPY_OPS:
-            op = McuOp("copy", 0, act_in, out, const, ch, tag)
-        else:
-            raise DataError(f"{where}: op {i} is {name}, which the MCU cost model does not price")
-        ops.append(op)
-        op_names.append(name)
-    input_dtypes = [types.get(tensors[t].type, "?") for t in sub.inputs]
-    return TFLiteModel(ops, loaded.size, input_dtypes, op_names)
+
+def _mcu_op(o: Any, name: str, i: int, ts: _Tensors, where: str | None) -> McuOp:
+    """The McuOp of operator `o` (number `i`, builtin `name`); an op the cost model does not price is a DataError."""
+    ins = [int(t) for t in o.inputs]
+    outs = [int(t) for t in o.outputs]
+    act_in = sum(ts.nbytes(t) for t in ins if t >= 0 and not ts.is_const(t))
+    const = sum(ts.nbytes(t) for t in ins if ts.is_const(t))
+    out = sum(ts.nbytes(t) for t in outs)
+    oshape = ts.shape(outs[0]) if outs else []
+    out_elems = 1
+    for d in oshape:
+        out_elems *= d
+    ch = oshape[-1] if oshape else 0
+    tag = f"op{i}_{name.lower()}"
+    if name == "CONV_2D":
+        w = ts.shape(ins[1])  # [cout, kh, kw, cin]
+        opts = o.builtinOptions
+        pointwise = w[1] == 1 and w[2] == 1 and opts.strideH == 1 and opts.strideW == 1
+        return McuOp("pw" if pointwise else "conv", out_elems * w[1] * w[2] * w[3], act_in, out, const, ch, tag)
+    if name == "DEPTHWISE_CONV_2D":
+        w = ts.shape(ins[1])  # [1, kh, kw, c]
+        return McuOp("dw", out_elems * w[1] * w[2], act_in, out, const, ch, tag)
+    if name == "FULLY_CONNECTED":
+        w = ts.shape(ins[1])  # [out, in]
+        return McuOp("fc", out_elems * w[1], act_in, out, const, ch, tag)
+    if name in ("ADD", "SUB"):
+        return McuOp("add", 0, act_in, out, const, ch, tag)
+    if name == "MUL":
+        return McuOp("mul", 0, act_in, out, const, ch, tag)
+    if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        opts = o.builtinOptions
+        return McuOp("pool", out_elems * opts.filterHeight * opts.filterWidth, act_in, out, 0, ch, tag)
+    if name == "MEAN":
+        return McuOp("mean", act_in, act_in, out, 0, ch, tag)
+    if name == "SOFTMAX":
+        return McuOp("softmax", 0, act_in, out, 0, ch, tag)
+    if name in _ACT_OPS:
+        return McuOp("act", 0, act_in, out, const, ch, tag)
+    if name in _COPY_OPS:
+        return McuOp("copy", 0, act_in, out, const, ch, tag)
+    raise DataError(f"{where}: op {i} is {name}, which the MCU cost model does not price")
+
+
+def read_tflite(model: str | Path | bytes, where: str | None = None) -> TFLiteModel:
+    """Parse a .tflite file (path or bytes) into McuOps; unknown ops are an error, never priced at zero."""
+    loaded = load_tflite(model, where)
+    ts = _Tensors(loaded)
+    ops = [_mcu_op(o, name, i, ts, where)
+           for i, (o, name) in enumerate(zip(loaded.subgraph.operators or [], loaded.op_names, strict=True))]
+    input_dtypes = [loaded.type_names.get(loaded.subgraph.tensors[t].type, "?") for t in loaded.subgraph.inputs]
+    return TFLiteModel(ops, loaded.size, input_dtypes, list(loaded.op_names))
