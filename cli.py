@@ -116,10 +116,12 @@ def _print_slowest(rows, top: int) -> None:
     if not rows or top <= 0:
         return
     rows = sorted(rows, key=lambda r: r["median_ms"], reverse=True)[:top]
-    table = Table("block", "median ms", "p5-p95 ms", "cv", title=f"slowest {len(rows)} blocks")
+    what = "networks" if "net_key" in rows[0] else "blocks"
+    table = Table(what[:-1], "median ms", "p5-p95 ms", "cv", title=f"slowest {len(rows)} {what}")
     for r in rows:
         spread = f"{r['p5_ms']:.3f}-{r['p95_ms']:.3f}" if r["p5_ms"] is not None and r["p95_ms"] is not None else "-"
-        table.add_row(r["block_key"], f"{r['median_ms']:.3f}", spread, f"{r['cv']:.1%}" if r["cv"] is not None else "-")
+        cv = f"{r['cv']:.1%}" if r["cv"] is not None else "-"
+        table.add_row(r.get("block_key") or r["net_key"], f"{r['median_ms']:.3f}", spread, cv)
     out.print(table)
 
 
@@ -153,6 +155,8 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 @click.option("--cluster", help="Device farm: shard blocks over every unit of the device in this Ray cluster "
               "('auto', 'ray://HOST:PORT' or a head's HOST:PORT; needs edgelat[farm]).")
+@click.option("--networks", default=0, show_default=True,
+              help="Measure N whole networks of --space (spread over its cost range) instead of blocks.")
 @click.option("--fixed-parts", is_flag=True, help="Also measure the space's stem and head (printed; in --json).")
 @click.option("--num-classes", type=int, help="Head classes for --fixed-parts [default: the space's].")
 @click.option("--replicate", default=0, show_default=True,
@@ -270,15 +274,23 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, runs, warm
 @click.argument("store_path", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(), help="CSV file to write.")
 @click.option("--device", help="Only this device's rows.")
-def export(store_path: str, output: str, device: str | None) -> None:
-    """Write a store's latest successful measurements as a block table CSV."""
+@click.option("--networks", is_flag=True, help="Write the whole networks (op0..opN, latency_ms) instead of blocks.")
+@click.option("--space", help="With --networks: only this space's networks.")
+def export(store_path: str, output: str, device: str | None, networks: bool, space: str | None) -> None:
+    """Write a store's latest successful measurements as a block (or whole-network) table CSV."""
     from edgelat.profiler.store import open_existing
-    from edgelat.profiler.table import write_block_csv
+    from edgelat.profiler.table import write_block_csv, write_network_csv
 
     with open_existing(store_path) as store:
-        rows = store.rows(device=device)
+        rows = store.rows(device=device, networks=networks)
+    rows = [r for r in rows if space is None or r["space"] == space]
     if not rows:
-        raise StoreError(f"{store_path}: no successful measurements{f' for device {device!r}' if device else ''}")
+        what = "network measurements" if networks else "successful measurements"
+        raise StoreError(f"{store_path}: no {what}{f' for device {device!r}' if device else ''}")
+    if networks:
+        count = write_network_csv(rows, output)
+        err.print(f"wrote {count} networks to {output}")
+        return
     for r in rows:
         r["latency_ms"] = r["median_ms"]
     extras = ("device", "threads", "block_key", "std_ms", "p5_ms", "p95_ms", "cv", "runs", "runtime",

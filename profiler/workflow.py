@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.devices.catalog import Device, get_device
 from edgelat.errors import DeviceFileError, OptionError
@@ -45,6 +46,7 @@ class ProfileOptions:
     cluster: str | None = None
     replicate: int = 0
     fixed_parts: bool = False  # also measure the space's stem and head
+    networks: int = 0  # measure this many whole networks of the space instead of blocks
     num_classes: int | None = None  # of the head's classifier [default: the space's]
 
 
@@ -88,10 +90,16 @@ def resolve_device(opts: ProfileOptions) -> Device:
     return device
 
 
-def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSpec]:
-    """The blocks of the space's layers, or a random/grid sample over the ranges, limited."""
+def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSpec | NetworkSpec]:
+    """Whole networks of the space, or the blocks of its layers, or a random/grid sample over the
+    ranges, limited."""
     from edgelat.profiler import sampling
 
+    if opts.networks:
+        from edgelat.core.spaces import get_space
+
+        space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
+        return sampling.random_networks(space, opts.networks, opts.seed, dtypes)
     if opts.sample == "space":
         from edgelat.core.spaces import get_space
 
@@ -123,7 +131,8 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         else:
             r, extra = _local(opts, device, specs, store, cache, progress), {}
         wanted = {s.key for s in specs}
-        rows = [row for row in store.rows(device=device.name) if row["block_key"] in wanted]
+        key = "net_key" if opts.networks else "block_key"
+        rows = [row for row in store.rows(device=device.name, networks=bool(opts.networks)) if row[key] in wanted]
     summary = {"device": device.name, "store": str(store_path), "blocks": r.requested,
                "already_done": r.already_done, "measured": r.measured, "failed": len(r.failures),
                "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2), **extra}
