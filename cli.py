@@ -15,14 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from edgelat import __version__
-from edgelat.errors import EdgelatError
+from edgelat.errors import EdgelatError, OptionError, StoreError
+from edgelat.profiler.workflow import DTYPE_CHOICES, MIN_TIME_MS
 
 # Piped output gets a wide console so tables are not truncated at 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
 
-MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
-DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,125 +57,71 @@ def _fmt_bytes(n: int) -> str:
     return f"{n}B"
 
 
-# -- profile -----------------------------------------------------------------------------
-class BarReporter:
-    """Campaign progress as a rich bar with an ETA, on stderr."""
+# -- progress ----------------------------------------------------------------------------
+class Bar:
+    """The one progress display (edgelat.core.progress.Progress): a rich bar per phase, with an
+    ETA, on stderr."""
 
     def __init__(self) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=err, transient=False,
         )
         self.task = None
+        self.started = False
 
-    def start(self, total: int, already_done: int) -> None:
-        if already_done:
-            err.print(f"resuming: {already_done} block(s) already measured, {total} to go")
-        if total == 0:
-            return
-        self.progress.start()
-        self.task = self.progress.add_task("profiling", total=total, last="")
+    def phase(self, name: str, total: int) -> None:
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        if self.task is not None:
+            self.progress.stop_task(self.task)
+        self.task = self.progress.add_task(name, total=total if total > 1 else None, info="")
 
-    def advance(self, spec, m) -> None:
-        last = f"{spec.key} {m.latency_ms:.3f} ms" if m.ok else f"{spec.key} FAILED"
-        self.progress.update(self.task, advance=1, last=last)
+    def advance(self, done: int, total: int, info: dict) -> None:
+        shown = " ".join(v if isinstance(v, str) else f"{k}={v:.4g}" for k, v in info.items()
+                         if isinstance(v, str | float))
+        self.progress.update(self.task, completed=done, total=total, info=shown)
+
+    def note(self, message: str) -> None:
+        self.progress.console.print(message, markup=False)
 
     def warn(self, message: str) -> None:
         self.progress.console.print(f"[yellow]warning:[/] {message}")
 
     def stop(self) -> None:
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
 
 
-def _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, dtypes):
-    from edgelat.profiler import sampling
-
-    if sample == "space":
-        from edgelat.core.spaces import get_space
-
-        specs = sampling.space_blocks(get_space(space, resolution, width).layers, dtypes)
-    else:
-        rng = sampling.BlockRanges.from_file(ranges) if ranges else sampling.BlockRanges()
-        if sample == "random":
-            specs = sampling.random_blocks(rng, n, seed, dtypes)
-        else:
-            specs = sampling.grid_blocks(rng, dtypes)
-    return sampling.limit_blocks(specs, limit, seed)
-
-
-def run_profile(device_name, device_file, space="single-path", resolution=None, width=1.0, sample="space",
-                ranges=None, n=200, seed=0, limit=None, dtype="fp32", store_path=None, runs=50, warmup=10,
-                threads=None, workers=2, calibration_samples=8, cache_dir=None, top=10, as_json=False,
-                min_time_ms=MIN_TIME_MS, benchmark_binary=None, serial=None, op_profiling=False, cluster=None,
-                replicate=0):
-    """Shared by `profile` and `demo`."""
-    from edgelat.devices.backends import open_backend
-    from edgelat.devices.catalog import get_device
-    from edgelat.devices.deploy import with_overrides
-    from edgelat.profiler.cache import TFLiteCache
-    from edgelat.profiler.campaign import run_campaign
-    from edgelat.profiler.conversion_pool import ConversionPool
-    from edgelat.profiler.store import Store
-
-    device = get_device(device_name if device_file is None else None, device_file)
-    device = with_overrides(device, benchmark_binary, serial)
-    if runs < 1 or warmup < 0 or min_time_ms < 0:
-        raise EdgelatError(f"--runs must be >= 1, --warmup and --min-time-ms >= 0 "
-                           f"(got {runs}, {warmup}, {min_time_ms})")
-    if dtype is None:  # MCUs run int8 models; everything else defaults to fp32
-        dtype = "int8" if device.kind == "mcu" else "fp32"
-    elif device.kind == "mcu" and dtype != "int8":
-        raise EdgelatError(f"device {device.name!r} is a microcontroller: it runs int8 models only (use --dtype int8)")
-    specs = _select_blocks(space, resolution, width, sample, ranges, n, seed, limit, DTYPE_CHOICES[dtype])
-    store_path = Path(store_path or f"runs/{device.name}.sqlite")
-    cache = TFLiteCache(cache_dir, calibration_samples)
-    reporter = BarReporter()
-    if cluster:  # the device farm: every unit of this model in a Ray cluster
-        return _run_farm(cluster, device, specs, store_path, cache, reporter, threads, warmup, runs, min_time_ms,
-                         replicate, top, as_json)
-    backend_options = {"op_profiling": True} if op_profiling else {}
-    with open_backend(device, threads, **backend_options) as backend, Store(store_path) as store, \
-            ConversionPool(cache, workers) as pool:
-        try:
-            result = run_campaign(device, specs, store, backend, pool, warmup=warmup, runs=runs,
-                                  min_time_ms=min_time_ms, reporter=reporter)
-        finally:
-            reporter.stop()
-        wanted = {s.key for s in specs}
-        rows = [r for r in store.rows(device=device.name) if r["block_key"] in wanted]
-    summary = {
-        "device": device.name, "store": str(store_path), "blocks": result.requested,
-        "already_done": result.already_done, "measured": result.measured, "failed": len(result.failures),
-        "converted": result.converted, "from_cache": result.cached, "wall_s": round(result.wall_s, 2),
-    }
+# -- profile -----------------------------------------------------------------------------
+def _print_profile(result, top: int, as_json: bool) -> None:
+    s = result.summary
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps(s))
     else:
-        err.print(
-            f"{device.name}: {result.measured} measured, {len(result.failures)} failed, "
-            f"{result.already_done} already in {store_path} ({result.wall_s:.1f} s)"
-        )
-        _print_slowest(rows, top)
-    if device.kind == "mcu":
-        from edgelat.devices.mcu.tflm import raise_if_not_fit
-
-        if not as_json:
+        units = s.get("units")
+        per_unit = f" ({', '.join(f'{u} {n}' for u, n in units.items()) or 'none'})" if units is not None else ""
+        err.print(f"{s['device']}: {s['measured']} measured{per_unit}, {s['failed']} failed, "
+                  f"{s['already_done']} already in {s['store']} ({s['wall_s']:.1f} s)")
+        _print_slowest(result.rows, top)
+        for dtype, parts in s.get("fixed_parts_ms", {}).items():
+            err.print(f"fixed parts ({dtype}): " + ", ".join(f"{k} {v:.3f} ms" for k, v in parts.items()))
+        if result.device.kind == "mcu":
             err.print("note: MCU latencies are estimates of the calibrated cycle model; SRAM and flash are TFLM's")
-        raise_if_not_fit(result.failures, device, result.requested)  # one line, exit code 2
-    for key, error in result.failures:
-        err.print(f"[red]failed:[/] {key}: {error}")
-    return result
 
 
 def _print_slowest(rows, top: int) -> None:
     if not rows or top <= 0:
         return
     rows = sorted(rows, key=lambda r: r["median_ms"], reverse=True)[:top]
-    table = Table("block", "median ms", "p5-p95 ms", "cv", title=f"slowest {len(rows)} blocks")
+    what = "networks" if "net_key" in rows[0] else "blocks"
+    table = Table(what[:-1], "median ms", "p5-p95 ms", "cv", title=f"slowest {len(rows)} {what}")
     for r in rows:
         spread = f"{r['p5_ms']:.3f}-{r['p95_ms']:.3f}" if r["p5_ms"] is not None and r["p95_ms"] is not None else "-"
-        table.add_row(r["block_key"], f"{r['median_ms']:.3f}", spread, f"{r['cv']:.1%}" if r["cv"] is not None else "-")
+        cv = f"{r['cv']:.1%}" if r["cv"] is not None else "-"
+        table.add_row(r.get("block_key") or r["net_key"], f"{r['median_ms']:.3f}", spread, cv)
     out.print(table)
 
 
@@ -210,49 +155,27 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 @click.option("--cluster", help="Device farm: shard blocks over every unit of the device in this Ray cluster "
               "('auto', 'ray://HOST:PORT' or a head's HOST:PORT; needs edgelat[farm]).")
+@click.option("--networks", default=0, show_default=True,
+              help="Measure N whole networks of --space (spread over its cost range) instead of blocks.")
+@click.option("--fixed-parts", is_flag=True, help="Also measure the space's stem and head (printed; in --json).")
+@click.option("--num-classes", type=int, help="Head classes for --fixed-parts [default: the space's].")
 @click.option("--replicate", default=0, show_default=True,
               help="With --cluster: measure the first N blocks on every unit (unit-to-unit spread in `report`).")
-def profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype, store_path,
-            runs, warmup, min_time_ms, threads, workers, calibration_samples, cache_dir, top, as_json,
-            benchmark_binary, serial, op_profiling, cluster, replicate) -> None:
+def profile(device_name, device_file, store_path, top, as_json, **kw) -> None:
     """Measure blocks on a device into a crash-safe store (re-run to resume)."""
-    if replicate and not cluster:
-        raise EdgelatError("--replicate needs --cluster (it spreads blocks over the units of a farm)")
-    run_profile(device_name, device_file, space, resolution, width, sample, ranges, n, seed, limit, dtype,
-                store_path, runs, warmup, threads, workers, calibration_samples, cache_dir, top, as_json,
-                min_time_ms, benchmark_binary, serial, op_profiling, cluster, replicate)
+    from edgelat.profiler.workflow import ProfileOptions, check_options, run_profile
 
-
-def _run_farm(cluster, device, specs, store_path, cache, reporter, threads, warmup, runs, min_time_ms, replicate,
-              top, as_json):
-    """`profile --cluster`: the farm campaign, then the same summary as a local campaign (plus units)."""
-    from edgelat.profiler.farm.campaign import run_farm_campaign
-    from edgelat.profiler.store import Store
-
-    if replicate < 0:
-        raise EdgelatError(f"--replicate must be >= 0 (got {replicate})")
-    with Store(store_path) as store:
-        try:
-            r = run_farm_campaign(cluster, device.name, specs, store, cache, threads=threads, warmup=warmup,
-                                  runs=runs, min_time_ms=min_time_ms, replicate=replicate, reporter=reporter)
-        finally:
-            reporter.stop()
-        wanted = {s.key for s in specs}
-        rows = [row for row in store.rows(device=device.name) if row["block_key"] in wanted]
-    summary = {"device": device.name, "store": str(store_path), "blocks": r.requested, "already_done": r.already_done,
-               "measured": r.measured, "failed": len(r.failures), "converted": r.converted, "from_cache": r.cached,
-               "wall_s": round(r.wall_s, 2), "units": r.units, "lost": r.lost, "quarantined": r.quarantined,
-               "requeued": r.requeued, "duplicates_dropped": r.duplicates_dropped}
-    if as_json:
-        click.echo(json.dumps(summary))
-    else:
-        per_unit = ", ".join(f"{u} {n}" for u, n in r.units.items()) or "none"
-        err.print(f"{device.name}: {r.measured} measured ({per_unit}), {len(r.failures)} failed, "
-                  f"{r.already_done} already in {store_path} ({r.wall_s:.1f} s)")
-        _print_slowest(rows, top)
-    for key, error in r.failures:
+    opts = ProfileOptions(device=device_name, device_file=device_file, store=store_path, **kw)
+    check_options(opts)
+    bar = Bar()
+    try:
+        result = run_profile(opts, bar)
+    finally:
+        bar.stop()
+    _print_profile(result, top, as_json)
+    result.check_fits()  # MCUs: a block that does not fit is one line, exit code 2
+    for key, error in result.failures:
         err.print(f"[red]failed:[/] {key}: {error}")
-    return r
 
 
 @cli.command()
@@ -267,7 +190,7 @@ def report(store_path: str, device: str | None, as_json: bool) -> None:
     with open_existing(store_path) as store:
         rows = store.rows(device=device, status=None, latest=False)
     if not rows:
-        raise EdgelatError(f"{store_path}: no measurements{f' for device {device!r}' if device else ''}")
+        raise StoreError(f"{store_path}: no measurements{f' for device {device!r}' if device else ''}")
     summary = store_summary(rows)
     if as_json:
         click.echo(json.dumps(summary))
@@ -322,7 +245,7 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, runs, warm
     from edgelat.devices.catalog import get_device
 
     if runs < 1 or warmup < 0 or min_time_ms < 0 or samples < 1:
-        raise EdgelatError(f"--runs and --samples must be >= 1, --warmup and --min-time-ms >= 0 "
+        raise OptionError(f"--runs and --samples must be >= 1, --warmup and --min-time-ms >= 0 "
                            f"(got {runs}, {samples}, {warmup}, {min_time_ms})")
     device = dep.with_overrides(get_device(device_name if device_file is None else None, device_file),
                                 benchmark_binary, serial)
@@ -351,15 +274,23 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, runs, warm
 @click.argument("store_path", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(), help="CSV file to write.")
 @click.option("--device", help="Only this device's rows.")
-def export(store_path: str, output: str, device: str | None) -> None:
-    """Write a store's latest successful measurements as a block table CSV."""
+@click.option("--networks", is_flag=True, help="Write the whole networks (op0..opN, latency_ms) instead of blocks.")
+@click.option("--space", help="With --networks: only this space's networks.")
+def export(store_path: str, output: str, device: str | None, networks: bool, space: str | None) -> None:
+    """Write a store's latest successful measurements as a block (or whole-network) table CSV."""
     from edgelat.profiler.store import open_existing
-    from edgelat.profiler.table import write_block_csv
+    from edgelat.profiler.table import write_block_csv, write_network_csv
 
     with open_existing(store_path) as store:
-        rows = store.rows(device=device)
+        rows = store.rows(device=device, networks=networks)
+    rows = [r for r in rows if space is None or r["space"] == space]
     if not rows:
-        raise EdgelatError(f"{store_path}: no successful measurements{f' for device {device!r}' if device else ''}")
+        what = "network measurements" if networks else "successful measurements"
+        raise StoreError(f"{store_path}: no {what}{f' for device {device!r}' if device else ''}")
+    if networks:
+        count = write_network_csv(rows, output)
+        err.print(f"wrote {count} networks to {output}")
+        return
     for r in rows:
         r["latency_ms"] = r["median_ms"]
     extras = ("device", "threads", "block_key", "std_ms", "p5_ms", "p95_ms", "cv", "runs", "runtime",
@@ -451,38 +382,6 @@ def predict(model_path, block, arch, space, tflite, as_json) -> None:
 
 
 # -- search ------------------------------------------------------------------------------
-class SearchBar:
-    """Search progress: one rich bar per phase, with an ETA, on stderr."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=err, transient=False,
-        )
-        self.task = None
-        self.started = False
-
-    def phase(self, name: str, total: int) -> None:
-        if not self.started:  # lazily: a profiling campaign before it draws its own bar
-            self.progress.start()
-            self.started = True
-        if self.task is not None:
-            self.progress.stop_task(self.task)
-        self.task = self.progress.add_task(name, total=None, info="")
-
-    def advance(self, done: int, total: int, info: dict) -> None:
-        shown = " ".join(f"{k}={v:.4g}" for k, v in info.items() if isinstance(v, float))
-        self.progress.update(self.task, completed=done, total=total, info=shown)
-
-    def note(self, message: str) -> None:
-        self.progress.console.print(message, markup=False)
-
-    def stop(self) -> None:
-        if self.started:
-            self.progress.stop()
-
-
 @cli.command()
 @click.option("--space", default="single-path", show_default=True, help="Built-in space or a YAML space file.")
 @click.option("--device", "device_name", default="pixel1", show_default=True)
@@ -518,7 +417,7 @@ def search(device_name, device_file, no_export, as_json, **kw) -> None:
 
     opts = SearchOptions(device=device_name, device_file=device_file, export=not no_export, **kw)
     check_options(opts)
-    bar = SearchBar()
+    bar = Bar()
     try:
         doc = run_search(opts, bar)
     finally:
@@ -562,11 +461,11 @@ def _print_search(doc) -> None:
 def demo(out: str, store_path: str, quick: bool) -> None:
     """The embedded default job: profile, fit, search, export and measure on this CPU, then
     search an 80 ms Pixel 1 network from the ProxylessNAS lookup table."""
-    from edgelat.search.demo import run_demo
+    from edgelat.demo import run_demo
 
-    bar = SearchBar()
+    bar = Bar()
     try:
-        run_demo(run_profile, Path(out), Path(store_path), bar, lambda m: bar.note(m), quick=quick)
+        run_demo(Path(out), Path(store_path), bar, quick=quick)
     finally:
         bar.stop()
 

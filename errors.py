@@ -56,3 +56,7 @@ class DoesNotFitError(EdgelatError):
 
 class SearchError(EdgelatError):
     """A search cannot run as asked (space, strategy, signal or budget)."""
+
+
+class OptionError(EdgelatError, ValueError):
+    """A command-line option or workflow setting has a value that cannot be used."""

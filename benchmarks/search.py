@@ -48,19 +48,21 @@ def throughput() -> None:
 
 def demo() -> None:
     """The demo, with a cold supernet cache, so its wall time includes training the supernet."""
-    from edgelat.cli import run_profile
-    from edgelat.search.demo import run_demo
-    from edgelat.search.workflow import Reporter
+    from edgelat.core.progress import NullProgress
+    from edgelat.demo import run_demo
 
     cache = tempfile.mkdtemp(prefix="edgelat-bench-cache-")
     os.environ["EDGELAT_CACHE_DIR"] = cache
     out = Path(tempfile.mkdtemp(prefix="edgelat-bench-demo-"))
 
-    class Times(Reporter):
+    class Times(NullProgress):
         def __init__(self):
             self.t = {}
             self.name = None
             self.start = time.perf_counter()
+
+        def note(self, message):
+            print(message, flush=True)
 
         def phase(self, name, total):
             now = time.perf_counter()
@@ -70,7 +72,7 @@ def demo() -> None:
 
     rep = Times()
     t0 = time.perf_counter()
-    res = run_demo(run_profile, out / "demo", out / "demo.sqlite", rep, echo=lambda m: print(m, flush=True))
+    res = run_demo(out / "demo", out / "demo.sqlite", rep)
     rep.phase("end", 0)
     total = time.perf_counter() - t0
     host, p1 = res["host"], res["pixel1"]
@@ -95,10 +97,11 @@ def demo() -> None:
 
 def proxies(n_archs: int, epochs: int) -> None:
     """Spearman and Kendall of each signal against short-trained test accuracy."""
+    from edgelat.core.progress import NullProgress
     from edgelat.core.spaces import get_space
     from edgelat.search import signals as sig
     from edgelat.search.data import load_digits
-    from edgelat.search.workflow import Reporter, supernet_for
+    from edgelat.search.workflow import supernet_for
 
     data = load_digits(32)
     space = get_space("single-path", 32, num_classes=10)
@@ -107,7 +110,7 @@ def proxies(n_archs: int, epochs: int) -> None:
     truth = np.array([sig.short_train(space, a, data, epochs, seed=0, split="test")[1] for a in archs])
     print(f"\nshort training ({epochs} epochs) of {n_archs} random architectures: {time.perf_counter() - t0:.0f} s, "
           f"test top-1 {truth.min():.3f}-{truth.max():.3f}")
-    net = supernet_for(space, data, 30, 0, Reporter())
+    net = supernet_for(space, data, 30, 0, NullProgress())
     signals = {"params": sig.ParamsSignal(space), "flops": sig.FlopsSignal(space),
                "synflow": sig.SynflowSignal(space, data.x_train), "naswot": sig.NaswotSignal(space, data.x_train),
                "nasgraph": sig.NasgraphSignal(space, data.x_train),

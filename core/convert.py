@@ -21,6 +21,7 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
 )
 
 from edgelat.core.blockspec import BlockSpec  # noqa: E402
+from edgelat.core.netspec import NetworkSpec  # noqa: E402
 from edgelat.errors import ConversionError  # noqa: E402
 
 
@@ -87,23 +88,27 @@ _CLEAR_EVERY = 100  # keras.backend.clear_session() costs ~0.16 s, twice a whole
 _converted = 0
 
 
-def convert_block(spec: BlockSpec, calibration_samples: int = 8, seed: int = 0) -> Converted:
-    """Build `spec` in Keras and convert it to TFLite in its own dtype.
+def convert_block(spec: BlockSpec | NetworkSpec, calibration_samples: int = 8, seed: int = 0) -> Converted:
+    """Build `spec` (a block, or a whole network of a space) in Keras and convert it to TFLite
+    in its own dtype.
 
     Keras' global state is cleared every 100 conversions rather than after each one: RSS
     stays flat either way (measured over 300 blocks), and clearing each time would more
     than double the cost of a conversion.
     """
     global _converted
-    from edgelat.core.builders import build_block_model
+    from edgelat.core.builders import build_block_model, build_network
 
     start = time.perf_counter()
     try:
-        model = build_block_model(spec, seed=seed)
+        if isinstance(spec, NetworkSpec):
+            model = build_network(spec.search_space(), spec.indices(), batch_size=1, seed=seed)
+        else:
+            model = build_block_model(spec, seed=seed)
         out = convert_model(model, spec.dtype, calibration_samples, seed)
     except ConversionError:
         raise
-    except Exception as exc:  # TF raises many types; keep the block key in the message
+    except Exception as exc:  # TF raises many types; keep the key in the message
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConversionError(f"{spec.key}: conversion failed: {first}") from exc
     finally:

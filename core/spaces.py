@@ -194,6 +194,29 @@ class SearchSpace:
                               f"0..{counts[layer] - 1}")
         return archs.astype(np.int64)
 
+    def identity_runs(self) -> list[list[int]]:
+        """Runs of consecutive alike layers whose skip is the identity: within a run, moving an
+        identity to another place gives the same network."""
+        runs: list[list[int]] = []
+        for i, layer in enumerate(self.layers):
+            skippable = layer.identity_skip and any(c.skip for c in layer.choices)
+            if skippable and runs and runs[-1][-1] == i - 1 and self.layers[i - 1] == layer:
+                runs[-1].append(i)
+            elif skippable:
+                runs.append([i])
+        return [r for r in runs if len(r) > 1]
+
+    def canonical(self, archs: np.ndarray) -> np.ndarray:
+        """One encoding per distinct network: in every identity run, the blocks come first (in
+        their order) and the identities last."""
+        out = np.array(archs, np.int64, copy=True, ndmin=2)
+        for run in self.identity_runs():
+            skip = [j for j, c in enumerate(self.layers[run[0]].choices) if c.skip]
+            part = out[:, run]
+            order = np.argsort(np.isin(part, skip), axis=1, kind="stable")
+            out[:, run] = np.take_along_axis(part, order, axis=1)
+        return out
+
     def random(self, n: int, seed: int = 0) -> np.ndarray:
         rng = np.random.default_rng(seed)
         return (rng.random((n, len(self.layers))) * self.choice_counts).astype(np.int64)
@@ -239,6 +262,23 @@ def fbnet(resolution: int = 32, width: float = 1.0, num_classes: int = 100) -> S
     return SearchSpace("fbnet", resolution, width, num_classes, stem, head, layers, stem_stride)
 
 
+NB_MACRO_CHOICES = (SKIP, Choice("k3_e3", 3, 3), Choice("k5_e6", 5, 6))
+
+
+def nb_macro(resolution: int = 32, width: float = 1.0, num_classes: int = 10) -> SearchSpace:
+    """NAS-Bench-Macro (Su et al., CVPR 2021; the authors' train/model.py): stem 3x3/32 s1,
+    8 layers in stages [2,3,3] of 64/128/256 channels (each stage's first with stride 2),
+    choosing identity / MBConv k3e3 / MBConv k5e6 (ReLU, no SE; the identity of a stride-2
+    layer is a 1x1 conv), 1x1 head to 1280, pooling, classifier. The encoding's digits are
+    the benchmark's own keys."""
+    check_size(resolution, width)
+    stages = [Stage(c, n, 2, NB_MACRO_CHOICES, act="relu") for c, n in ((64, 2), (128, 3), (256, 3))]
+    stem = round_channels(32 * width)
+    layers = walk_stages(stages, resolution, stem, width)
+    head = round_channels(1280 * max(1.0, width))
+    return SearchSpace("nb-macro", resolution, width, num_classes, stem, head, layers, stem_stride=1)
+
+
 def check_size(resolution: int, width: float) -> None:
     if resolution < 32 or resolution % 32:
         raise SearchError(f"resolution: must be a multiple of 32 and >= 32, got {resolution}")
@@ -246,7 +286,7 @@ def check_size(resolution: int, width: float) -> None:
         raise SearchError(f"width: must be in [0.1, 4.0], got {width}")
 
 
-SPACES = {"single-path": single_path, "fbnet": fbnet}
+SPACES = {"single-path": single_path, "fbnet": fbnet, "nb-macro": nb_macro}
 
 
 def get_space(name: str, resolution: int | None = None, width: float = 1.0, num_classes: int | None = None

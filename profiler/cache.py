@@ -12,6 +12,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.netspec import NetworkSpec
+
+Measurable = BlockSpec | NetworkSpec  # anything with a canonical `key` and a `dtype`
 
 
 @lru_cache(maxsize=1)
@@ -31,24 +34,24 @@ def default_cache_dir() -> Path:
 
 
 class TFLiteCache:
-    """``root/tf-<version>/<block key>[-cal<N>].tflite``; int8 files also depend on calibration."""
+    """``root/tf-<version>/<block or network key>[-cal<N>].tflite``; int8 files also depend on calibration."""
 
     def __init__(self, root: str | Path | None = None, calibration_samples: int = 8) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.calibration_samples = calibration_samples
 
-    def cache_key(self, spec: BlockSpec) -> str:
+    def cache_key(self, spec: Measurable) -> str:
         suffix = f"-cal{self.calibration_samples}" if spec.dtype == "int8" else ""
         return f"tf-{tensorflow_version()}/{spec.key}{suffix}"
 
-    def path(self, spec: BlockSpec) -> Path:
+    def path(self, spec: Measurable) -> Path:
         return self.root / f"{self.cache_key(spec)}.tflite"
 
-    def get(self, spec: BlockSpec) -> Path | None:
+    def get(self, spec: Measurable) -> Path | None:
         path = self.path(spec)
         return path if path.is_file() and path.stat().st_size > 0 else None
 
-    def put(self, spec: BlockSpec, data: bytes) -> Path:
+    def put(self, spec: Measurable, data: bytes) -> Path:
         """Write atomically (temp file + rename), so a killed process never leaves half a file."""
         path = self.path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)

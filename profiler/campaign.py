@@ -13,22 +13,14 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.progress import NullProgress, Progress
 from edgelat.devices.backends import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
 from edgelat.profiler.store import Store
-
-
-class Reporter(Protocol):
-    """Where a campaign reports progress (the CLI draws a bar; tests may pass None)."""
-
-    def start(self, total: int, already_done: int) -> None: ...
-    def advance(self, spec: BlockSpec, m: Measurement) -> None: ...
-    def warn(self, message: str) -> None: ...
 
 
 @dataclass
@@ -44,7 +36,20 @@ class CampaignResult:
     conversion_wait_s: float = 0.0  # wall time the campaign spent waiting for conversions
     measure_s: float = 0.0  # wall time inside backend.measure()
     wall_s: float = 0.0
-    keys: list[str] = field(default_factory=list)
+
+
+def report_start(progress: Progress, total: int, already_done: int) -> None:
+    """Say what a (resumed) campaign has left, and open its progress phase."""
+    if already_done:
+        progress.note(f"resuming: {already_done} block(s) already measured, {total} to go")
+    if total:
+        progress.phase("profiling", total)
+
+
+def report_block(progress: Progress, done: int, total: int, spec: BlockSpec, m: Measurement) -> None:
+    """Advance the campaign's progress by one block, showing its result."""
+    last = f"{spec.key} {m.latency_ms:.3f} ms" if m.ok else f"{spec.key} FAILED"
+    progress.advance(done, total, {"last": last})
 
 
 def _chunks(items: Sequence[BlockSpec], size: int) -> list[Sequence[BlockSpec]]:
@@ -62,7 +67,7 @@ def run_campaign(
     runs: int = 50,
     min_time_ms: float = 0.0,
     chunk: int = 16,
-    reporter: Reporter | None = None,
+    progress: Progress | None = None,
 ) -> CampaignResult:
     """Measure every block of `specs` not yet in `store` for (device, threads)."""
     start = time.perf_counter()
@@ -70,9 +75,8 @@ def run_campaign(
     done = store.done_keys(device.name, threads)
     todo = [s for s in dict.fromkeys(specs) if s.key not in done]
     result = CampaignResult(requested=len(set(specs)), already_done=len(set(specs)) - len(todo))
-    result.keys = [s.key for s in todo]
-    if reporter:
-        reporter.start(len(todo), result.already_done)
+    progress = progress or NullProgress()
+    report_start(progress, len(todo), result.already_done)
     unit = f"{device.name}@{socket.gethostname()}"
     chunks = _chunks(todo, max(1, chunk))
     submit = lambda c: [pool.submit(s) for s in c]  # noqa: E731
@@ -85,7 +89,8 @@ def run_campaign(
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
         backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
         for conv in conversions:
-            _measure_one(device, conv, store, backend, (warmup, runs, min_time_ms), unit, result, reporter)
+            m = _measure_one(device, conv, store, backend, (warmup, runs, min_time_ms), unit, result, progress)
+            report_block(progress, result.measured + len(result.failures), len(todo), conv.spec, m)
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
     result.wall_s = time.perf_counter() - start
@@ -94,7 +99,7 @@ def run_campaign(
 
 def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend,
                  settings: tuple[int, int, float], unit: str, result: CampaignResult,
-                 reporter: Reporter | None) -> None:
+                 progress: Progress) -> Measurement:
     spec = conv.spec
     if conv.path is None:
         m = Measurement.failed(f"conversion failed: {conv.error}", threads=getattr(backend, "threads", 1))
@@ -113,7 +118,5 @@ def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: 
         result.measured += 1
     else:
         result.failures.append((spec.key, m.error or "unknown error"))
-        if reporter:
-            reporter.warn(f"{spec.key}: measurement failed: {m.error}")
-    if reporter:
-        reporter.advance(spec, m)
+        progress.warn(f"{spec.key}: measurement failed: {m.error}")
+    return m

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.netspec import NetworkSpec, is_network_key
 from edgelat.errors import ConversionError
 from edgelat.profiler.cache import TFLiteCache
 
 
 @dataclass(frozen=True)
 class ConversionResult:
-    spec: BlockSpec
+    spec: BlockSpec | NetworkSpec
     path: Path | None
     convert_s: float = 0.0  # the converter's own convert() call
     total_s: float = 0.0  # build + freeze + convert + write
@@ -43,7 +44,7 @@ def _worker_init() -> None:
 def _convert_one(key: str, cache_root: str, calibration_samples: int) -> tuple[str, float, float]:
     from edgelat.core.convert import convert_block
 
-    spec = BlockSpec.from_key(key)
+    spec = NetworkSpec.from_key(key) if is_network_key(key) else BlockSpec.from_key(key)
     cache = TFLiteCache(cache_root, calibration_samples)
     out = convert_block(spec, calibration_samples=calibration_samples)
     path = cache.put(spec, out.data)
@@ -67,7 +68,7 @@ class ConversionPool:
             )
         return self._executor
 
-    def submit(self, spec: BlockSpec) -> Future[ConversionResult]:
+    def submit(self, spec: BlockSpec | NetworkSpec) -> Future[ConversionResult]:
         """Convert `spec` unless cached. Errors come back in the result, never raised here."""
         done: Future[ConversionResult] = Future()
         cached = self.cache.get(spec)

@@ -1,5 +1,5 @@
-"""Which blocks to profile: the distinct blocks of a space's layers, or a random or grid
-sample over user-given ranges."""
+"""What to profile: the distinct blocks of a space's layers, a random or grid sample of blocks
+over user-given ranges, or whole networks of a space spread over its cost range."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from edgelat.core.blockspec import ACTIVATIONS, BlockSpec
-from edgelat.core.spaces import Layer
+from edgelat.core.netspec import NetworkSpec
+from edgelat.core.spaces import Layer, SearchSpace
 from edgelat.errors import BlockSpecError, DataError
 
 
@@ -111,3 +114,24 @@ def limit_blocks(specs: list[BlockSpec], limit: int | None, seed: int = 0) -> li
         raise DataError(f"--limit must be >= 1, got {limit}")
     keep = set(random.Random(seed).sample(range(len(specs)), limit))
     return [s for i, s in enumerate(specs) if i in keep]
+
+
+def random_networks(space: SearchSpace, n: int, seed: int = 0, dtypes: tuple[str, ...] = ("fp32",),
+                    pool: int = 40) -> list[NetworkSpec]:
+    """`n` distinct networks of `space` spread evenly over its range of multiply-accumulates (a
+    proxy of latency), reproducible from `seed`: of `pool * n` random ones, the nearest to each
+    of `n` evenly spaced targets. Equivalent encodings count once."""
+    if n < 1:
+        raise DataError(f"--networks must be >= 1, got {n}")
+    archs = np.unique(space.canonical(space.random(pool * n, seed)), axis=0)
+    if len(archs) < n:
+        raise DataError(f"asked for {n} distinct networks, but only {len(archs)} were drawn from {space.name!r}")
+    macs = np.nan_to_num(space.choice_matrix(lambda layer, c: layer.macs(c)))
+    cost = macs[np.arange(len(space.layers)), archs].sum(axis=1)
+    free = np.ones(len(archs), bool)
+    chosen = []
+    for target in np.linspace(cost.min(), cost.max(), n):
+        i = int(np.argmin(np.where(free, np.abs(cost - target), np.inf)))
+        free[i] = False
+        chosen.append(archs[i])
+    return [NetworkSpec.of(space, a, d) for d in dtypes for a in chosen]

@@ -1,8 +1,9 @@
 """The crash-safe measurement store: an append-only SQLite file in WAL mode.
 
 One transaction per measurement, so killing the process (even with SIGKILL) loses at most
-the measurement in flight. Rows are never updated or deleted; a block counts as done for a
-(device, threads) pair once it has an 'ok' row. Failed rows keep the raw runner output.
+the measurement in flight. Rows are never updated or deleted; a block (table `measurements`)
+or a whole network (table `networks`) counts as done for a (device, threads) pair once it
+has an 'ok' row. Failed rows keep the raw runner output.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
+from edgelat.core.netspec import NetworkSpec
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the networks table (a v1/v2 store gains it in place)
 
 # Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
 _V2_COLUMNS = {"peak_sram_bytes": "INTEGER", "flash_bytes": "INTEGER", "throttled": "INTEGER", "info": "TEXT"}
@@ -48,7 +50,26 @@ CREATE TABLE IF NOT EXISTS measurements (
     CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
 );
 CREATE INDEX IF NOT EXISTS measurements_lookup ON measurements (device, threads, block_key, status);
+CREATE TABLE IF NOT EXISTS networks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    unit TEXT,
+    net_key TEXT NOT NULL,
+    space TEXT NOT NULL, arch TEXT NOT NULL, resolution INTEGER NOT NULL, width REAL NOT NULL,
+    num_classes INTEGER NOT NULL, dtype TEXT NOT NULL,
+    runtime TEXT NOT NULL, runtime_version TEXT NOT NULL, threads INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    {", ".join(f"{f} REAL" for f in STAT_FIELDS)},
+    runs INTEGER, warmup INTEGER,
+    error TEXT, raw_output TEXT,
+    created_at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    info TEXT,
+    CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
+);
+CREATE INDEX IF NOT EXISTS networks_lookup ON networks (device, threads, net_key, status);
 """
+_NET_FIELDS = ("space", "arch", "resolution", "width", "num_classes", "dtype")
 
 
 def host_info() -> dict[str, Any]:
@@ -79,8 +100,8 @@ class Store:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) == 1:
-                self._upgrade_from_v1()
+            elif int(row[0]) in (1, 2):
+                self._upgrade(int(row[0]))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: store schema version {row[0]}, this edgelat reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
@@ -88,11 +109,12 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self._host = json.dumps(host_info(), sort_keys=True)
 
-    def _upgrade_from_v1(self) -> None:
+    def _upgrade(self, version: int) -> None:
+        """v1 -> v2: the MCU and hygiene columns; v2 -> v3: the networks table (created above)."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(measurements)")}
         with self.db:
             for col, kind in _V2_COLUMNS.items():
-                if col not in have:
+                if version == 1 and col not in have:
                     self.db.execute(f"ALTER TABLE measurements ADD COLUMN {col} {kind}")
             self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
@@ -105,39 +127,47 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add(self, device: str, spec: BlockSpec, m: Measurement, runtime: str, runtime_version: str,
-            unit: str | None = None) -> None:
-        """Append one measurement in its own transaction (durable when this returns)."""
+    def add(self, device: str, spec: BlockSpec | NetworkSpec, m: Measurement, runtime: str,
+            runtime_version: str, unit: str | None = None) -> None:
+        """Append one measurement of a block or a network in its own transaction (durable when this
+        returns)."""
         stats = [m.stats.get(f) if m.ok else None for f in STAT_FIELDS]
-        row = (
-            device, unit, spec.key, *(getattr(spec, f) for f in FIELD_NAMES), runtime, runtime_version,
-            m.threads, "ok" if m.ok else "failed", *stats, m.runs or None, m.warmup if m.ok else None,
-            m.error, m.raw_output or None, datetime.now(UTC).isoformat(timespec="milliseconds"), self._host,
-            m.info.get("peak_sram_bytes"), m.info.get("flash_bytes"),
-            None if m.info.get("throttled") is None else int(bool(m.info["throttled"])),
-            json.dumps(m.info, sort_keys=True, default=str) if m.info else None,
-        )
-        cols = ("device", "unit", "block_key", *FIELD_NAMES, "runtime", "runtime_version", "threads",
-                "status", *STAT_FIELDS, "runs", "warmup", "error", "raw_output", "created_at", "host",
-                "peak_sram_bytes", "flash_bytes", "throttled", "info")
+        common = (runtime, runtime_version, m.threads, "ok" if m.ok else "failed", *stats, m.runs or None,
+                  m.warmup if m.ok else None, m.error, m.raw_output or None,
+                  datetime.now(UTC).isoformat(timespec="milliseconds"), self._host)
+        info = json.dumps(m.info, sort_keys=True, default=str) if m.info else None
+        common_cols = ("runtime", "runtime_version", "threads", "status", *STAT_FIELDS, "runs", "warmup", "error",
+                       "raw_output", "created_at", "host")
+        if isinstance(spec, NetworkSpec):
+            table, cols = "networks", ("device", "unit", "net_key", *_NET_FIELDS, *common_cols, "info")
+            row = (device, unit, spec.key, *(getattr(spec, f) for f in _NET_FIELDS), *common, info)
+        else:
+            table = "measurements"
+            cols = ("device", "unit", "block_key", *FIELD_NAMES, *common_cols, "peak_sram_bytes", "flash_bytes",
+                    "throttled", "info")
+            row = (device, unit, spec.key, *(getattr(spec, f) for f in FIELD_NAMES), *common,
+                   m.info.get("peak_sram_bytes"), m.info.get("flash_bytes"),
+                   None if m.info.get("throttled") is None else int(bool(m.info["throttled"])), info)
         try:
             with self.db:  # BEGIN ... COMMIT
-                self.db.execute(
-                    f"INSERT INTO measurements ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", row
-                )
+                self.db.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", row)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot write measurement of {spec.key}: {exc}") from None
 
     def done_keys(self, device: str, threads: int) -> set[str]:
-        """Block keys already measured successfully on (device, threads)."""
+        """Block and network keys already measured successfully on (device, threads)."""
         rows = self.db.execute(
-            "SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok'",
-            (device, threads),
+            "SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok' UNION "
+            "SELECT DISTINCT net_key FROM networks WHERE device=? AND threads=? AND status='ok'",
+            (device, threads, device, threads),
         )
         return {r[0] for r in rows}
 
-    def rows(self, device: str | None = None, status: str | None = "ok", latest: bool = True) -> list[dict[str, Any]]:
-        """Measurement rows as dicts; with `latest`, only the newest per (device, threads, block)."""
+    def rows(self, device: str | None = None, status: str | None = "ok", latest: bool = True,
+             networks: bool = False) -> list[dict[str, Any]]:
+        """Block (or, with `networks`, whole-network) rows as dicts; with `latest`, only the newest
+        per (device, threads, key)."""
+        table, key = ("networks", "net_key") if networks else ("measurements", "block_key")
         where, args = [], []
         if device is not None:
             where.append("device = ?")
@@ -146,10 +176,10 @@ class Store:
             where.append("status = ?")
             args.append(status)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT * FROM measurements {clause} ORDER BY id"
+        sql = f"SELECT * FROM {table} {clause} ORDER BY id"
         if latest:
-            sql = (f"SELECT * FROM measurements WHERE id IN (SELECT MAX(id) FROM measurements {clause} "
-                   f"GROUP BY device, threads, block_key) ORDER BY id")
+            sql = (f"SELECT * FROM {table} WHERE id IN (SELECT MAX(id) FROM {table} {clause} "
+                   f"GROUP BY device, threads, {key}) ORDER BY id")
         return [dict(r) for r in self.db.execute(sql, args)]
 
     def count(self, status: str | None = None) -> int:

@@ -78,3 +78,26 @@ def write_block_csv(rows: Iterable[dict[str, Any]], path: str | Path, extra_colu
             writer.writerow(row)
             n += 1
     return n
+
+
+NETWORK_EXTRAS = ("arch", "space", "resolution", "width", "num_classes", "dtype", "device", "threads", "net_key",
+                  "std_ms", "p5_ms", "p95_ms", "cv", "runs", "runtime", "runtime_version", "created_at")
+
+
+def write_network_csv(rows: list[dict[str, Any]], path: str | Path) -> int:
+    """Whole-network rows of one space as ``op0..opN,latency_ms`` (+ extras), the table that
+    ``edgelat fit --space`` reads; returns the row count."""
+    spaces = sorted({r["space"] for r in rows})
+    if len(spaces) > 1:
+        raise DataError(f"{path}: the store holds networks of several spaces ({', '.join(spaces)}); "
+                        f"export one with --space")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ops = [f"op{i}" for i in range(len(rows[0]["arch"]))] if rows else []
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=(*ops, "latency_ms", *NETWORK_EXTRAS), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            digits = {f"op{i}": int(ch, 36) for i, ch in enumerate(row["arch"])}
+            writer.writerow({**row, **digits, "latency_ms": row["median_ms"]})
+    return len(rows)

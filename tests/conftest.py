@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,28 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
         [sys.executable, "-m", "edgelat.cli", *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def start_cli(args: list[str]) -> subprocess.Popen:
+    """Start the real `edgelat` entry point in its own process group (to SIGKILL it whole)."""
+    return subprocess.Popen([sys.executable, "-m", "edgelat.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)  # the campaign and its converter workers, with no warning
+    proc.communicate(timeout=60)
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 240) -> None:
+    """Poll `predicate` (a store query) until true; fail if the process ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except sqlite3.OperationalError:  # the store file exists but its schema is not written yet
+            pass
+        assert proc.poll() is None, f"campaign ended before the kill point: {proc.stderr.read()}"
+        time.sleep(0.02)
+    raise AssertionError("kill point not reached in time")

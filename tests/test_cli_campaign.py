@@ -1,18 +1,13 @@
 """End-to-end campaigns through the real `edgelat` command: resume, SIGKILL, export, bad input."""
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import pytest
 
 from edgelat.profiler.table import read_block_csv
 
-from conftest import run_cli
+from conftest import kill_group, run_cli, start_cli, wait_for
 
 
 def profile_args(store, ranges, cache, n=6, runs=20, dtype="fp32", extra=()):
@@ -57,29 +52,6 @@ def test_profile_resume_and_export(tmp_path, tiny_ranges, cache_dir):
     assert meta["device"] == "host" and meta["runtime"].startswith("ai_edge_litert") and meta["training_size"] == 16
 
 
-def _start(args):
-    return subprocess.Popen([sys.executable, "-m", "edgelat.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def _kill(proc):
-    os.killpg(proc.pid, signal.SIGKILL)  # the campaign and its converter workers, with no warning
-    proc.communicate(timeout=60)
-
-
-def _wait_for(predicate, proc, timeout=240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except sqlite3.OperationalError:  # the store file exists but its schema is not written yet
-            pass
-        assert proc.poll() is None, f"campaign ended before the kill point: {proc.stderr.read()}"
-        time.sleep(0.02)
-    raise AssertionError("kill point not reached in time")
-
-
 @pytest.mark.slow
 def test_sigkill_mid_campaign_loses_nothing_and_resume_completes(tmp_path, tiny_ranges):
     store, cache = tmp_path / "kill.sqlite", tmp_path / "cache"
@@ -89,15 +61,15 @@ def test_sigkill_mid_campaign_loses_nothing_and_resume_completes(tmp_path, tiny_
     args = profile_args(store, ranges, cache, n=12, runs=400)
 
     # Kill 1: while converting, before any measurement.
-    proc = _start(args)
-    _wait_for(lambda: store.exists() and (cache).exists(), proc)
-    _kill(proc)
+    proc = start_cli(args)
+    wait_for(lambda: store.exists() and (cache).exists(), proc)
+    kill_group(proc)
     assert sqlite3.connect(store).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # Kill 2: in the middle of timing.
-    proc = _start(args)
-    _wait_for(lambda: store.exists() and len(ok_rows(store)) >= 3, proc)
-    _kill(proc)
+    proc = start_cli(args)
+    wait_for(lambda: store.exists() and len(ok_rows(store)) >= 3, proc)
+    kill_group(proc)
     db = sqlite3.connect(store)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     before = ok_rows(store)

@@ -72,3 +72,17 @@ def test_a_bad_model_fails_one_measurement_not_the_worker(tmp_path, models):
 def test_parser_never_invents_a_latency(line, needle):
     m = parse_litert_result(line)
     assert not m.ok and needle in m.error and m.raw_output == line
+
+
+def test_cold_timing_reads_the_l2_sized_buffer_and_says_so(models):
+    """--evict-bytes l2: every timed run starts after a sweep of the core's L2 (read from sysfs)."""
+    out = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "20", "--warmup", "2",
+                          "--evict-bytes", "l2"], capture_output=True, text=True, timeout=120)
+    doc = json.loads(out.stdout.splitlines()[-1])
+    assert doc["ok"], doc
+    l2 = doc["l2_bytes"]
+    assert l2 and l2 >= 256 * 1024  # every x86/ARM core here has at least 256 KiB of L2
+    assert doc["stats"]["evict_bytes"] == l2 and doc["stats"]["timing"] == f"cold-{l2}"
+    plain = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "20", "--warmup", "2"],
+                           capture_output=True, text=True, timeout=120)
+    assert json.loads(plain.stdout.splitlines()[-1])["stats"]["timing"] == "plain"

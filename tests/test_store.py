@@ -77,10 +77,27 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
     db = sqlite3.connect(path)  # make it look like a schema-1 file: no v2 columns, version 1
     for col in ("peak_sram_bytes", "flash_bytes", "throttled", "info"):
         db.execute(f"ALTER TABLE measurements DROP COLUMN {col}")
+    db.execute("DROP TABLE networks")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+        assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
         store.add("host", BlockSpec(8, 8, 8, 3, 3, 1), ok(2.0), "rt", "1")
         assert [r["median_ms"] for r in store.rows()] == [1.0, 2.0]
+        assert store.rows(networks=True) == []  # the v3 networks table was created in place
+
+
+def test_networks_are_stored_beside_blocks_with_their_own_keys(tmp_path):
+    from edgelat.core.netspec import NetworkSpec
+
+    net = NetworkSpec("single-path", 64, 1.0, 10, "0" * 22, "int8")
+    assert NetworkSpec.from_key(net.key) == net
+    with Store(tmp_path / "s.sqlite") as store:
+        store.add("host", BlockSpec(8, 8, 8, 1, 3, 1), ok(1.0), "rt", "1")
+        store.add("host", net, ok(3.0), "rt", "1")
+        assert store.done_keys("host", 1) == {BlockSpec(8, 8, 8, 1, 3, 1).key, net.key}
+        (row,) = store.rows(networks=True)
+        assert (row["space"], row["arch"], row["resolution"], row["dtype"], row["median_ms"]) == \
+            ("single-path", "0" * 22, 64, "int8", 3.0)
+        assert [r["block_key"] for r in store.rows()] == [BlockSpec(8, 8, 8, 1, 3, 1).key]

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.progress import NullProgress, Progress
 from edgelat.devices.discovery import device_resource, unit_resource
 from edgelat.errors import DeviceError
 from edgelat.profiler.cache import TFLiteCache
-from edgelat.profiler.campaign import CampaignResult, Reporter
+from edgelat.profiler.campaign import CampaignResult, report_block, report_start
 from edgelat.profiler.farm.ray_support import connect
 from edgelat.profiler.farm.worker import UnitWorker, convert_key
 from edgelat.profiler.store import Store
@@ -68,12 +69,12 @@ class FarmCampaign:
 
     def __init__(self, ray: Any, device_model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache, *,
                  threads: int | None, warmup: int, runs: int, min_time_ms: float, replicate: int = 0,
-                 depth: int = 2, max_failures: int = 3, reporter: Reporter | None = None) -> None:
+                 depth: int = 2, max_failures: int = 3, progress: Progress | None = None) -> None:
         self.ray, self.device_model, self.store, self.cache = ray, device_model, store, cache
         self.specs = list(dict.fromkeys(specs))
         self.threads, self.settings = threads, (warmup, runs, min_time_ms)
         self.replicate, self.depth, self.max_failures = replicate, depth, max_failures
-        self.reporter = reporter
+        self.progress = progress or NullProgress()
         self.actors: dict[str, Any] = {}
         self.info: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, int] = {}
@@ -85,8 +86,7 @@ class FarmCampaign:
                                         max_calls=100)(convert_key)  # recycled: bounds TensorFlow's growth
 
     def _warn(self, message: str) -> None:
-        if self.reporter:
-            self.reporter.warn(message)
+        self.progress.warn(message)
 
     # -- units ---------------------------------------------------------------------------
     def start_units(self) -> None:
@@ -255,8 +255,9 @@ class FarmCampaign:
                 self._requeue(task)  # maybe the unit's fault: try it on another unit
             else:
                 self.result.failures.append((key, m.error or "unknown error"))
-        if self.reporter and (m.ok or key not in {t.spec.key for t in self.queue}):
-            self.reporter.advance(task.spec, m)
+        if m.ok or key not in {t.spec.key for t in self.queue}:
+            self.blocks_done += 1
+            report_block(self.progress, self.blocks_done, self.blocks_total, task.spec, m)
 
     def _unit_failed(self, uid: str, why: str) -> None:
         if uid not in self.failures:
@@ -269,8 +270,8 @@ class FarmCampaign:
         start = time.perf_counter()
         self.start_units()
         self.queue: deque[_Task] = deque(self._plan())
-        if self.reporter:
-            self.reporter.start(len(self.queue), self.result.already_done)
+        self.blocks_done, self.blocks_total = 0, len(self.queue)
+        report_start(self.progress, self.blocks_total, self.result.already_done)
         try:
             while self.queue or self.inflight:
                 if not self.actors:
@@ -291,7 +292,6 @@ class FarmCampaign:
         finally:
             self.close()
         self.result.wall_s = time.perf_counter() - start
-        self.result.keys = [s.key for s in self.specs]
         return self.result
 
     def close(self) -> None:

@@ -10,24 +10,23 @@ Both legs rank architectures by one supernet trained on the embedded digits (32 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.spaces import get_space
-from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.deploy import deploy
 from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.datasets import load_blocks
 from edgelat.predictors.lut import LUTPredictor
-from edgelat.profiler.fixed_parts import measure_fixed_parts
-from edgelat.search.workflow import Reporter, SearchOptions, run_search
+from edgelat.profiler.workflow import ProfileOptions, run_profile
+from edgelat.search.workflow import SearchOptions, run_search
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent / "data"
 HOST_RESOLUTION = 64
 PIXEL1_TARGET_MS = 80.0
 
@@ -41,22 +40,22 @@ def binding_target(space, predictor, dtype: str, fraction: float = 0.4) -> tuple
     return round(lo + fraction * (hi - lo), 2), lo, hi
 
 
-def run_demo(profile: Callable[..., Any], out: Path = Path("runs/demo"), store: Path = Path("runs/demo.sqlite"),
-             reporter: Reporter | None = None, echo: Callable[[str], None] = print, quick: bool = False
-             ) -> dict[str, Any]:
-    rep = reporter or Reporter()
+def run_demo(out: Path = Path("runs/demo"), store: Path = Path("runs/demo.sqlite"), progress: Progress | None = None,
+             quick: bool = False) -> dict[str, Any]:
+    """Both legs; returns the host leg's document (with measured ms and error) and the Pixel 1 leg's."""
+    rep = progress or NullProgress()
+    echo = rep.note
     small = dict(supernet_epochs=3, single_path_epochs=2, evaluations=12, ri_samples=2, finetune_epochs=1) \
         if quick else dict(supernet_epochs=20, evaluations=60, ri_samples=5)
     # 1. profile a sample: the int8 blocks of the Single-Path space at 64 px, on this CPU.
     echo(f"[1/6] profiling the int8 MBConv blocks of the Single-Path space at {HOST_RESOLUTION} px on this CPU")
-    profile("host", None, resolution=HOST_RESOLUTION, dtype="int8", store_path=str(store),
-            limit=8 if quick else None)
+    profiled = run_profile(ProfileOptions(device="host", resolution=HOST_RESOLUTION, dtype="int8", store=str(store),
+                                          limit=8 if quick else None, fixed_parts=True, num_classes=10), rep)
     # 2. fit a lookup table, with the stem and head measured on this CPU too.
-    echo("[2/6] measuring the fixed parts (stem, head) and fitting a lookup table")
+    echo("[2/6] fitting a lookup table (blocks + the measured stem and head)")
     host = get_device("host")
     space = get_space("single-path", HOST_RESOLUTION, num_classes=10)
-    with open_backend(host) as backend:
-        fixed = measure_fixed_parts(space, backend, "int8", out / "fixed-parts")
+    fixed = profiled.summary["fixed_parts_ms"]["int8"]
     blocks = load_blocks(store, device="host")
     fallback = None
     if quick:  # a smoke run does not profile every block: a linear model prices the rest

@@ -1,0 +1,180 @@
+"""What `edgelat profile` does: pick the blocks, measure them on the device (one machine, or
+every unit of a device farm), optionally measure the space's fixed parts, and summarise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgelat.core.blockspec import BlockSpec
+from edgelat.core.netspec import NetworkSpec
+from edgelat.core.progress import NullProgress, Progress
+from edgelat.devices.catalog import Device, get_device
+from edgelat.errors import DeviceFileError, OptionError
+
+MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
+DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
+
+
+@dataclass
+class ProfileOptions:
+    """Every choice of a profiling run; the defaults are the CLI's."""
+
+    device: str = "host"
+    device_file: str | None = None
+    space: str = "single-path"
+    resolution: int | None = None
+    width: float = 1.0
+    sample: str = "space"  # space | random | grid
+    ranges: str | None = None
+    n: int = 200
+    seed: int = 0
+    limit: int | None = None
+    dtype: str | None = None  # fp32 | int8 | both; None: int8 on MCUs, fp32 elsewhere
+    store: str | None = None
+    runs: int = 50
+    warmup: int = 10
+    min_time_ms: float = MIN_TIME_MS
+    threads: int | None = None
+    workers: int = 2
+    calibration_samples: int = 8
+    cache_dir: str | None = None
+    benchmark_binary: str | None = None
+    serial: str | None = None
+    op_profiling: bool = False
+    cluster: str | None = None
+    replicate: int = 0
+    fixed_parts: bool = False  # also measure the space's stem and head
+    networks: int = 0  # measure this many whole networks of the space instead of blocks
+    num_classes: int | None = None  # of the head's classifier [default: the space's]
+
+
+@dataclass
+class ProfileResult:
+    """The summary printed by the CLI, the measured rows of the chosen blocks, and failures."""
+
+    device: Device
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def check_fits(self) -> None:
+        """On MCUs, a block that does not fit is an error naming its key (after the summary)."""
+        if self.device.kind == "mcu":
+            from edgelat.devices.mcu.tflm import raise_if_not_fit
+
+            raise_if_not_fit(self.failures, self.device, self.summary["blocks"])
+
+
+def check_options(opts: ProfileOptions) -> None:
+    """Cheap checks before anything heavy is imported."""
+    if opts.runs < 1 or opts.warmup < 0 or opts.min_time_ms < 0:
+        raise OptionError(f"--runs must be >= 1, --warmup and --min-time-ms >= 0 "
+                        f"(got {opts.runs}, {opts.warmup}, {opts.min_time_ms})")
+    if opts.replicate and not opts.cluster:
+        raise OptionError("--replicate needs --cluster (it spreads blocks over the units of a farm)")
+    if opts.replicate < 0:
+        raise OptionError(f"--replicate must be >= 0 (got {opts.replicate})")
+
+
+def resolve_device(opts: ProfileOptions) -> Device:
+    """The device of the run, with command-line overrides, and its default dtype checked."""
+    from edgelat.devices.deploy import with_overrides
+
+    device = get_device(opts.device if opts.device_file is None else None, opts.device_file)
+    device = with_overrides(device, opts.benchmark_binary, opts.serial)
+    if device.kind == "mcu" and opts.dtype not in (None, "int8"):
+        raise DeviceFileError(f"device {device.name!r} is a microcontroller: it runs int8 models only "
+                              f"(use --dtype int8)")
+    return device
+
+
+def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSpec | NetworkSpec]:
+    """Whole networks of the space, or the blocks of its layers, or a random/grid sample over the
+    ranges, limited."""
+    from edgelat.profiler import sampling
+
+    if opts.networks:
+        from edgelat.core.spaces import get_space
+
+        space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
+        return sampling.random_networks(space, opts.networks, opts.seed, dtypes)
+    if opts.sample == "space":
+        from edgelat.core.spaces import get_space
+
+        specs = sampling.space_blocks(get_space(opts.space, opts.resolution, opts.width).layers, dtypes)
+    else:
+        ranges = sampling.BlockRanges.from_file(opts.ranges) if opts.ranges else sampling.BlockRanges()
+        if opts.sample == "random":
+            specs = sampling.random_blocks(ranges, opts.n, opts.seed, dtypes)
+        else:
+            specs = sampling.grid_blocks(ranges, dtypes)
+    return sampling.limit_blocks(specs, opts.limit, opts.seed)
+
+
+def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> ProfileResult:
+    """Measure the chosen blocks into the store (resuming), locally or on a farm; one summary."""
+    from edgelat.profiler.cache import TFLiteCache
+    from edgelat.profiler.store import Store
+
+    progress = progress or NullProgress()
+    check_options(opts)
+    device = resolve_device(opts)
+    dtype = opts.dtype or ("int8" if device.kind == "mcu" else "fp32")
+    specs = select_blocks(opts, DTYPE_CHOICES[dtype])
+    store_path = Path(opts.store or f"runs/{device.name}.sqlite")
+    cache = TFLiteCache(opts.cache_dir, opts.calibration_samples)
+    with Store(store_path) as store:
+        if opts.cluster:
+            r, extra = _farm(opts, device, specs, store, cache, progress)
+        else:
+            r, extra = _local(opts, device, specs, store, cache, progress), {}
+        wanted = {s.key for s in specs}
+        key = "net_key" if opts.networks else "block_key"
+        rows = [row for row in store.rows(device=device.name, networks=bool(opts.networks)) if row[key] in wanted]
+    summary = {"device": device.name, "store": str(store_path), "blocks": r.requested,
+               "already_done": r.already_done, "measured": r.measured, "failed": len(r.failures),
+               "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2), **extra}
+    if opts.fixed_parts:
+        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path.parent)
+    return ProfileResult(device, summary, rows, list(r.failures))
+
+
+def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress):
+    from edgelat.devices.backends import open_backend
+    from edgelat.profiler.campaign import run_campaign
+    from edgelat.profiler.conversion_pool import ConversionPool
+
+    backend_options = {"op_profiling": True} if opts.op_profiling else {}
+    with open_backend(device, opts.threads, **backend_options) as backend, \
+            ConversionPool(cache, opts.workers) as pool:
+        return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
+                            min_time_ms=opts.min_time_ms, progress=progress)
+
+
+def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress):
+    """The device farm: every unit of this device in a Ray cluster pulls from one queue."""
+    from edgelat.profiler.farm.campaign import run_farm_campaign
+
+    r = run_farm_campaign(opts.cluster, device.name, specs, store, cache, threads=opts.threads,
+                          warmup=opts.warmup, runs=opts.runs, min_time_ms=opts.min_time_ms,
+                          replicate=opts.replicate, progress=progress)
+    return r, {"units": r.units, "lost": r.lost, "quarantined": r.quarantined, "requeued": r.requeued,
+               "duplicates_dropped": r.duplicates_dropped}
+
+
+def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, workdir: Path
+                              ) -> dict[str, dict[str, float]]:
+    """Median ms of the space's stem and head on the device, per dtype (converted here)."""
+    from edgelat.core.spaces import get_space
+    from edgelat.devices.backends import open_backend
+    from edgelat.profiler.fixed_parts import measure_fixed_parts
+
+    space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
+    out = {}
+    with open_backend(device, opts.threads) as backend:
+        for d in DTYPE_CHOICES[dtype]:
+            out[d] = measure_fixed_parts(space, backend, d, workdir / "fixed-parts", warmup=opts.warmup,
+                                         runs=opts.runs, min_time_ms=opts.min_time_ms)
+    return out

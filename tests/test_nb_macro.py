@@ -1,0 +1,63 @@
+"""NAS-Bench-Macro: the space builds the benchmark's networks exactly, equivalent encodings are
+one network, and its measured accuracies are a signal (missing architectures are errors)."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgelat.core.spaces import get_space
+from edgelat.errors import EdgelatError
+from edgelat.search.accuracy_table import TableSignal
+
+TABLE = Path(__file__).resolve().parent.parent / "data" / "nas_bench_macro_cifar10.csv"
+
+
+def table_rows():
+    with TABLE.open() as fh:
+        return {r["arch"]: r for r in csv.DictReader(fh)}
+
+
+@pytest.mark.parametrize("key", ["00000000", "22222222", "20000000", "02012100", "10210102", "01201201"])
+def test_built_network_has_the_benchmarks_parameter_count(key):
+    """Keys with identities at the stride-2 positions (layers 0, 2, 5) are 1x1 convs there."""
+    from edgelat.core.builders import build_network
+
+    space = get_space("nb-macro")
+    model = build_network(space, np.array([int(c) for c in key]))
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == int(table_rows()[key]["params"])
+
+
+def test_space_shape_and_equivalent_encodings():
+    space = get_space("nb-macro")
+    assert [la.stride for la in space.layers] == [2, 1, 2, 1, 1, 2, 1, 1]
+    assert [la.cout for la in space.layers] == [64, 64, 128, 128, 128, 256, 256, 256]
+    assert [la.identity_skip for la in space.layers] == [False, True, False, True, True, False, True, True]
+    assert space.identity_runs() == [[3, 4], [6, 7]]
+    a, b = space.decode("nb-macro:00101002"), space.decode("nb-macro:00110020")
+    assert (space.canonical(a) == space.canonical(b)).all()
+    rows = table_rows()
+    assert rows["00101002"]["mean_acc"] == rows["00110020"]["mean_acc"]
+    archs = np.array([[int(c) for c in k] for k in rows])
+    assert len(np.unique(space.canonical(archs), axis=0)) == 3969  # of 6,561 encodings
+
+
+def test_table_signal_reads_measured_accuracy_and_names_a_missing_architecture(tmp_path):
+    space = get_space("nb-macro")
+    signal = TableSignal(space)  # the shipped default for nb-macro
+    assert signal.evaluate(space.decode("nb-macro:22222222")[None])[0] == pytest.approx(
+        float(table_rows()["22222222"]["mean_acc"]))
+    own = tmp_path / "mine.csv"
+    own.write_text("arch,accuracy\nnb-macro:11111111,91.5\n")
+    mine = TableSignal(space, own)
+    assert mine.evaluate(space.decode("nb-macro:11111111")[None])[0] == 91.5
+    with pytest.raises(EdgelatError, match=r"mine\.csv: no accuracy for nb-macro:22222222"):
+        mine.evaluate(space.decode("nb-macro:22222222")[None])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("net,acc\n1,2\n")
+    with pytest.raises(EdgelatError, match=r"bad\.csv: an accuracy table needs an 'arch' column"):
+        TableSignal(space, bad)
+    with pytest.raises(EdgelatError, match="give --accuracy-table"):
+        TableSignal(get_space("single-path"))

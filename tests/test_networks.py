@@ -1,0 +1,64 @@
+"""Whole networks as measured data: the stratified sample, `profile --networks` with resume after
+SIGKILL, and the exported network table that `fit --space` reads."""
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from edgelat.core.spaces import get_space
+from edgelat.predictors.datasets import load_networks
+from edgelat.profiler.sampling import random_networks
+
+from conftest import kill_group, run_cli, start_cli, wait_for
+
+
+def test_network_sample_is_reproducible_distinct_and_spans_the_cost_range():
+    space = get_space("single-path", 64, num_classes=10)
+    nets = random_networks(space, 12, seed=3)
+    assert nets == random_networks(space, 12, seed=3)
+    archs = np.stack([n.indices() for n in nets])
+    assert len({n.key for n in nets}) == 12
+    assert (space.canonical(archs) == archs).all()  # equivalent encodings are one network
+    macs = np.nan_to_num(space.choice_matrix(lambda layer, c: layer.macs(c)))
+    cost = np.sort(macs[np.arange(len(space.layers)), archs].sum(axis=1))
+    pool = macs[np.arange(len(space.layers)), space.random(480, 3)].sum(axis=1)
+    # spread evenly: the extremes of the pool are taken, and no gap exceeds a third of the range
+    assert cost[0] <= np.quantile(pool, 0.01) and cost[-1] >= np.quantile(pool, 0.99)
+    assert np.diff(cost).max() < (cost[-1] - cost[0]) / 3
+
+
+def net_rows(store):
+    db = sqlite3.connect(store)
+    try:
+        return db.execute("SELECT net_key, id FROM networks WHERE status='ok' ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_profile_networks_resumes_after_sigkill_and_exports_a_table(tmp_path):
+    store, cache = tmp_path / "nets.sqlite", tmp_path / "cache"
+    args = ["profile", "--space", "single-path", "--resolution", "32", "--width", "0.35", "--num-classes", "10",
+            "--networks", "6", "--store", str(store), "--cache-dir", str(cache), "--runs", "200", "--warmup", "2",
+            "--json"]
+    proc = start_cli(args)
+    wait_for(lambda: store.exists() and len(net_rows(store)) >= 2, proc)
+    kill_group(proc)
+    before = net_rows(store)
+    assert 2 <= len(before) < 6
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["already_done"] == len(before) and summary["measured"] == 6 - len(before)
+    after = net_rows(store)
+    assert len({k for k, _ in after}) == 6 == len(after) and after[: len(before)] == before
+
+    table = tmp_path / "nets.csv"
+    res = run_cli("export", str(store), "-o", str(table), "--networks")
+    assert res.returncode == 0, res.stderr
+    nets = load_networks(table, get_space("single-path", 32, 0.35, 10))
+    assert len(nets.y) == 6 and (nets.y > 0).all()
+    keys = {k.split("-")[-2] for k, _ in after}
+    assert {"".join(np.base_repr(v, 36).lower() for v in a) for a in nets.archs} == keys
