@@ -46,6 +46,10 @@ class DeviceAuthError(TransportError):
     """A device refused or never answered ADB authentication; the message says what to do."""
 
 
+class DeviceError(EdgelatError):
+    """A device (or a farm's units of one) cannot do what is asked: wrong kind, unsupported feature, none left."""
+
+
 class DoesNotFitError(EdgelatError):
     """A model needs more SRAM or flash than a microcontroller has; the message gives both byte counts."""
 

@@ -26,9 +26,9 @@ from adbd_daemon import BUILD, Adbd, board_device_file  # noqa: E402
 
 from edgelat.core.blockspec import BlockSpec  # noqa: E402
 from edgelat.devices.adb_transport import load_signer  # noqa: E402
-from edgelat.devices.backends import HostBackend  # noqa: E402
+from edgelat.devices.backends.host import HostBackend  # noqa: E402
+from edgelat.devices.backends.linux_board import LinuxBoardBackend  # noqa: E402
 from edgelat.devices.catalog import get_device, load_device_file  # noqa: E402
-from edgelat.devices.linux_board import LinuxBoardBackend  # noqa: E402
 from edgelat.profiler.cache import TFLiteCache  # noqa: E402
 from edgelat.profiler.campaign import run_campaign  # noqa: E402
 from edgelat.profiler.conversion_pool import ConversionPool  # noqa: E402

@@ -8,22 +8,22 @@ import time
 import numpy as np
 
 from edgelat.core.spaces import get_space
-from edgelat.devices import mcu_latency
 from edgelat.devices.catalog import get_device
+from edgelat.devices.mcu import cycle_model
 from edgelat.profiler.mcu import estimate_network, space_network
 
 
 def main() -> None:
-    points = mcu_latency.load_calibration()
-    fit = dict(mcu_latency.calibration_errors(points))
-    loo = dict(mcu_latency.leave_one_out_errors(points))
+    points = cycle_model.load_calibration()
+    fit = dict(cycle_model.calibration_errors(points))
+    loo = dict(cycle_model.leave_one_out_errors(points))
     print(f"{'network':<18} {'board':<14} {'published ms':>12} {'estimate ms':>12} {'error':>7} {'LOO error':>9}")
     for p in points:
-        est = mcu_latency.estimate(p.ops, p.core, p.clock_mhz).latency_ms
+        est = cycle_model.estimate(p.ops, p.core, p.clock_mhz).latency_ms
         print(f"{p.name:<18} {p.board:<14} {p.latency_ms:>12.1f} {est:>12.1f} {fit[p.name]:>+7.1%} "
               f"{loo[p.name]:>+9.1%}")
     for label, errs in (("in-sample", fit), ("leave-one-out", loo)):
-        s = mcu_latency.summary(list(errs.items()))
+        s = cycle_model.summary(list(errs.items()))
         print(f"{label}: max |error| {s['max_abs']:.1%}, mean {s['mean_abs']:.1%}, rms {s['rms']:.1%} (n={s['n']})")
 
     dev = get_device("stm32f746")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.sizes import parse_size
-from edgelat.devices.mcu_latency import CORES as MCU_CORES
+from edgelat.devices.mcu.cycle_model import CORES as MCU_CORES
 from edgelat.errors import DeviceFileError
 
 KINDS = ("phone", "edge-cpu", "dsp", "gpu", "mcu", "host")

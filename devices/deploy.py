@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edgelat.devices.backends import HostBackend, open_backend
+from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.linux_board import LinuxBoardBackend, last_json_line
-from edgelat.errors import DataError, EdgelatError, RunnerError
-
-AGREEMENT_SCRIPT = Path(__file__).parent / "runners" / "agreement.py"
+from edgelat.errors import DataError, RunnerError
 
 
 def find_sidecar(model: Path) -> tuple[Path | None, dict[str, Any]]:
@@ -73,7 +67,7 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
         if not m.ok:
             raise RunnerError(f"{model} on {device.name}: measurement failed: {m.error}; "
                               f"output: {m.raw_output.strip()[-400:]!r}")
-        agreement = _agreement(backend, model, Path(compare_fp32), samples) if compare_fp32 else None
+        agreement = backend.run_agreement(model, Path(compare_fp32), samples) if compare_fp32 else None
         backend_info = backend.info()
     measured = m.latency_ms
     result: dict[str, Any] = {
@@ -93,27 +87,3 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
     result["backend"] = {k: v for k, v in backend_info.items() if k in ("target", "workdir", "identity")}
     return result
 
-
-def _agreement(backend: Any, int8: Path, fp32: Path, samples: int) -> dict[str, Any]:
-    """Run the agreement script next to the models: locally for the host, over ADB on a Linux board."""
-    if isinstance(backend, HostBackend):
-        proc = subprocess.run([sys.executable, str(AGREEMENT_SCRIPT), str(int8), str(fp32), "--samples", str(samples)],
-                              capture_output=True, text=True, timeout=600)
-        text = proc.stdout + proc.stderr
-    elif isinstance(backend, LinuxBoardBackend):
-        import posixpath
-
-        backend.prepare([int8, fp32])
-        script = posixpath.join(backend.workdir, "agreement.py")
-        backend.t.push(AGREEMENT_SCRIPT, script, mode=0o755)
-        remote_q, remote_f = backend._pushed[str(int8)], backend._pushed[str(fp32)]
-        cmd = (f"{shlex.quote(backend.device.python)} {shlex.quote(script)} {shlex.quote(remote_q)} "
-               f"{shlex.quote(remote_f)} --samples {samples} 2>&1; rm -f {shlex.quote(script)}")
-        text = backend.t.shell(cmd, timeout_s=600).output
-    else:
-        raise EdgelatError("--compare-fp32 runs on Linux boards and the host (it needs Python LiteRT on the device)")
-    line = last_json_line(text)
-    obj = json.loads(line) if line else {"ok": False, "error": text.strip()[-300:]}
-    if not obj.get("ok"):
-        raise RunnerError(f"int8/fp32 agreement run failed: {obj.get('error')}")
-    return {k: v for k, v in obj.items() if k != "ok"}

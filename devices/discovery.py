@@ -4,8 +4,8 @@ A node's units come from its farm file (``$EDGELAT_FARM``, default ``~/.config/e
 catalog devices with a USB serial or TCP address, device files, and this machine's CPU
 (the ``host`` device, unless ``host_cpu = false``). USB serials are checked against
 ``adb devices`` when adb is installed; TCP addresses are probed. Each unit becomes Ray custom
-resources: ``device:<model>`` (one per unit) and ``unit:<unit id>`` (1), so one actor can be
-placed on exactly that unit. A unit id names the model, the node and the unit's handle.
+resources: ``device:<device model>`` (one per unit) and ``unit:<unit id>`` (1), so one actor can be
+placed on exactly that unit. A unit id names the device model, the node and the unit's handle.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ _OVERRIDES = ("serial", "address", "cpu_mask", "benchmark_binary")
 
 @dataclass(frozen=True)
 class Unit:
-    """One physical device: `device.name` is its model; `uid` is unique in the cluster."""
+    """One physical device: `device.name` is its device model; `uid` is unique in the cluster."""
 
     uid: str
     device: Device
 
     @property
-    def model(self) -> str:
+    def device_model(self) -> str:
         return self.device.name
 
     @property
@@ -52,8 +52,8 @@ def farm_file() -> Path:
     return Path(os.environ.get(FARM_ENV) or Path.home() / ".config" / "edgelat" / "farm.toml")
 
 
-def device_resource(model: str) -> str:
-    return f"device:{model}"
+def device_resource(device_model: str) -> str:
+    return f"device:{device_model}"
 
 
 def unit_resource(uid: str) -> str:
@@ -148,9 +148,9 @@ def discover_units(path: Path | None = None, warn=None) -> list[Unit]:
 
 
 def node_resources(units: list[Unit]) -> dict[str, float]:
-    """Ray custom resources for `ray start --resources`: a count per model and one per unit."""
+    """Ray custom resources for `ray start --resources`: a count per device model and one per unit."""
     res: dict[str, float] = {}
     for u in units:
-        res[device_resource(u.model)] = res.get(device_resource(u.model), 0) + 1
+        res[device_resource(u.device_model)] = res.get(device_resource(u.device_model), 0) + 1
         res[unit_resource(u.uid)] = 1
     return res

@@ -25,6 +25,23 @@ def parse_json_line(line: str, what: str = "runner") -> dict[str, Any]:
     return obj
 
 
+def last_json_line(text: str) -> str | None:
+    """The last line that looks like a JSON object (LiteRT may log to the merged stderr before it)."""
+    for ln in reversed(text.splitlines()):
+        if ln.strip().startswith("{"):
+            return ln.strip()
+    return None
+
+
+def parse_agreement(text: str) -> dict[str, Any]:
+    """The figures ``runners/agreement.py`` printed (its last JSON line), or RunnerError with its error."""
+    line = last_json_line(text)
+    obj = json.loads(line) if line else {"ok": False, "error": text.strip()[-300:]}
+    if not obj.get("ok"):
+        raise RunnerError(f"int8/fp32 agreement run failed: {obj.get('error')}")
+    return {k: v for k, v in obj.items() if k != "ok"}
+
+
 def parse_litert_result(line: str, info: dict[str, Any] | None = None) -> Measurement:
     """Parse one response of ``litert_timer.py`` (serve or one-shot mode)."""
     raw = line.strip()

@@ -6,9 +6,9 @@ average) and `Classifier`. Peak SRAM follows MCUNet: the maximum over ops of the
 bytes (the op's inputs and outputs plus tensors kept for a later residual add), each buffer
 16-byte aligned, plus TFLM's bookkeeping (tensor and node structs, per-channel requantisation
 parameters). Flash is int8 weights + int32 biases + the flatbuffer's metadata + the runtime
-footprint. Latency comes from the calibrated cycle model of devices/mcu_latency.py: an ESTIMATE.
+footprint. Latency comes from the calibrated cycle model of devices/mcu/cycle_model.py: an ESTIMATE.
 
-For a converted .tflite, `edgelat.devices.mcu_sim.mcu_report` gives the exact TFLM arena instead.
+For a converted .tflite, `edgelat.devices.mcu.tflm.mcu_report` gives the exact TFLM arena instead.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from edgelat.core.blockspec import BlockSpec
-from edgelat.devices import mcu_ops
 from edgelat.devices.catalog import Device
-from edgelat.devices.mcu_latency import RUNTIME_FLASH_BYTES, check_core, op_cycles
-from edgelat.devices.mcu_ops import McuOp
-from edgelat.devices.mcu_sim import MemoryFit
+from edgelat.devices.mcu import ops as mcu_ops
+from edgelat.devices.mcu.cycle_model import RUNTIME_FLASH_BYTES, check_core, op_cycles
+from edgelat.devices.mcu.ops import McuOp
+from edgelat.devices.mcu.tflm import MemoryFit
 from edgelat.errors import EdgelatError
 
 # TFLM bookkeeping in the arena tail on a 64-bit host, from RecordingMicroAllocator's report on
@@ -64,7 +64,7 @@ class Classifier:
     classes: int
 
 
-Layer = Conv | Pool | Classifier | BlockSpec
+McuLayer = Conv | Pool | Classifier | BlockSpec
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class McuEstimate(MemoryFit):
 
 
 @lru_cache(maxsize=65536)
-def _layer_ops(layer: Layer) -> tuple[McuOp, ...]:
+def _layer_ops(layer: McuLayer) -> tuple[McuOp, ...]:
     if isinstance(layer, BlockSpec):
         if layer.dtype != "int8":
             raise EdgelatError(f"{layer.key}: MCU estimates are for int8 blocks")
@@ -98,7 +98,7 @@ def _layer_ops(layer: Layer) -> tuple[McuOp, ...]:
     raise EdgelatError(f"not an MCU network layer: {layer!r}")
 
 
-def network_ops(layers: Sequence[Layer]) -> list[McuOp]:
+def network_ops(layers: Sequence[McuLayer]) -> list[McuOp]:
     """The int8 ops of a layer sequence, in order."""
     return [op for layer in layers for op in _layer_ops(layer)]
 
@@ -125,7 +125,7 @@ def model_bytes(ops: Sequence[McuOp]) -> int:
             + FLATBUFFER_BYTES_PER_CHANNEL * channels + FLATBUFFER_BYTES_BASE)
 
 
-def estimate_network(layers: Sequence[Layer], device: Device) -> McuEstimate:
+def estimate_network(layers: Sequence[McuLayer], device: Device) -> McuEstimate:
     """Peak SRAM, flash and estimated latency of `layers` on the MCU `device`."""
     if device.kind != "mcu":
         raise EdgelatError(f"device {device.name!r} is a {device.kind}, not an mcu")
@@ -138,12 +138,12 @@ def estimate_network(layers: Sequence[Layer], device: Device) -> McuEstimate:
                        cycles / (float(device.clock_mhz) * 1e3), device.memory["sram"], device.memory["flash"])
 
 
-def space_network(space, indices) -> list[Layer]:
+def space_network(space, indices) -> list[McuLayer]:
     """The layers of one architecture of a profiler.spaces.SearchSpace (int8): stem 3x3 (its stride),
     the chosen blocks (a skip that changes the shape is a 1x1 conv), 1x1 head, pooling, classifier."""
     idx = space.validate([list(indices)])[0]
     hw = space.stem_hw
-    layers: list[Layer] = [Conv(space.resolution, 3, space.stem_channels, 3, space.stem_stride)]
+    layers: list[McuLayer] = [Conv(space.resolution, 3, space.stem_channels, 3, space.stem_stride)]
     cin = space.stem_channels
     for layer, i in zip(space.layers, idx, strict=True):
         choice = layer.choices[int(i)]

@@ -62,7 +62,7 @@ class ProfileResult:
     def check_fits(self) -> None:
         """On MCUs, a block that does not fit is an error naming its key (after the summary)."""
         if self.device.kind == "mcu":
-            from edgelat.devices.mcu_sim import raise_if_not_fit
+            from edgelat.devices.mcu.tflm import raise_if_not_fit
 
             raise_if_not_fit(self.failures, self.device, self.summary["blocks"])
 

@@ -12,28 +12,15 @@ import sys
 
 import numpy as np
 
+from edgelat.devices.runners.agreement import invoke_float
+
 
 def predict_labels(model_path: str, images: np.ndarray) -> list[int]:
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=model_path, num_threads=1)
     interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    labels = []
-    for img in images:
-        x = img[None].astype(np.float32)
-        if inp["dtype"] != np.float32:
-            scale, zero = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
-        interp.set_tensor(inp["index"], x)
-        interp.invoke()
-        y = interp.get_tensor(out["index"])[0].astype(np.float32)
-        if out["dtype"] != np.float32:
-            scale, zero = out["quantization"]
-            y = (y - zero) * scale
-        labels.append(int(np.argmax(y)))
-    return labels
+    return [int(np.argmax(invoke_float(interp, img[None].astype(np.float32))[0])) for img in images]
 
 
 def main(argv: list[str]) -> int:

@@ -315,7 +315,7 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[st
         exported = export_network(out, lat_space, result.arch, model, export_data, seed=opts.seed)
         files, doc["export_check"] = exported["files"], exported["check"]
         if mcu:
-            from edgelat.devices.mcu_sim import mcu_report
+            from edgelat.devices.mcu.tflm import mcu_report
 
             exact = mcu_report(Path(files["int8"]), device)
             limits = {c.name: int(c.limit) for c in constraints}  # the search's limits, else the device's

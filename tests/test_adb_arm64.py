@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from adbd_daemon import board_device_file
 
+from edgelat.devices.backends.linux_board import LinuxBoardBackend
 from edgelat.devices.catalog import load_device_file
-from edgelat.devices.linux_board import LinuxBoardBackend
 
 from conftest import run_cli
 

@@ -17,10 +17,10 @@ import pytest
 from adbd_daemon import FAKE_BENCHMARK, board_device_file, phone_device_file
 
 from edgelat.devices.adb_transport import AdbTransport
-from edgelat.devices.benchmark_model import AndroidBenchmarkBackend
+from edgelat.devices.backends.android import AndroidBenchmarkBackend
+from edgelat.devices.backends.linux_board import LinuxBoardBackend
 from edgelat.devices.catalog import load_device_file
 from edgelat.devices.hygiene import parse_snapshot
-from edgelat.devices.linux_board import LinuxBoardBackend
 
 from conftest import run_cli
 
@@ -134,7 +134,7 @@ def test_android_path_with_fake_benchmark_model(adbd, tmp_path, tiny_model):
         assert m.info["hexagon_total_cycles"] == 1798923
         assert m.info["hexagon_total_ms"] == pytest.approx(1798923 / 1190e3)
         assert m.info["device_identity"]["model"] == "edgelat loopback phone"  # the getprop stub
-        echo = b.t.shell(b.command(b._pushed[str(tiny_model)], 2, 7, 250)).output
+        echo = b.t.shell(b.command(b.remote_path(tiny_model), 2, 7, 250)).output
         for line in ("Num threads: [1]", "Min num runs: [7]", "Min warmup runs: [2]", "Min runs duration (seconds): "
                      "[0.25]", "Use Hexagon: [1]", "Hexagon lib path: [/vendor/lib/rfsa]", "Enable op profiling: [1]",
                      "Hexagon profiling: [1]", "FAKE affinity: 1"):
@@ -148,7 +148,7 @@ def test_android_path_with_fake_benchmark_model(adbd, tmp_path, tiny_model):
         assert b.binary_pushed  # checksum differs: pushed
         m = b.measure(tiny_model, warmup=1, runs=5)
         assert m.ok and m.latency_ms == pytest.approx(51.891) and m.info["latency_stat"] == "median"
-        assert "Use gpu: [1]" in b.t.shell(b.command(b._pushed[str(tiny_model)], 1, 5, 0)).output
+        assert "Use gpu: [1]" in b.t.shell(b.command(b.remote_path(tiny_model), 1, 5, 0)).output
         for name, error in (("garbage", "no timed-run statistics"), ("fails", "exited with code 1")):
             bad = tmp_path / f"{name}.tflite"
             shutil.copy(tiny_model, bad)

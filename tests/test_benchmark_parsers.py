@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edgelat.devices.benchmark_model import benchmark_flags
+from edgelat.devices.backends.android import benchmark_flags
 from edgelat.devices.benchmark_parsers import parse_benchmark_output, parse_op_tables
 from edgelat.devices.catalog import parse_device
 

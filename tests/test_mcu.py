@@ -8,10 +8,11 @@ import sqlite3
 import pytest
 
 from edgelat.core.blockspec import BlockSpec
-from edgelat.devices import mcu_latency
 from edgelat.devices.catalog import get_device, load_device_file
-from edgelat.devices.mcu_ops import parse_net, read_tflite
-from edgelat.devices.mcu_sim import mcu_report, run_tflm
+from edgelat.devices.mcu import cycle_model
+from edgelat.devices.mcu.net_text import parse_net
+from edgelat.devices.mcu.ops import read_tflite
+from edgelat.devices.mcu.tflm import mcu_report, run_tflm
 from edgelat.errors import DataError, DeviceFileError
 from edgelat.profiler.cache import TFLiteCache
 
@@ -56,7 +57,7 @@ def test_mcu_report_from_path_and_bytes(int8_blocks):
     rep = mcu_report(path, dev, reference=True)
     assert rep.outputs_match_reference and rep.fits and rep.estimated
     assert rep.peak_sram_bytes == run_tflm(path)["arena_bytes"]
-    assert rep.flash_bytes == path.stat().st_size + mcu_latency.RUNTIME_FLASH_BYTES
+    assert rep.flash_bytes == path.stat().st_size + cycle_model.RUNTIME_FLASH_BYTES
     assert rep.latency_ms == pytest.approx(rep.cycles / 216e3)
     again = mcu_report(path.read_bytes(), get_device("nrf52840"))
     assert again.peak_sram_bytes == rep.peak_sram_bytes
@@ -64,14 +65,14 @@ def test_mcu_report_from_path_and_bytes(int8_blocks):
 
 
 def test_cycle_model_reproduces_its_calibration_points():
-    points = mcu_latency.load_calibration()
-    assert {p.core for p in points} == set(mcu_latency.CORES) and all(p.source for p in points)
-    errors = mcu_latency.calibration_errors(points)
+    points = cycle_model.load_calibration()
+    assert {p.core for p in points} == set(cycle_model.CORES) and all(p.source for p in points)
+    errors = cycle_model.calibration_errors(points)
     assert max(abs(e) for _, e in errors) <= 0.05, errors  # stated: in-sample max 2.1 %
-    refit = mcu_latency.fit_coefficients(points)
-    for name, value in mcu_latency.COEFFICIENTS.items():
+    refit = cycle_model.fit_coefficients(points)
+    for name, value in cycle_model.COEFFICIENTS.items():
         assert refit[name] == pytest.approx(value, rel=1e-3), name
-    loo = mcu_latency.summary(mcu_latency.leave_one_out_errors(points))
+    loo = cycle_model.summary(cycle_model.leave_one_out_errors(points))
     assert loo["n"] == len(points) and loo["max_abs"] <= 0.15 and loo["mean_abs"] <= 0.06, loo
 
 
@@ -117,7 +118,7 @@ def test_profile_on_an_mcu_stores_memory_and_estimated_latency(tmp_path, cache_d
     db.close()
     info = json.loads(info)
     assert dtype == "int8" and median > 0 and info["estimated"] is True and info["cycles"] > 0
-    assert sram == run_tflm(int8_blocks[BLOCKS[0]])["arena_bytes"] and flash > mcu_latency.RUNTIME_FLASH_BYTES
+    assert sram == run_tflm(int8_blocks[BLOCKS[0]])["arena_bytes"] and flash > cycle_model.RUNTIME_FLASH_BYTES
     assert run_cli("export", str(store), "-o", str(out)).returncode == 0
     row = next(csv.DictReader(out.open()))
     assert int(row["peak_sram_bytes"]) == sram and int(row["flash_bytes"]) == flash

@@ -5,7 +5,7 @@ import pytest
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import get_device
-from edgelat.devices.mcu_sim import mcu_report
+from edgelat.devices.mcu.tflm import mcu_report
 from edgelat.profiler.mcu import Classifier, Conv, Pool, estimate_network, model_bytes, network_ops, space_network
 
 SRAM_TOLERANCE = 0.08  # stated in the README; measured -5.4 % .. -0.2 % on these networks

@@ -7,9 +7,10 @@ import sys
 import pytest
 
 from edgelat.core.blockspec import BlockSpec
-from edgelat.devices.backends import RUNNER_SCRIPT, HostBackend
+from edgelat.devices.backends.host import HostBackend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.parsers import parse_litert_result
+from edgelat.devices.runners import LITERT_TIMER_SCRIPT
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.conversion_pool import ConversionPool
 
@@ -38,7 +39,7 @@ def test_host_backend_times_fp32_and_int8(models):
 
 
 def test_worker_never_imports_tensorflow(models):
-    res = subprocess.run([sys.executable, str(RUNNER_SCRIPT), str(models[0]), "--runs", "5"],
+    res = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "5"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
@@ -75,13 +76,13 @@ def test_parser_never_invents_a_latency(line, needle):
 
 def test_cold_timing_reads_the_l2_sized_buffer_and_says_so(models):
     """--evict-bytes l2: every timed run starts after a sweep of the core's L2 (read from sysfs)."""
-    out = subprocess.run([sys.executable, str(RUNNER_SCRIPT), str(models[0]), "--runs", "20", "--warmup", "2",
+    out = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "20", "--warmup", "2",
                           "--evict-bytes", "l2"], capture_output=True, text=True, timeout=120)
     doc = json.loads(out.stdout.splitlines()[-1])
     assert doc["ok"], doc
     l2 = doc["l2_bytes"]
     assert l2 and l2 >= 256 * 1024  # every x86/ARM core here has at least 256 KiB of L2
     assert doc["stats"]["evict_bytes"] == l2 and doc["stats"]["timing"] == f"cold-{l2}"
-    plain = subprocess.run([sys.executable, str(RUNNER_SCRIPT), str(models[0]), "--runs", "20", "--warmup", "2"],
+    plain = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "20", "--warmup", "2"],
                            capture_output=True, text=True, timeout=120)
     assert json.loads(plain.stdout.splitlines()[-1])["stats"]["timing"] == "plain"

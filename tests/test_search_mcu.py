@@ -9,7 +9,7 @@ import pytest
 from edgelat.core.space_file import load_space_file
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import get_device
-from edgelat.devices.mcu_sim import mcu_report
+from edgelat.devices.mcu.tflm import mcu_report
 from edgelat.search.workflow import McuLatency, SearchOptions, run_search
 
 from conftest import run_cli

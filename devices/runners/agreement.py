@@ -25,7 +25,9 @@ def load_interpreter():
     return Interpreter
 
 
-def run(interp, x):
+def invoke_float(interp, x):
+    """Invoke `interp` on float input `x` (quantised with the input's own scale and zero point when it is an
+    integer tensor); return its first output as float64, dequantised likewise. Also used by search/litert_check.py."""
     import numpy as np
 
     inp = interp.get_input_details()[0]
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
         agree, cosines, max_rel = 0, [], 0.0
         for _ in range(args.samples):
             x = rng.standard_normal(list(fin["shape"])).astype(np.float32)
-            yq, yf = run(q, x), run(f, x)
+            yq, yf = invoke_float(q, x), invoke_float(f, x)
             if yq.shape != yf.shape:
                 raise ValueError(f"output shapes differ: {yq.shape} vs {yf.shape}")
             agree += int(np.array_equal(np.argmax(yq, axis=-1), np.argmax(yf, axis=-1)))

@@ -48,6 +48,26 @@ def captured(fn):
         return result, tmp.read().decode("utf-8", "replace"), error
 
 
+def emit(obj):
+    """Print the one JSON result line; the exit code says whether it is ok."""
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+    return 0 if obj.get("ok") else 1
+
+
+def compare_with_reference(ref, x, out):
+    """How TFLM's output `out` differs from that of `ref` (LiteRT, reference kernels) on the same int8 input `x`."""
+    import numpy as np
+
+    ref.allocate_tensors()
+    ref.set_tensor(ref.get_input_details()[0]["index"], x)
+    ref.invoke()
+    expected = ref.get_tensor(ref.get_output_details()[0]["index"])
+    diff = np.abs(out.astype(np.int32) - expected.astype(np.int32))
+    return {"shape_equal": list(expected.shape) == list(out.shape), "max_abs_diff": int(diff.max()) if diff.size else 0,
+            "mismatches": int((diff != 0).sum()), "elements": int(diff.size)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -55,12 +75,6 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-
-    def emit(obj):
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
-        return 0 if obj.get("ok") else 1
-
     try:
         import numpy as np
         from tflite_micro.python.tflite_micro import runtime
@@ -114,14 +128,7 @@ def main(argv=None) -> int:
         except ImportError as exc:
             return emit({"ok": False, "error": f"--reference needs ai-edge-litert ({exc})"})
         ref = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        ref.allocate_tensors()
-        ref.set_tensor(ref.get_input_details()[0]["index"], x)
-        ref.invoke()
-        expected = ref.get_tensor(ref.get_output_details()[0]["index"])
-        diff = np.abs(out.astype(np.int32) - expected.astype(np.int32))
-        result["reference"] = {"shape_equal": list(expected.shape) == list(out.shape),
-                               "max_abs_diff": int(diff.max()) if diff.size else 0,
-                               "mismatches": int((diff != 0).sum()), "elements": int(diff.size)}
+        result["reference"] = compare_with_reference(ref, x, out)
     return emit(result)
 
 

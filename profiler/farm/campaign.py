@@ -1,4 +1,4 @@
-"""The farm campaign's driver: one shared queue of blocks, every unit of a model pulling from it.
+"""The farm campaign's driver: one shared queue of blocks, every unit of a device model pulling from it.
 
 Each unit has at most `depth` blocks in flight, so a fast unit comes back for work sooner and
 takes more of it. Conversions run as Ray tasks spread over the cluster's CPUs, a little ahead of
@@ -23,7 +23,7 @@ from typing import Any
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.devices.discovery import device_resource, unit_resource
-from edgelat.errors import EdgelatError
+from edgelat.errors import DeviceError
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import CampaignResult, report_block, report_start
 from edgelat.profiler.farm.ray_support import connect
@@ -49,9 +49,9 @@ class _Task:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
-def cluster_units(ray: Any, model: str) -> list[str]:
-    """Unit ids of `model` on the cluster's live nodes (from their `unit:` resources)."""
-    prefix = unit_resource(f"{model}@")
+def cluster_units(ray: Any, device_model: str) -> list[str]:
+    """Unit ids of `device_model` on the cluster's live nodes (from their `unit:` resources)."""
+    prefix = unit_resource(f"{device_model}@")
     found = []
     for node in ray.nodes():
         if node.get("Alive"):
@@ -59,7 +59,7 @@ def cluster_units(ray: Any, model: str) -> list[str]:
     return sorted(found)
 
 
-def advertised_models(ray: Any) -> list[str]:
+def advertised_device_models(ray: Any) -> list[str]:
     pre = device_resource("")
     return sorted({r[len(pre):] for n in ray.nodes() if n.get("Alive") for r in n["Resources"] if r.startswith(pre)})
 
@@ -67,10 +67,10 @@ def advertised_models(ray: Any) -> list[str]:
 class FarmCampaign:
     """Run once with `run()`; the Ray connection is made by `connect(cluster)` beforehand."""
 
-    def __init__(self, ray: Any, model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache, *,
+    def __init__(self, ray: Any, device_model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache, *,
                  threads: int | None, warmup: int, runs: int, min_time_ms: float, replicate: int = 0,
                  depth: int = 2, max_failures: int = 3, progress: Progress | None = None) -> None:
-        self.ray, self.model, self.store, self.cache = ray, model, store, cache
+        self.ray, self.device_model, self.store, self.cache = ray, device_model, store, cache
         self.specs = list(dict.fromkeys(specs))
         self.threads, self.settings = threads, (warmup, runs, min_time_ms)
         self.replicate, self.depth, self.max_failures = replicate, depth, max_failures
@@ -90,10 +90,10 @@ class FarmCampaign:
 
     # -- units ---------------------------------------------------------------------------
     def start_units(self) -> None:
-        uids = cluster_units(self.ray, self.model)
+        uids = cluster_units(self.ray, self.device_model)
         if not uids:
-            have = ", ".join(advertised_models(self.ray)) or "none"
-            raise EdgelatError(f"no unit of device {self.model!r} in the cluster (devices advertised: {have}); "
+            have = ", ".join(advertised_device_models(self.ray)) or "none"
+            raise DeviceError(f"no unit of device {self.device_model!r} in the cluster (devices advertised: {have}); "
                                f"start its node with the resources of `edgelat farm-resources`")
         cls = self.ray.remote(UnitWorker)
         actors = {u: cls.options(resources={unit_resource(u): 1}, num_cpus=0, max_restarts=0,
@@ -107,11 +107,11 @@ class FarmCampaign:
                 self._warn(f"unit {uid} did not start, left out: {_reason(exc)}")
                 self.ray.kill(actor)
         if not self.actors:
-            raise EdgelatError(f"none of the {len(uids)} unit(s) of {self.model!r} could start")
+            raise DeviceError(f"none of the {len(uids)} unit(s) of {self.device_model!r} could start")
         threads = {d["device"]["threads"] for d in self.info.values()}
         if self.threads is None:
             if len(threads) > 1:
-                raise EdgelatError(f"units of {self.model!r} use different thread counts {sorted(threads)}: "
+                raise DeviceError(f"units of {self.device_model!r} use different thread counts {sorted(threads)}: "
                                    f"pass --threads")
             self.threads = threads.pop()
 
@@ -144,7 +144,7 @@ class FarmCampaign:
 
     # -- work ----------------------------------------------------------------------------
     def _plan(self) -> list[_Task]:
-        rows = [r for r in self.store.rows(device=self.model, latest=False) if r["threads"] == self.threads]
+        rows = [r for r in self.store.rows(device=self.device_model, latest=False) if r["threads"] == self.threads]
         done = {r["block_key"] for r in rows}
         self.done_pairs = {(r["block_key"], r["unit"]) for r in rows}
         self.done = done
@@ -235,8 +235,8 @@ class FarmCampaign:
         if (key, uid) in self.done_pairs if pinned else key in self.done:
             self.result.duplicates_dropped += 1  # a retried or requeued result: stored once already
             return
-        self.store.add(self.model, task.spec, m, out["runtime"] or "unknown", out["runtime_version"] or "unknown",
-                       uid)
+        self.store.add(self.device_model, task.spec, m, out["runtime"] or "unknown",
+                       out["runtime_version"] or "unknown", uid)
         if m.ok:
             self.done.add(key)
             self.done_pairs.add((key, uid))
@@ -275,7 +275,8 @@ class FarmCampaign:
         try:
             while self.queue or self.inflight:
                 if not self.actors:
-                    raise EdgelatError(f"no unit of {self.model!r} left (lost: {', '.join(self.result.lost) or '-'}; "
+                    lost = ", ".join(self.result.lost) or "-"
+                    raise DeviceError(f"no unit of {self.device_model!r} left (lost: {lost}; "
                                        f"quarantined: {', '.join(self.result.quarantined) or '-'}); "
                                        f"{len(self.queue)} block(s) not measured; re-run the same command to resume")
                 self._dispatch()
@@ -310,13 +311,13 @@ def _reason(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-def run_farm_campaign(cluster: str, model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache,
+def run_farm_campaign(cluster: str, device_model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache,
                       **kw: Any) -> FarmResult:
-    """Measure every block of `specs` not yet in `store` on all units of `model` in the cluster."""
+    """Measure every block of `specs` not yet in `store` on all units of `device_model` in the cluster."""
     with contextlib.redirect_stdout(sys.stderr):  # Ray's own notices ("(raylet) ...") stay off stdout
         ray = connect(cluster)
         try:
-            return FarmCampaign(ray, model, specs, store, cache, **kw).run()
+            return FarmCampaign(ray, device_model, specs, store, cache, **kw).run()
         finally:
             ray.shutdown()
 

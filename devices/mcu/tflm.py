@@ -1,10 +1,10 @@
-"""Microcontrollers, simulated: exact memory from the TFLite-Micro interpreter, latency from the cycle model.
+"""An int8 model on a microcontroller: exact memory from the TFLite-Micro interpreter, latency from the cycle model.
 
 The int8 model runs once in the real `tflite-micro` interpreter in a subprocess
 (runners/tflm_runner.py), which reports the exact tensor arena and checks the outputs against
 LiteRT's reference kernels. Flash is the model's bytes plus the runtime footprint
-(mcu_latency.RUNTIME_FLASH_BYTES). Latency is an ESTIMATE from the calibrated cycle model
-(mcu_latency), never a timing of this host: Measurement.info says so (estimated, cycles).
+(cycle_model.RUNTIME_FLASH_BYTES). Latency is an ESTIMATE from the calibrated cycle model
+(mcu/cycle_model.py), never a timing of this host.
 
 The arena is TFLM's on this 64-bit host; on a 32-bit MCU its activation part (head) is the same
 and its bookkeeping part (tail: tensor and node structs) is somewhat smaller, so the figure errs
@@ -22,14 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edgelat.devices.backends import Backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.mcu_latency import RUNTIME_FLASH_BYTES, check_core, estimate
-from edgelat.devices.mcu_ops import read_tflite
-from edgelat.devices.measurement import STAT_FIELDS, Measurement
-from edgelat.errors import DataError, DoesNotFitError, EdgelatError, RunnerError
+from edgelat.devices.mcu.cycle_model import RUNTIME_FLASH_BYTES, check_core, estimate
+from edgelat.devices.mcu.ops import read_tflite
+from edgelat.devices.runners import TFLM_RUNNER_SCRIPT
+from edgelat.errors import DataError, DeviceError, DeviceFileError, DoesNotFitError, RunnerError
 
-RUNNER_SCRIPT = Path(__file__).parent / "runners" / "tflm_runner.py"
 NOT_FIT_PREFIX = "does not fit"
 # TFLM's and LiteRT's reference kernels round a few requantisations differently (seen on MEAN):
 # outputs agree within one int8 step, and mostly exactly.
@@ -39,7 +37,7 @@ REFERENCE_TOLERANCE = 1
 def run_tflm(model_path: str | Path, arena_size: int | None = None, reference: bool = False,
              timeout_s: float = 300.0) -> dict[str, Any]:
     """Run the TFLM runner on a model; returns its JSON (raises RunnerError if it crashed or printed junk)."""
-    argv = [sys.executable, str(RUNNER_SCRIPT), str(model_path)]
+    argv = [sys.executable, str(TFLM_RUNNER_SCRIPT), str(model_path)]
     if arena_size is not None:
         argv += ["--arena-size", str(arena_size)]
     if reference:
@@ -112,12 +110,13 @@ class McuReport(MemoryFit):
         return {**asdict(self), "fits_sram": self.fits_sram, "fits_flash": self.fits_flash, "fits": self.fits}
 
 
-def _check_mcu(device: Device) -> None:
+def check_mcu_device(device: Device) -> None:
+    """Refuse a device that is not an MCU with a core and clock the cycle model can use."""
     if device.kind != "mcu":
-        raise EdgelatError(f"device {device.name!r} is a {device.kind}, not an mcu")
+        raise DeviceError(f"device {device.name!r} is a {device.kind}, not an mcu")
     check_core(device.core, device.source)
     if not device.clock_mhz:
-        raise EdgelatError(f"{device.source}: field 'clock_mhz': needed for the MCU latency estimate")
+        raise DeviceFileError(f"{device.source}: field 'clock_mhz': needed for the MCU latency estimate")
 
 
 def mcu_report(model: str | Path | bytes, device: Device, reference: bool = False,
@@ -127,7 +126,7 @@ def mcu_report(model: str | Path | bytes, device: Device, reference: bool = Fals
     Raises DataError for a non-int8 or unreadable model and RunnerError if the interpreter fails;
     a model that does not fit is reported (fits == False), not raised: callers decide.
     """
-    _check_mcu(device)
+    check_mcu_device(device)
     if isinstance(model, bytes | bytearray):
         with tempfile.TemporaryDirectory(prefix="edgelat-mcu-") as tmp:
             path = Path(tmp) / "model.tflite"
@@ -150,49 +149,6 @@ def mcu_report(model: str | Path | bytes, device: Device, reference: bool = Fals
     return McuReport(device.name, device.core, float(device.clock_mhz), arena, parsed.size_bytes + RUNTIME_FLASH_BYTES,
                      parsed.size_bytes, RUNTIME_FLASH_BYTES, device.memory["sram"], device.memory["flash"],
                      est.cycles, est.latency_ms, match)
-
-
-class McuSimBackend(Backend):
-    """A simulated MCU: one TFLM run per model (exact memory, output check), latency estimated."""
-
-    overlaps_conversion = True  # the simulation is short and times nothing on this CPU
-    runtime = "tflite-micro"
-
-    def __init__(self, device: Device, timeout_s: float = 300.0) -> None:
-        _check_mcu(device)
-        self.device = device
-        self.threads = 1
-        self.timeout_s = timeout_s
-        try:
-            from importlib.metadata import version
-
-            self.runtime_version = version("tflite-micro")
-        except Exception:  # noqa: BLE001 - metadata missing: say so
-            self.runtime_version = "unknown"
-
-    def info(self) -> dict[str, Any]:
-        return {"runtime": self.runtime, "runtime_version": self.runtime_version, "core": self.device.core,
-                "clock_mhz": self.device.clock_mhz, "latency": "estimated by the MCU cycle model"}
-
-    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
-        try:
-            report = mcu_report(model_path, self.device, reference=True, timeout_s=self.timeout_s)
-        except (DataError, RunnerError) as exc:
-            return Measurement.failed(str(exc), threads=1)
-        info = {"estimated": True, "cycles": round(report.cycles), "core": report.core,
-                "clock_mhz": report.clock_mhz, "peak_sram_bytes": report.peak_sram_bytes,
-                "flash_bytes": report.flash_bytes, "model_bytes": report.model_bytes,
-                "runtime_flash_bytes": report.runtime_flash_bytes,
-                "outputs_match_reference": report.outputs_match_reference}
-        if not report.outputs_match_reference:
-            return Measurement.failed(f"TFLM outputs differ from LiteRT's reference kernels by more than "
-                                      f"{REFERENCE_TOLERANCE} int8 step on the same input", threads=1, info=info)
-        if not report.fits:
-            return Measurement.failed(report.not_fit_message(), threads=1, info=info)
-        ms = report.latency_ms
-        stats = {f: ms for f in STAT_FIELDS}
-        stats.update(std_ms=0.0, cv=0.0)
-        return Measurement(ok=True, stats=stats, runs=1, warmup=0, threads=1, info=info)
 
 
 def raise_if_not_fit(failures: list[tuple[str, str]], device: Device, total: int) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.devices.adb_transport import AdbTransport
-from edgelat.devices.backends import Backend
+from edgelat.devices.backends.base import Backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.hygiene import Hygiene
+from edgelat.devices.hygiene import Hygiene, identity
 from edgelat.devices.measurement import Measurement
 from edgelat.errors import DeviceFileError, TransportError
 
@@ -62,8 +62,6 @@ class AdbBackend(Backend):
         self.hygiene = Hygiene(self.t, device)
 
     def _read_identity(self) -> dict[str, str]:
-        from edgelat.devices.hygiene import identity
-
         return identity(self.t, self.android)
 
     def _setup(self) -> None:  # noqa: B027 - optional hook
@@ -89,9 +87,13 @@ class AdbBackend(Backend):
                 self.t.push(path, remote)
                 self._pushed[str(path)] = remote
 
+    def remote_path(self, model_path: Path) -> str:
+        """Where a model pushed by `prepare` lives on the device."""
+        return self._pushed[str(model_path)]
+
     def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
         self.prepare([model_path])
-        remote = self._pushed[str(model_path)]
+        remote = self.remote_path(model_path)
 
         def once() -> Measurement:
             m = self._run(remote, warmup, runs, min_time_ms)

@@ -12,7 +12,7 @@ data/mcu_published_latency.csv: TFLM + CMSIS-NN on STM32H743 (Cortex-M7, 480 MHz
 TinyEngine README (mit-han-lab/tinyengine, "Measured Results", CMSIS-NN column) for MCUNet's
 ImageNet models, and the MLPerf Tiny v0.5 reference submission (TFLM v2.3.1) on NUCLEO-L4R5ZI
 (Cortex-M4F, 120 MHz) (mlcommons/tiny_results_v0.5, closed/reference). Error on those figures:
-in-sample max 2.1 %, leave-one-out max 11.8 %, mean 3.9 % (tests/test_mcu_latency.py checks it).
+in-sample max 2.1 %, leave-one-out max 11.8 %, mean 3.9 % (tests/test_mcu.py checks it).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgelat.devices.mcu_ops import McuOp, parse_net
+from edgelat.devices.mcu.net_text import parse_net
+from edgelat.devices.mcu.ops import McuOp
 from edgelat.errors import DataError
 
 CORES = ("cortex-m7", "cortex-m4")
@@ -43,7 +44,7 @@ COEFFICIENTS: dict[str, float] = {
 # metadata, so it errs on the safe side. Used for both cores.
 RUNTIME_FLASH_BYTES = 363_208
 
-DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "mcu_published_latency.csv"
+DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "mcu_published_latency.csv"
 
 
 @dataclass(frozen=True)

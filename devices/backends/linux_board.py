@@ -10,21 +10,14 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
+from pathlib import Path
 from typing import Any
 
-from edgelat.devices.adb_backend import MISSING_MODEL_RC, AdbBackend
-from edgelat.devices.backends import RUNNER_SCRIPT
+from edgelat.devices.backends.adb import MISSING_MODEL_RC, AdbBackend
 from edgelat.devices.measurement import Measurement
-from edgelat.devices.parsers import parse_litert_result
+from edgelat.devices.parsers import last_json_line, parse_agreement, parse_litert_result
+from edgelat.devices.runners import AGREEMENT_SCRIPT, LITERT_TIMER_SCRIPT
 from edgelat.errors import RunnerError
-
-
-def last_json_line(text: str) -> str | None:
-    """The last line that looks like a JSON object (LiteRT may log to the merged stderr before it)."""
-    for ln in reversed(text.splitlines()):
-        if ln.strip().startswith("{"):
-            return ln.strip()
-    return None
 
 
 class LinuxBoardBackend(AdbBackend):
@@ -32,11 +25,12 @@ class LinuxBoardBackend(AdbBackend):
 
     default_workdir = "/tmp/edgelat"
     android = False
+    serves = "Linux boards"
     timeout_s = 600.0
 
     def _setup(self) -> None:
         self.runner = posixpath.join(self.workdir, "litert_timer.py")
-        self.t.push(RUNNER_SCRIPT, self.runner, mode=0o755)
+        self.t.push(LITERT_TIMER_SCRIPT, self.runner, mode=0o755)
         py = shlex.quote(self.device.python)
         res = self.t.shell(f"cd {shlex.quote(self.workdir)} && TF_CPP_MIN_LOG_LEVEL=3 {py} -u litert_timer.py "
                            f"--serve < /dev/null 2>&1", timeout_s=120)
@@ -82,6 +76,16 @@ class LinuxBoardBackend(AdbBackend):
             affinity = None
         return Measurement(ok=True, stats=m.stats, runs=m.runs, warmup=m.warmup, threads=m.threads,
                            info={**m.info, "affinity": affinity})
+
+    def run_agreement(self, int8_path: Path, fp32_path: Path, samples: int) -> dict[str, Any]:
+        """Push both models and runners/agreement.py next to them, run it with the board's python."""
+        self.prepare([int8_path, fp32_path])
+        script = posixpath.join(self.workdir, "agreement.py")
+        self.t.push(AGREEMENT_SCRIPT, script, mode=0o755)
+        remote_q, remote_f = self.remote_path(int8_path), self.remote_path(fp32_path)
+        cmd = (f"{shlex.quote(self.device.python)} {shlex.quote(script)} {shlex.quote(remote_q)} "
+               f"{shlex.quote(remote_f)} --samples {samples} 2>&1; rm -f {shlex.quote(script)}")
+        return parse_agreement(self.t.shell(cmd, timeout_s=600).output)
 
     def _cleanup_paths(self) -> list[str]:
         return [self.runner]

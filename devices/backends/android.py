@@ -12,8 +12,8 @@ import posixpath
 import shlex
 from pathlib import Path
 
-from edgelat.devices.adb_backend import MISSING_MODEL_RC, AdbBackend
 from edgelat.devices.adb_transport import AdbTransport
+from edgelat.devices.backends.adb import MISSING_MODEL_RC, AdbBackend
 from edgelat.devices.benchmark_parsers import parse_benchmark_output
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
@@ -56,6 +56,7 @@ class AndroidBenchmarkBackend(AdbBackend):
 
     default_workdir = "/data/local/tmp/edgelat"
     android = True
+    serves = "Android"
     timeout_s = 600.0
 
     def __init__(self, device: Device, threads: int | None = None, transport: AdbTransport | None = None,
@@ -76,6 +77,11 @@ class AndroidBenchmarkBackend(AdbBackend):
         self.runtime_version = f"sha256:{self.binary_sha[:12]}"
         self.binary_pushed = False
         super().__init__(device, threads, transport, repeats_if_throttled)
+
+    @classmethod
+    def from_device(cls, device: Device, threads: int | None = None, op_profiling: bool = False
+                    ) -> AndroidBenchmarkBackend:
+        return cls(device, threads=threads, op_profiling=op_profiling)
 
     def _setup(self) -> None:
         self.remote_binary = posixpath.join(self.workdir, "benchmark_model")
