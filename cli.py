@@ -155,6 +155,9 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 @click.option("--cluster", help="Device farm: shard blocks over every unit of the device in this Ray cluster "
               "('auto', 'ray://HOST:PORT' or a head's HOST:PORT; needs edgelat[farm]).")
+@click.option("--timing", type=click.Choice(["auto", "cold", "plain"]), default="auto", show_default=True,
+              help="Blocks: cold = weights out of L2 before each run, as inside a network (auto: where the "
+              "device can); plain = back-to-back runs.")
 @click.option("--networks", default=0, show_default=True,
               help="Measure N whole networks of --space (spread over its cost range) instead of blocks.")
 @click.option("--fixed-parts", is_flag=True, help="Also measure the space's stem and head (printed; in --json).")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelat.core.blockspec import BlockSpec
 from edgelat.core.spaces import SPACES, SearchSpace, get_space
 from edgelat.errors import BlockSpecError
 
@@ -67,3 +68,8 @@ class NetworkSpec:
 
 def is_network_key(key: str) -> bool:
     return key.startswith("net-")
+
+
+def spec_from_key(key: str) -> BlockSpec | NetworkSpec:
+    """The block or network that a store/cache key names."""
+    return NetworkSpec.from_key(key) if is_network_key(key) else BlockSpec.from_key(key)

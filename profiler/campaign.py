@@ -68,11 +68,13 @@ def run_campaign(
     min_time_ms: float = 0.0,
     chunk: int = 16,
     progress: Progress | None = None,
+    cold: bool = False,
 ) -> CampaignResult:
-    """Measure every block of `specs` not yet in `store` for (device, threads)."""
+    """Measure every block (or network) of `specs` not yet in `store` for (device, threads); blocks are
+    timed with their weights cold when `cold` (networks never: they are the truth blocks stand in for)."""
     start = time.perf_counter()
     threads = getattr(backend, "threads", device.threads)
-    done = store.done_keys(device.name, threads)
+    done = store.done_keys(device.name, threads, cold)
     todo = [s for s in dict.fromkeys(specs) if s.key not in done]
     result = CampaignResult(requested=len(set(specs)), already_done=len(set(specs)) - len(todo))
     progress = progress or NullProgress()
@@ -89,7 +91,7 @@ def run_campaign(
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
         backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
         for conv in conversions:
-            m = _measure_one(device, conv, store, backend, (warmup, runs, min_time_ms), unit, result, progress)
+            m = _measure_one(device, conv, store, backend, (warmup, runs, min_time_ms, cold), unit, result, progress)
             report_block(progress, result.measured + len(result.failures), len(todo), conv.spec, m)
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
@@ -98,7 +100,7 @@ def run_campaign(
 
 
 def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend,
-                 settings: tuple[int, int, float], unit: str, result: CampaignResult,
+                 settings: tuple[int, int, float, bool], unit: str, result: CampaignResult,
                  progress: Progress) -> Measurement:
     spec = conv.spec
     if conv.path is None:
@@ -111,7 +113,8 @@ def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: 
             result.convert_call_s += conv.convert_s
             result.conversion_s += conv.total_s
         t0 = time.perf_counter()
-        m = backend.measure(conv.path, *settings)
+        warmup, runs, min_time_ms, cold = settings
+        m = backend.measure(conv.path, warmup, runs, min_time_ms, cold=cold and isinstance(spec, BlockSpec))
         result.measure_s += time.perf_counter() - t0
     store.add(device.name, spec, m, backend.runtime or device.runtime, backend.runtime_version or "unknown", unit)
     if m.ok:

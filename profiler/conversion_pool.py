@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgelat.core.blockspec import BlockSpec
-from edgelat.core.netspec import NetworkSpec, is_network_key
+from edgelat.core.netspec import NetworkSpec, spec_from_key
 from edgelat.errors import ConversionError
 from edgelat.profiler.cache import TFLiteCache
 
@@ -44,7 +44,7 @@ def _worker_init() -> None:
 def _convert_one(key: str, cache_root: str, calibration_samples: int) -> tuple[str, float, float]:
     from edgelat.core.convert import convert_block
 
-    spec = NetworkSpec.from_key(key) if is_network_key(key) else BlockSpec.from_key(key)
+    spec = spec_from_key(key)
     cache = TFLiteCache(cache_root, calibration_samples)
     out = convert_block(spec, calibration_samples=calibration_samples)
     path = cache.put(spec, out.data)

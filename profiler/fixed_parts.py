@@ -13,14 +13,15 @@ from edgelat.errors import RunnerError
 
 
 def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *, warmup: int = 10,
-                        runs: int = 50, min_time_ms: float = 200.0) -> dict[str, float]:
-    """Median latency in ms of the stem and the head on `backend`'s device."""
+                        runs: int = 50, min_time_ms: float = 200.0, cold: bool = False) -> dict[str, float]:
+    """Median latency in ms of the stem and the head on `backend`'s device, timed like the blocks
+    they are summed with (`cold`: weights out of L2 before each run)."""
     workdir.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, model in fixed_part_models(space).items():
         path = workdir / f"{space.name}-r{space.resolution}-w{space.width:g}-c{space.num_classes}-{name}-{dtype}.tflite"
         path.write_bytes(convert_model(model, dtype).data)
-        m = backend.measure(path, warmup, runs, min_time_ms)
+        m = backend.measure(path, warmup, runs, min_time_ms, cold=cold)
         if not m.ok:
             raise RunnerError(f"{path}: measuring the fixed part {name!r} failed: {m.error}")
         out[name] = m.latency_ms

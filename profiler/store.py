@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS measurements (
     peak_sram_bytes INTEGER, flash_bytes INTEGER,
     throttled INTEGER,
     info TEXT,
+    timing TEXT,
     CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
 );
 CREATE INDEX IF NOT EXISTS measurements_lookup ON measurements (device, threads, block_key, status);
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS networks (
     created_at TEXT NOT NULL,
     host TEXT NOT NULL,
     info TEXT,
+    timing TEXT,
     CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
 );
 CREATE INDEX IF NOT EXISTS networks_lookup ON networks (device, threads, net_key, status);
@@ -110,11 +112,12 @@ class Store:
         self._host = json.dumps(host_info(), sort_keys=True)
 
     def _upgrade(self, version: int) -> None:
-        """v1 -> v2: the MCU and hygiene columns; v2 -> v3: the networks table (created above)."""
+        """v1 -> v2: the MCU and hygiene columns; v2 -> v3: the timing column (which method timed a row;
+        NULL in older rows, which were timed plainly) and the networks table (created above)."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(measurements)")}
         with self.db:
-            for col, kind in _V2_COLUMNS.items():
-                if version == 1 and col not in have:
+            for col, kind in {**_V2_COLUMNS, "timing": "TEXT"}.items():
+                if col not in have:
                     self.db.execute(f"ALTER TABLE measurements ADD COLUMN {col} {kind}")
             self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
@@ -134,10 +137,10 @@ class Store:
         stats = [m.stats.get(f) if m.ok else None for f in STAT_FIELDS]
         common = (runtime, runtime_version, m.threads, "ok" if m.ok else "failed", *stats, m.runs or None,
                   m.warmup if m.ok else None, m.error, m.raw_output or None,
-                  datetime.now(UTC).isoformat(timespec="milliseconds"), self._host)
+                  datetime.now(UTC).isoformat(timespec="milliseconds"), self._host, m.info.get("timing"))
         info = json.dumps(m.info, sort_keys=True, default=str) if m.info else None
         common_cols = ("runtime", "runtime_version", "threads", "status", *STAT_FIELDS, "runs", "warmup", "error",
-                       "raw_output", "created_at", "host")
+                       "raw_output", "created_at", "host", "timing")
         if isinstance(spec, NetworkSpec):
             table, cols = "networks", ("device", "unit", "net_key", *_NET_FIELDS, *common_cols, "info")
             row = (device, unit, spec.key, *(getattr(spec, f) for f in _NET_FIELDS), *common, info)
@@ -154,11 +157,13 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot write measurement of {spec.key}: {exc}") from None
 
-    def done_keys(self, device: str, threads: int) -> set[str]:
-        """Block and network keys already measured successfully on (device, threads)."""
+    def done_keys(self, device: str, threads: int, cold: bool | None = None) -> set[str]:
+        """Block and network keys already measured successfully on (device, threads); with `cold`, only
+        blocks timed that way count (a block timed plainly is not done for a cold campaign)."""
+        timing = {None: "", True: "AND timing LIKE 'cold%'", False: "AND (timing IS NULL OR timing = 'plain')"}[cold]
         rows = self.db.execute(
-            "SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok' UNION "
-            "SELECT DISTINCT net_key FROM networks WHERE device=? AND threads=? AND status='ok'",
+            f"SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok' {timing} "
+            "UNION SELECT DISTINCT net_key FROM networks WHERE device=? AND threads=? AND status='ok'",
             (device, threads, device, threads),
         )
         return {r[0] for r in rows}

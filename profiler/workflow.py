@@ -46,6 +46,7 @@ class ProfileOptions:
     cluster: str | None = None
     replicate: int = 0
     fixed_parts: bool = False  # also measure the space's stem and head
+    timing: str = "auto"  # blocks and fixed parts: cold (weights out of L2, as in a network) | plain | auto
     networks: int = 0  # measure this many whole networks of the space instead of blocks
     num_classes: int | None = None  # of the head's classifier [default: the space's]
 
@@ -76,6 +77,21 @@ def check_options(opts: ProfileOptions) -> None:
         raise OptionError("--replicate needs --cluster (it spreads blocks over the units of a farm)")
     if opts.replicate < 0:
         raise OptionError(f"--replicate must be >= 0 (got {opts.replicate})")
+    if opts.timing not in ("auto", "cold", "plain"):
+        raise OptionError(f"--timing: must be auto, cold or plain, got {opts.timing!r}")
+
+
+def cold_timing(opts: ProfileOptions, device: Device) -> bool:
+    """Whether blocks are timed cold: `auto` means wherever the device's backend can (the host and
+    Linux boards), since isolated blocks timed warm sum to well below their whole networks."""
+    from edgelat.devices.backends import BACKENDS
+
+    backend = BACKENDS.get((device.transport, device.runtime))
+    can = bool(backend and backend.cold_timing)
+    if opts.timing == "cold" and not can:
+        raise OptionError(f"--timing cold: device {device.name!r} ({device.transport}, {device.runtime}) cannot "
+                          f"time with cold weights; use --timing plain")
+    return can if opts.timing == "auto" else opts.timing == "cold"
 
 
 def resolve_device(opts: ProfileOptions) -> Device:
@@ -122,26 +138,28 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
     check_options(opts)
     device = resolve_device(opts)
     dtype = opts.dtype or ("int8" if device.kind == "mcu" else "fp32")
+    cold = cold_timing(opts, device)
     specs = select_blocks(opts, DTYPE_CHOICES[dtype])
     store_path = Path(opts.store or f"runs/{device.name}.sqlite")
     cache = TFLiteCache(opts.cache_dir, opts.calibration_samples)
     with Store(store_path) as store:
         if opts.cluster:
-            r, extra = _farm(opts, device, specs, store, cache, progress)
+            r, extra = _farm(opts, device, specs, store, cache, progress, cold)
         else:
-            r, extra = _local(opts, device, specs, store, cache, progress), {}
+            r, extra = _local(opts, device, specs, store, cache, progress, cold), {}
         wanted = {s.key for s in specs}
         key = "net_key" if opts.networks else "block_key"
         rows = [row for row in store.rows(device=device.name, networks=bool(opts.networks)) if row[key] in wanted]
     summary = {"device": device.name, "store": str(store_path), "blocks": r.requested,
                "already_done": r.already_done, "measured": r.measured, "failed": len(r.failures),
-               "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2), **extra}
+               "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2),
+               "timing": "plain" if opts.networks or not cold else "cold", **extra}
     if opts.fixed_parts:
-        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path.parent)
+        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path.parent, cold)
     return ProfileResult(device, summary, rows, list(r.failures))
 
 
-def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress):
+def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, cold: bool):
     from edgelat.devices.backends import open_backend
     from edgelat.profiler.campaign import run_campaign
     from edgelat.profiler.conversion_pool import ConversionPool
@@ -150,21 +168,21 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
     with open_backend(device, opts.threads, **backend_options) as backend, \
             ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
-                            min_time_ms=opts.min_time_ms, progress=progress)
+                            min_time_ms=opts.min_time_ms, progress=progress, cold=cold)
 
 
-def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress):
+def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, cold: bool):
     """The device farm: every unit of this device in a Ray cluster pulls from one queue."""
     from edgelat.profiler.farm.campaign import run_farm_campaign
 
     r = run_farm_campaign(opts.cluster, device.name, specs, store, cache, threads=opts.threads,
                           warmup=opts.warmup, runs=opts.runs, min_time_ms=opts.min_time_ms,
-                          replicate=opts.replicate, progress=progress)
+                          replicate=opts.replicate, progress=progress, cold=cold)
     return r, {"units": r.units, "lost": r.lost, "quarantined": r.quarantined, "requeued": r.requeued,
                "duplicates_dropped": r.duplicates_dropped}
 
 
-def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, workdir: Path
+def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, workdir: Path, cold: bool
                               ) -> dict[str, dict[str, float]]:
     """Median ms of the space's stem and head on the device, per dtype (converted here)."""
     from edgelat.core.spaces import get_space
@@ -176,5 +194,5 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
     with open_backend(device, opts.threads) as backend:
         for d in DTYPE_CHOICES[dtype]:
             out[d] = measure_fixed_parts(space, backend, d, workdir / "fixed-parts", warmup=opts.warmup,
-                                         runs=opts.runs, min_time_ms=opts.min_time_ms)
+                                         runs=opts.runs, min_time_ms=opts.min_time_ms, cold=cold)
     return out

@@ -115,3 +115,18 @@ def test_bad_input_is_one_line_exit_2(tmp_path, tiny_ranges):
     one_line_error(run_cli("profile", "--min-time-ms", "-1", "--store", str(tmp_path / "m.sqlite")), "--min-time-ms")
     res = run_cli("profile", "--dtype", "fp16")
     assert res.returncode == 2 and "fp16" in res.stderr
+
+
+def test_blocks_are_timed_cold_by_default_on_the_host_and_each_method_resumes_apart(tmp_path, tiny_ranges, cache_dir):
+    """Each row records its timing; a block timed plainly is not done for a cold campaign."""
+    store = tmp_path / "timing.sqlite"
+    res = run_cli(*profile_args(store, tiny_ranges, cache_dir, n=2, runs=5))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["timing"] == "cold"
+    res = run_cli(*profile_args(store, tiny_ranges, cache_dir, n=2, runs=5, extra=("--timing", "plain")))
+    assert json.loads(res.stdout)["measured"] == 2  # not done: those were cold
+    res = run_cli(*profile_args(store, tiny_ranges, cache_dir, n=2, runs=5, extra=("--timing", "cold")))
+    assert json.loads(res.stdout)["already_done"] == 2
+    db = sqlite3.connect(store)
+    timings = sorted(t for (t,) in db.execute("SELECT timing FROM measurements"))
+    assert timings[-2:] == ["plain", "plain"] and all(t.startswith("cold-") for t in timings[:2])

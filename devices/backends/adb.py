@@ -91,15 +91,17 @@ class AdbBackend(Backend):
         """Where a model pushed by `prepare` lives on the device."""
         return self._pushed[str(model_path)]
 
-    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
+    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
+                cold: bool = False) -> Measurement:
         self.prepare([model_path])
         remote = self.remote_path(model_path)
+        extra = {"cold": True} if cold else {}  # only backends with cold_timing are asked for it
 
         def once() -> Measurement:
-            m = self._run(remote, warmup, runs, min_time_ms)
+            m = self._run(remote, warmup, runs, min_time_ms, **extra)
             if not m.ok and m.error == "missing model":  # the device lost it (reboot): push again, once
                 self.t.push(model_path, remote)
-                m = self._run(remote, warmup, runs, min_time_ms)
+                m = self._run(remote, warmup, runs, min_time_ms, **extra)
             return m
 
         m = self.hygiene.measure(once, repeats=self.repeats_if_throttled)

@@ -19,6 +19,7 @@ class Backend(ABC):
     runtime: str = ""
     runtime_version: str = ""
     serves: str = ""  # which devices of its transport it serves, for messages ("Android", "Linux boards")
+    cold_timing: bool = False  # can time with the weights cold (an L2 sweep before each run)
 
     @classmethod
     def from_device(cls, device: Device, threads: int | None = None, op_profiling: bool = False) -> Backend:
@@ -26,7 +27,10 @@ class Backend(ABC):
         return cls(device, threads=threads)
 
     @abstractmethod
-    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement: ...
+    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
+                cold: bool = False) -> Measurement:
+        """Time a model; `cold` (where `cold_timing`) starts each timed run with its weights out of
+        L2 and its input warm, as a block's are inside a whole network."""
 
     def info(self) -> dict[str, Any]:
         return {}

@@ -27,6 +27,7 @@ class HostBackend(Backend):
 
     overlaps_conversion = False
     serves = "this machine"
+    cold_timing = True
 
     def __init__(self, device: Device, threads: int | None = None, timeout_s: float = 300.0) -> None:
         self.device = device
@@ -61,9 +62,10 @@ class HostBackend(Backend):
         keys = ("runtime", "runtime_version", "python", "machine", "affinity", "threads")
         return {k: self._hello.get(k) for k in keys}
 
-    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
+    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
+                cold: bool = False) -> Measurement:
         request = {"model": str(model_path), "warmup": warmup, "runs": runs, "threads": self.threads,
-                   "min_time_ms": min_time_ms}
+                   "min_time_ms": min_time_ms, "evict_bytes": self._evict_bytes() if cold else 0}
         try:
             assert self._proc is not None
             self._proc.send(json.dumps(request))
@@ -74,6 +76,13 @@ class HostBackend(Backend):
             self._start()
             return Measurement.failed(f"runner died: {exc}", tail, threads=self.threads)
         return parse_litert_result(line, info={"affinity": self._hello.get("affinity")})
+
+    def _evict_bytes(self) -> int:
+        l2 = self._hello.get("l2_bytes")
+        if not l2:
+            raise RunnerError("cold timing needs the L2 cache size, and this machine's sysfs does not give it; "
+                              "use --timing plain")
+        return int(l2)
 
     def run_agreement(self, int8_path: Path, fp32_path: Path, samples: int) -> dict[str, Any]:
         """Run runners/agreement.py in a process of its own on this machine."""

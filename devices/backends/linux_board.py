@@ -26,6 +26,7 @@ class LinuxBoardBackend(AdbBackend):
     default_workdir = "/tmp/edgelat"
     android = False
     serves = "Linux boards"
+    cold_timing = True
     timeout_s = 600.0
 
     def _setup(self) -> None:
@@ -53,13 +54,13 @@ class LinuxBoardBackend(AdbBackend):
     def info(self) -> dict[str, Any]:
         return {**super().info(), "python": self.hello.get("python"), "machine": self.hello.get("machine")}
 
-    def _run(self, remote_model: str, warmup: int, runs: int, min_time_ms: float) -> Measurement:
+    def _run(self, remote_model: str, warmup: int, runs: int, min_time_ms: float, cold: bool = False) -> Measurement:
         cpus = ",".join(map(str, self.device.cpus))
         model = shlex.quote(remote_model)
         cmd = (f"test -f {model} || exit {MISSING_MODEL_RC}; cd {shlex.quote(self.workdir)} && "
                f"TF_CPP_MIN_LOG_LEVEL=3 {shlex.quote(self.device.python)} -u litert_timer.py {model} "
                f"--warmup {warmup} --runs {runs} --min-time-ms {min_time_ms:g} --threads {self.threads}"
-               + (f" --cpus {cpus}" if cpus else "") + " 2>&1")
+               + (f" --cpus {cpus}" if cpus else "") + (" --evict-bytes l2" if cold else "") + " 2>&1")
         res = self.t.shell(cmd, timeout_s=self.timeout_s)
         if res.exit_code == MISSING_MODEL_RC:
             return Measurement.failed("missing model", res.output, threads=self.threads)

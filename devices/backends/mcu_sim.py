@@ -43,7 +43,8 @@ class McuSimBackend(Backend):
         return {"runtime": self.runtime, "runtime_version": self.runtime_version, "core": self.device.core,
                 "clock_mhz": self.device.clock_mhz, "latency": "estimated by the MCU cycle model"}
 
-    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0) -> Measurement:
+    def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
+                cold: bool = False) -> Measurement:
         try:
             report = mcu_report(model_path, self.device, reference=True, timeout_s=self.timeout_s)
         except (DataError, RunnerError) as exc:

@@ -69,10 +69,10 @@ class FarmCampaign:
 
     def __init__(self, ray: Any, device_model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache, *,
                  threads: int | None, warmup: int, runs: int, min_time_ms: float, replicate: int = 0,
-                 depth: int = 2, max_failures: int = 3, progress: Progress | None = None) -> None:
+                 depth: int = 2, max_failures: int = 3, progress: Progress | None = None, cold: bool = False) -> None:
         self.ray, self.device_model, self.store, self.cache = ray, device_model, store, cache
         self.specs = list(dict.fromkeys(specs))
-        self.threads, self.settings = threads, (warmup, runs, min_time_ms)
+        self.threads, self.settings = threads, (warmup, runs, min_time_ms, cold)
         self.replicate, self.depth, self.max_failures = replicate, depth, max_failures
         self.progress = progress or NullProgress()
         self.actors: dict[str, Any] = {}
@@ -144,9 +144,14 @@ class FarmCampaign:
 
     # -- work ----------------------------------------------------------------------------
     def _plan(self) -> list[_Task]:
-        rows = [r for r in self.store.rows(device=self.device_model, latest=False) if r["threads"] == self.threads]
-        done = {r["block_key"] for r in rows}
-        self.done_pairs = {(r["block_key"], r["unit"]) for r in rows}
+        cold = self.settings[3]
+        blocks = [r for r in self.store.rows(device=self.device_model, latest=False)
+                  if r["threads"] == self.threads and (r["timing"] or "plain").startswith("cold") == cold]
+        nets = [r for r in self.store.rows(device=self.device_model, latest=False, networks=True)
+                if r["threads"] == self.threads]
+        keyed = [(r["block_key"], r["unit"]) for r in blocks] + [(r["net_key"], r["unit"]) for r in nets]
+        done = {k for k, _ in keyed}
+        self.done_pairs = set(keyed)
         self.done = done
         replicated = self.specs[: self.replicate]
         tasks = [_Task(s, u) for s in replicated for u in self.actors if (s.key, u) not in self.done_pairs]

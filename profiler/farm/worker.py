@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgelat.core.netspec import is_network_key, spec_from_key
 from edgelat.devices.backends import open_backend
 from edgelat.devices.discovery import discover_units
 from edgelat.devices.measurement import Measurement
@@ -22,9 +23,8 @@ from edgelat.profiler.farm import cpu_gate
 
 
 def convert_key(key: str, calibration_samples: int) -> dict[str, Any]:
-    """Convert one block to .tflite bytes; errors come back in the result (never raised)."""
+    """Convert one block or network to .tflite bytes; errors come back in the result (never raised)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from edgelat.core.blockspec import BlockSpec
 
     try:
         with cpu_gate.converting() as cpu:
@@ -34,7 +34,7 @@ def convert_key(key: str, calibration_samples: int) -> dict[str, Any]:
             tf.config.threading.set_inter_op_parallelism_threads(1)
             from edgelat.core.convert import convert_block
 
-            out = convert_block(BlockSpec.from_key(key), calibration_samples=calibration_samples)
+            out = convert_block(spec_from_key(key), calibration_samples=calibration_samples)
         return {"data": out.data, "error": None, "convert_s": out.convert_s, "total_s": out.total_s,
                 "where": f"{socket.gethostname()}/cpu{cpu}"}
     except Exception as exc:  # noqa: BLE001 - the block's failure, reported with its reason
@@ -57,8 +57,10 @@ class UnitWorker:
         return {"uid": self.unit.uid, "device": self.unit.device.to_dict(), "runtime": self.backend.runtime,
                 "runtime_version": self.backend.runtime_version, "host": socket.gethostname(), "pid": os.getpid()}
 
-    def measure(self, task_id: str, key: str, conversion: list, settings: tuple[int, int, float]) -> dict[str, Any]:
-        """Time one block. `conversion` holds the ObjectRef of convert_key's result (fetched here)."""
+    def measure(self, task_id: str, key: str, conversion: list, settings: tuple[int, int, float, bool]
+                ) -> dict[str, Any]:
+        """Time one block (or network). `conversion` holds the ObjectRef of convert_key's result (fetched
+        here); `settings` are warmup, runs, min_time_ms and whether blocks are timed cold."""
         import ray
 
         try:
@@ -77,7 +79,8 @@ class UnitWorker:
             self.backend.prepare([path])
             t0 = time.perf_counter()
             with cpu_gate.timing(self.unit.host_cpus):
-                m = self.backend.measure(path, *settings)
+                warmup, runs, min_time_ms, cold = settings
+                m = self.backend.measure(path, warmup, runs, min_time_ms, cold=cold and not is_network_key(key))
             out["measure_s"] = time.perf_counter() - t0
         finally:
             path.unlink(missing_ok=True)
