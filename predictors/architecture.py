@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgelat.core.spaces import SearchSpace
-from edgelat.predictors.base import LatencyPredictor, PredictorError
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import fields_frame
 from edgelat.predictors.network import LayerwisePredictor
 

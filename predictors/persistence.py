@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgelat.errors import DataError
-from edgelat.predictors.base import LatencyPredictor, PredictorError
+from edgelat.errors import DataError, PredictorError
+from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import SCHEMA_VERSION, schema_hash
 
 FORMAT = "edgelat-predictor"

@@ -24,7 +24,7 @@ import numpy as np
 from edgelat.core.sizes import parse_size
 from edgelat.core.spaces import SearchSpace, get_space
 from edgelat.devices.catalog import Device, get_device
-from edgelat.errors import DoesNotFitError, EdgelatError, SearchError
+from edgelat.errors import DoesNotFitError, OptionError, SearchError
 from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.search.signals import SIGNALS
@@ -367,6 +367,6 @@ def _json_default(o):
 def check_options(opts: SearchOptions) -> None:
     """Cheap validation before anything heavy is imported."""
     if opts.target_ms <= 0:
-        raise EdgelatError(f"--target-ms: must be positive, got {opts.target_ms}")
+        raise OptionError(f"--target-ms: must be positive, got {opts.target_ms}")
     if opts.evaluations < 1:
-        raise EdgelatError(f"--evaluations: must be >= 1, got {opts.evaluations}")
+        raise OptionError(f"--evaluations: must be >= 1, got {opts.evaluations}")
