@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.sizes import parse_size
 from edgelat.core.spaces import SearchSpace, get_space
 from edgelat.devices.catalog import Device, get_device
@@ -62,12 +63,7 @@ class SearchOptions:
     export: bool = True
 
 
-class Reporter:
-    """Progress hooks (the CLI draws bars; the default prints nothing)."""
-
-    def phase(self, name: str, total: int) -> None: ...
-    def advance(self, done: int, total: int, info: dict) -> None: ...
-    def note(self, message: str) -> None: ...
+Reporter = NullProgress  # until search/demo.py and benchmarks/search.py use edgelat.core.progress
 
 
 def _cache_dir() -> Path:
@@ -111,7 +107,7 @@ def _device(opts: SearchOptions) -> Device:
     return get_device(None if opts.device_file else opts.device, opts.device_file)
 
 
-def supernet_for(space: SearchSpace, data, epochs: int, seed: int, reporter: Reporter):
+def supernet_for(space: SearchSpace, data, epochs: int, seed: int, reporter: Progress):
     """A trained weight-sharing supernet, cached on disk by everything that determines it."""
     from edgelat.search.supernet import build_supernet
     from edgelat.search.training import train_supernet
@@ -154,12 +150,12 @@ def _final_evaluator(kind: str, space: SearchSpace, data, net, epochs: int, seed
     return supernet_eval if kind == "supernet" else train_eval
 
 
-def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> dict[str, Any]:
+def run_search(opts: SearchOptions, reporter: Progress | None = None) -> dict[str, Any]:
     from edgelat.search import signals as sig
     from edgelat.search.data import load_dataset
     from edgelat.search.strategies import Budget, Constraint, Problem, RandomSearch, SimulatedAnnealing
 
-    rep = reporter or Reporter()
+    rep = reporter or NullProgress()
     start = time.perf_counter()
     if opts.strategy not in STRATEGIES:
         raise SearchError(f"--strategy: unknown {opts.strategy!r} (known: {', '.join(STRATEGIES)})")
