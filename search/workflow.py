@@ -25,6 +25,7 @@ from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.sizes import parse_size
 from edgelat.core.spaces import SearchSpace, get_space
 from edgelat.devices.catalog import Device, get_device
+from edgelat.devices.sidecar import write_sidecar
 from edgelat.errors import DoesNotFitError, OptionError, SearchError
 from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
@@ -326,11 +327,10 @@ def run_search(opts: SearchOptions, reporter: Progress | None = None) -> dict[st
                                     f"{doc['arch']} on {device.name}: {result.latency_ms:.1f} ms predicted"))
     for kind in ("fp32", "int8"):  # per-file sidecars, read by `edgelat deploy`
         if kind in files:
-            side = Path(files[kind]).with_suffix(".json")
-            side.write_text(json.dumps({
-                "arch": doc["arch"], "device": device.name, "dtype": kind,
-                "predicted_ms": result.latency_ms if kind == opts.dtype else None,
-                "note": None if kind == opts.dtype else f"the search predicted the {opts.dtype} model only"}) + "\n")
+            priced = kind == opts.dtype
+            side = write_sidecar(Path(files[kind]), doc["arch"], device.name, kind,
+                                 result.latency_ms if priced else None,
+                                 None if priced else f"the search predicted the {opts.dtype} model only")
             files[f"{kind}_sidecar"] = str(side)
     doc["files"] = {**files, "arch": str(out / "arch.json")}
     doc["wall_s"] = time.perf_counter() - start
