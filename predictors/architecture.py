@@ -14,7 +14,7 @@ from edgelat.core.spaces import SearchSpace
 from edgelat.errors import PredictorError
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import fields_frame
-from edgelat.predictors.network import LayerwisePredictor
+from edgelat.predictors.layerwise import LayerwisePredictor
 
 
 def fixed_ms(predictor: LatencyPredictor) -> float:

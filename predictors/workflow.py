@@ -14,9 +14,9 @@ from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_networks
 from edgelat.predictors.evaluation import cross_validate, plot_predictions
 from edgelat.predictors.gbdt import GBDTPredictor
+from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
-from edgelat.predictors.network import LayerwisePredictor
 from edgelat.predictors.transfer import TransferPredictor
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")

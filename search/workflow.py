@@ -290,7 +290,7 @@ def run_search(opts: SearchOptions, reporter: Progress | None = None) -> dict[st
     files: dict[str, str] = {}
     if opts.export:
         from edgelat.core.builders import build_network
-        from edgelat.search.export import export_network
+        from edgelat.search.model_export import export_network
         from edgelat.search.weights import copy_weights, recalibrate_bn, top1
 
         rep.phase("export (Keras, TFLite fp32 and int8, LiteRT check)", 1)
