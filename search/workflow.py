@@ -29,6 +29,7 @@ from edgelat.devices.sidecar import write_sidecar
 from edgelat.errors import DoesNotFitError, OptionError, SearchError
 from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
+from edgelat.predictors.mcu import McuPredictor
 from edgelat.search.signals import SIGNALS
 
 STRATEGIES = ("anneal", "random", "single-path")
@@ -69,32 +70,6 @@ Reporter = NullProgress  # until search/demo.py and benchmarks/search.py use edg
 
 def _cache_dir() -> Path:
     return Path(os.environ.get("EDGELAT_CACHE_DIR") or Path.home() / ".cache" / "edgelat")
-
-
-class McuLatency:
-    """Latency (and memory) of architectures from the MCU estimator, memoised per architecture."""
-
-    def __init__(self, space: SearchSpace, device: Device):
-        from edgelat.profiler.mcu import estimate_network, space_network
-
-        self.space, self.device = space, device
-        self._estimate, self._layers = estimate_network, space_network
-        self._cache: dict[bytes, Any] = {}
-
-    def estimate(self, arch: np.ndarray):
-        key = np.asarray(arch, np.int8).tobytes()
-        if key not in self._cache:
-            self._cache[key] = self._estimate(self._layers(self.space, arch), self.device)
-        return self._cache[key]
-
-    def predict(self, archs: np.ndarray) -> np.ndarray:
-        return np.array([self.estimate(a).latency_ms for a in np.asarray(archs)])
-
-    def sram(self, archs: np.ndarray) -> np.ndarray:
-        return np.array([self.estimate(a).peak_sram_bytes for a in np.asarray(archs)], float)
-
-    def flash(self, archs: np.ndarray) -> np.ndarray:
-        return np.array([self.estimate(a).flash_bytes for a in np.asarray(archs)], float)
 
 
 def _size(value: str, option: str) -> int:
@@ -178,7 +153,7 @@ def run_search(opts: SearchOptions, reporter: Progress | None = None) -> dict[st
 
     constraints: list[Constraint] = []
     if mcu:
-        lat = McuLatency(lat_space, device)
+        lat = McuPredictor(lat_space, device)
         sram = _size(opts.max_sram, "--max-sram") if opts.max_sram else device.memory.get("sram")
         flash = _size(opts.max_flash, "--max-flash") if opts.max_flash else device.memory.get("flash")
         if sram:

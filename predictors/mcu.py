@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from edgelat.core.blockspec import BlockSpec
 from edgelat.devices import mcu_ops
 from edgelat.devices.catalog import Device
@@ -158,3 +160,33 @@ def space_network(space, indices) -> list[Layer]:
     layers += [Conv(hw, cin, space.head_channels, 1, 1), Pool(hw, space.head_channels),
                Classifier(space.head_channels, space.num_classes)]
     return layers
+
+
+class McuPredictor:
+    """Latency, peak SRAM and flash of a space's architectures on one MCU, from the analytic
+    estimate above, memoised per architecture: the search's latency model on microcontrollers."""
+
+    name = "mcu-cycle-model (estimate)"
+
+    def __init__(self, space, device: Device):
+        self.space, self.device = space, device
+        self._cache: dict[bytes, McuEstimate] = {}
+
+    def estimate(self, arch) -> McuEstimate:
+        """The whole estimate of one architecture (choice indices)."""
+        key = np.asarray(arch, np.int8).tobytes()
+        if key not in self._cache:
+            self._cache[key] = estimate_network(space_network(self.space, arch), self.device)
+        return self._cache[key]
+
+    def predict(self, archs) -> np.ndarray:
+        """Estimated latency in ms of each architecture of `archs` ([N, layers])."""
+        return np.array([self.estimate(a).latency_ms for a in np.asarray(archs)])
+
+    def sram(self, archs) -> np.ndarray:
+        """Estimated peak SRAM bytes of each architecture."""
+        return np.array([self.estimate(a).peak_sram_bytes for a in np.asarray(archs)], float)
+
+    def flash(self, archs) -> np.ndarray:
+        """Estimated flash bytes of each architecture."""
+        return np.array([self.estimate(a).flash_bytes for a in np.asarray(archs)], float)
