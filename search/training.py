@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from edgelat.search.supernet import SearchError, Supernet, soft_latency
 
-Progress = Callable[[int, int, dict], None]  # (step, total, info)
+Advance = Callable[[int, int, dict], None]  # (step, total, info), e.g. Progress.advance
 
 
 def _batches(n: int, batch: int, rng: np.random.Generator):
@@ -33,7 +33,7 @@ def random_choices(net: Supernet, rng: np.random.Generator) -> np.ndarray:
 
 
 def train_supernet(net: Supernet, x: np.ndarray, y: np.ndarray, epochs: int = 10, batch: int = 64,
-                   lr: float = 3e-3, seed: int = 0, progress: Progress | None = None) -> list[float]:
+                   lr: float = 3e-3, seed: int = 0, progress: Advance | None = None) -> list[float]:
     """Train shared weights on uniformly sampled paths; returns the loss per epoch."""
     rng = np.random.default_rng(seed)
     steps_per_epoch = max(1, len(y) // batch)
@@ -92,7 +92,7 @@ def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.nda
                       target_ms: float | None = None, lam: float = 0.02, epochs: int = 5, batch: int = 64,
                       lr: float = 1e-3, threshold_lr: float = 0.3, dual_lr: float = 0.2, dual_gain: float = 2.0,
                       seed: int = 0,
-                      progress: Progress | None = None) -> SinglePathResult:
+                      progress: Advance | None = None) -> SinglePathResult:
     """Single-Path NAS: weights and thresholds trained together on CE + lambda * ln R.
 
     With `target_ms` the loss is CE + lambda * ln(R / T) and lambda is the dual variable of
