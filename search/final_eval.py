@@ -62,9 +62,6 @@ def evaluate_final(opts: SearchOptions, problem: Problem, result: SearchResult, 
 
 def finetune(model, data, epochs: int, seed: int = 0) -> None:
     """A short fine-tune (Adam 1e-3, batch 32) of a model at a new resolution."""
-    import keras
+    from edgelat.search.training import fit_model
 
-    keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(data.x_train, data.y_train, batch_size=32, epochs=epochs, verbose=0, shuffle=True)
+    fit_model(model, data.x_train, data.y_train, epochs=epochs, batch=32, lr=1e-3, seed=seed)

@@ -113,16 +113,12 @@ class TrainSignal(AccuracySignal):
 
 def short_train(space: SearchSpace, arch: np.ndarray, data, epochs: int = 8, seed: int = 0, split: str = "val"):
     """Train `arch` from scratch for a few epochs; returns (model, top-1 on `split`)."""
-    import keras
-
     from edgelat.core.builders import build_network
+    from edgelat.search.training import fit_model
     from edgelat.search.weights import recalibrate_bn, top1
 
     model = build_network(space, arch, seed=seed)
-    steps = max(1, len(data.y_train) // 64) * epochs
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(5e-3, steps, alpha=0.05)),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(data.x_train, data.y_train, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    fit_model(model, data.x_train, data.y_train, epochs=epochs, batch=64, lr=5e-3, cosine=True)
     recalibrate_bn(model, data.x_train)  # a few hundred steps leave the running statistics near their init
     x, y = (data.x_val, data.y_val) if split == "val" else (data.x_test, data.y_test)
     return model, top1(model, x, y)

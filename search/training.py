@@ -1,6 +1,7 @@
-"""Training loops: the weight-sharing supernet (random paths) and the single-path search.
+"""Training loops: plain Keras fitting, the weight-sharing supernet (random paths) and the single-path search.
 
-Both run compiled `tf.function` steps over in-memory arrays. The supernet samples one path
+`fit_model` is the one plain loop (short training from scratch, fine-tuning). The other two
+run compiled `tf.function` steps over in-memory arrays. The supernet samples one path
 per layer and batch uniformly (as in SPOS / OFA's progressive training without shrinking),
 so every subnetwork's inherited weights are trained. The single-path search trains weights and
 thresholds together with CE + lambda * ln R, R the superkernel's differentiable runtime.
@@ -21,6 +22,22 @@ from edgelat.search.supernet import SearchError, Supernet, soft_latency
 Advance = Callable[[int, int, dict], None]  # (step, total, info), e.g. Progress.advance
 
 
+def adam(lr: float, decay_steps: int | None = None) -> keras.optimizers.Adam:
+    """Adam at `lr`, decayed by a cosine to 5 % of it over `decay_steps` when given."""
+    rate = lr if decay_steps is None else keras.optimizers.schedules.CosineDecay(lr, decay_steps, alpha=0.05)
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+def fit_model(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch: int, lr: float,
+              cosine: bool = False, seed: int | None = None) -> None:
+    """Train a classifier (logits, integer labels) with Adam on shuffled batches; `seed` reseeds Keras first."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    decay_steps = max(1, len(y) // batch) * epochs if cosine else None
+    model.compile(optimizer=adam(lr, decay_steps), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, shuffle=True)
+
+
 def _batches(n: int, batch: int, rng: np.random.Generator):
     order = rng.permutation(n)
     for i in range(0, n - batch + 1 if n >= batch else 1, batch):
@@ -37,8 +54,7 @@ def train_supernet(net: Supernet, x: np.ndarray, y: np.ndarray, epochs: int = 10
     """Train shared weights on uniformly sampled paths; returns the loss per epoch."""
     rng = np.random.default_rng(seed)
     steps_per_epoch = max(1, len(y) // batch)
-    schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps_per_epoch, alpha=0.05)
-    opt = keras.optimizers.Adam(learning_rate=schedule)
+    opt = adam(lr, epochs * steps_per_epoch)
     variables = net.weight_variables()
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -107,7 +123,7 @@ def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.nda
     if not net.thresholds():
         raise SearchError("the space has no superkernel layers to search")
     rng = np.random.default_rng(seed)
-    opt_w = keras.optimizers.Adam(learning_rate=lr)
+    opt_w = adam(lr)
     steps_total = epochs * max(1, len(y) // batch)
     opt_t = keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.CosineDecay(threshold_lr, steps_total,
                                                                                      alpha=0.1))
