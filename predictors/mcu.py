@@ -25,7 +25,7 @@ from edgelat.devices.catalog import Device
 from edgelat.devices.mcu_latency import RUNTIME_FLASH_BYTES, check_core, op_cycles
 from edgelat.devices.mcu_ops import McuOp
 from edgelat.devices.mcu_sim import MemoryFit
-from edgelat.errors import EdgelatError
+from edgelat.errors import PredictorError
 
 # TFLM bookkeeping in the arena tail on a 64-bit host, from RecordingMicroAllocator's report on
 # this project's converted blocks and networks: TfLiteEvalTensor 24 B per tensor (constants
@@ -86,7 +86,7 @@ class McuEstimate(MemoryFit):
 def _layer_ops(layer: Layer) -> tuple[McuOp, ...]:
     if isinstance(layer, BlockSpec):
         if layer.dtype != "int8":
-            raise EdgelatError(f"{layer.key}: MCU estimates are for int8 blocks")
+            raise PredictorError(f"{layer.key}: MCU estimates are for int8 blocks")
         ops, _ = mcu_ops.mbconv(layer.input_hw, layer.cin, layer.cout, layer.expand, layer.kernel, layer.stride,
                                 layer.se_channels, layer.act)
         return tuple(ops)
@@ -97,7 +97,7 @@ def _layer_ops(layer: Layer) -> tuple[McuOp, ...]:
         return (mcu_ops.global_pool(layer.input_hw, layer.channels),)
     if isinstance(layer, Classifier):
         return (mcu_ops.fully_connected(layer.cin, layer.classes),)
-    raise EdgelatError(f"not an MCU network layer: {layer!r}")
+    raise PredictorError(f"not an MCU network layer: {layer!r}")
 
 
 def network_ops(layers: Sequence[Layer]) -> list[McuOp]:
@@ -130,11 +130,11 @@ def model_bytes(ops: Sequence[McuOp]) -> int:
 def estimate_network(layers: Sequence[Layer], device: Device) -> McuEstimate:
     """Peak SRAM, flash and estimated latency of `layers` on the MCU `device`."""
     if device.kind != "mcu":
-        raise EdgelatError(f"device {device.name!r} is a {device.kind}, not an mcu")
+        raise PredictorError(f"device {device.name!r} is a {device.kind}, not an mcu")
     check_core(device.core, device.source)
     ops = network_ops(layers)
     if not ops:
-        raise EdgelatError("empty network")
+        raise PredictorError("empty network")
     cycles = sum(op_cycles(op, device.core) for op in ops)
     return McuEstimate(peak_sram(ops), model_bytes(ops) + RUNTIME_FLASH_BYTES, cycles,
                        cycles / (float(device.clock_mhz) * 1e3), device.memory["sram"], device.memory["flash"])
@@ -153,7 +153,7 @@ def space_network(space, indices) -> list[Layer]:
             if not layer.identity_skip:
                 layers.append(Conv(layer.input_hw, layer.cin, layer.cout, 1, layer.stride, layer.act))
         elif choice.groups != 1:
-            raise EdgelatError(f"choice {choice.name!r}: grouped 1x1 convolutions have no MCU estimate yet")
+            raise PredictorError(f"choice {choice.name!r}: grouped 1x1 convolutions have no MCU estimate yet")
         else:
             layers.append(layer.block(choice, "int8"))
         hw, cin = layer.output_hw, layer.cout
