@@ -22,6 +22,10 @@ class DataError(EdgelatError):
     """A data file (block table, store, ranges) cannot be read."""
 
 
+class PredictorError(EdgelatError):
+    """A predictor cannot answer (a missing LUT key, a schema mismatch, bad training data)."""
+
+
 class StoreError(EdgelatError):
     """The measurement store cannot be opened or written."""
 

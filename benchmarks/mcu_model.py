@@ -10,7 +10,7 @@ import numpy as np
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import get_device
 from edgelat.devices.mcu import cycle_model
-from edgelat.profiler.mcu import estimate_network, space_network
+from edgelat.predictors.mcu import estimate_network, space_network
 
 
 def main() -> None:

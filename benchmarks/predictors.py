@@ -21,9 +21,9 @@ from edgelat.predictors.datasets import load_blocks, load_networks
 from edgelat.predictors.evaluation import plot_predictions
 from edgelat.predictors.features import params, total_macs
 from edgelat.predictors.gbdt import GBDTPredictor
+from edgelat.predictors.layerwise import LayerwisePredictor, prior_costs
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
-from edgelat.predictors.network import LayerwisePredictor, prior_costs
 from edgelat.predictors.transfer import TransferPredictor
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -26,8 +26,9 @@ def throughput() -> None:
     from edgelat.predictors.architecture import ArchitecturePredictor
     from edgelat.predictors.datasets import load_blocks
     from edgelat.predictors.lut import LUTPredictor
+    from edgelat.search.problem import Budget, Problem
     from edgelat.search.signals import ParamsSignal
-    from edgelat.search.strategies import Budget, Problem, RandomSearch, SimulatedAnnealing
+    from edgelat.search.strategies import RandomSearch, SimulatedAnnealing
 
     table = load_blocks(DATA / "pixel1_proxylessnas_lut.yaml")
     space = get_space("single-path", 224, num_classes=1000)

@@ -8,7 +8,6 @@ host, ``compare_fp32`` also runs a sample batch through the int8 model and its f
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -16,21 +15,8 @@ from typing import Any
 
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import Device
+from edgelat.devices.sidecar import read_sidecar
 from edgelat.errors import DataError, RunnerError
-
-
-def find_sidecar(model: Path) -> tuple[Path | None, dict[str, Any]]:
-    """The search's sidecar for `model` and its JSON object (empty when there is none)."""
-    for candidate in (model.with_suffix(".json"), model.parent / "arch.json"):
-        if candidate.is_file():
-            try:
-                data = json.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise DataError(f"{candidate}: sidecar is not valid JSON: {exc}") from None
-            if not isinstance(data, dict):
-                raise DataError(f"{candidate}: sidecar must be a JSON object")
-            return candidate, data
-    return None, {}
 
 
 def with_overrides(device: Device, benchmark_binary: str | None = None, serial: str | None = None) -> Device:
@@ -52,7 +38,7 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
         raise DataError(f"{model}: not a .tflite file")
     if compare_fp32 is not None and not Path(compare_fp32).is_file():
         raise DataError(f"{compare_fp32}: --compare-fp32 model not found")
-    sidecar, data = find_sidecar(model)
+    sidecar, data = read_sidecar(model)
     warnings: list[str] = []
     predicted = data.get("predicted_ms")
     if predicted is not None and (isinstance(predicted, bool) or not isinstance(predicted, int | float)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from edgelat.core.spaces import SearchSpace
-from edgelat.predictors.base import LatencyPredictor, PredictorError
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import fields_frame
-from edgelat.predictors.network import LayerwisePredictor
+from edgelat.predictors.layerwise import LayerwisePredictor
 
 
 def fixed_ms(predictor: LatencyPredictor) -> float:

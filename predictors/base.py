@@ -8,16 +8,15 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SkNotFitted
 
-from edgelat.errors import EdgelatError
+from edgelat.errors import EdgelatError, PredictorError
 from edgelat.predictors import metrics
+
+__all__ = ["LatencyPredictor", "NotFittedError", "PredictorError", "check_targets"]
 
 
 class NotFittedError(EdgelatError, _SkNotFitted):
-    """predict() was called before fit(); also a scikit-learn NotFittedError."""
-
-
-class PredictorError(EdgelatError):
-    """A predictor cannot answer (a missing LUT key, a schema mismatch, bad training data)."""
+    """predict() was called before fit(); also a scikit-learn NotFittedError (so it stays here, beside
+    scikit-learn, rather than in edgelat.errors, which must import nothing heavy)."""
 
 
 class LatencyPredictor(BaseEstimator):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelat.errors import PredictorError
 from edgelat.predictors import metrics
-from edgelat.predictors.base import LatencyPredictor, PredictorError
+from edgelat.predictors.base import LatencyPredictor
 
 
 def _take(X, idx):

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edgelat.predictors.base import LatencyPredictor, PredictorError, check_targets
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor, check_targets
 from edgelat.predictors.features import COST_FEATURES, FEATURES, as_frame, block_features
 from edgelat.predictors.linear import LinearPredictor
 

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
-from edgelat.predictors.base import LatencyPredictor, PredictorError, check_targets
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor, check_targets
 from edgelat.predictors.features import COST_FEATURES, as_frame, block_features
 
 

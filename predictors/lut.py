@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.blockspec import BlockSpec
-from edgelat.predictors.base import LatencyPredictor, PredictorError, check_targets
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor, check_targets
 from edgelat.predictors.features import as_frame
 
 

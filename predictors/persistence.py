@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgelat.errors import DataError
-from edgelat.predictors.base import LatencyPredictor, PredictorError
+from edgelat.errors import DataError, PredictorError
+from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import SCHEMA_VERSION, schema_hash
 
 FORMAT = "edgelat-predictor"
@@ -20,9 +20,9 @@ FORMAT_VERSION = 1
 
 def _registry() -> dict[str, type[LatencyPredictor]]:
     from edgelat.predictors.gbdt import GBDTPredictor
+    from edgelat.predictors.layerwise import LayerwisePredictor
     from edgelat.predictors.linear import LinearPredictor
     from edgelat.predictors.lut import LUTPredictor
-    from edgelat.predictors.network import LayerwisePredictor
     from edgelat.predictors.transfer import TransferPredictor
 
     return {cls.kind: cls for cls in (LinearPredictor, GBDTPredictor, LUTPredictor, TransferPredictor,

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from edgelat.predictors.base import LatencyPredictor, PredictorError, check_targets
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor, check_targets
 
 
 class TransferPredictor(LatencyPredictor):

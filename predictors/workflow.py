@@ -7,16 +7,16 @@ from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.spaces import get_space
-from edgelat.errors import EdgelatError
+from edgelat.errors import OptionError
 from edgelat.predictors import metrics, persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_networks
 from edgelat.predictors.evaluation import cross_validate, plot_predictions
 from edgelat.predictors.gbdt import GBDTPredictor
+from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
-from edgelat.predictors.network import LayerwisePredictor
 from edgelat.predictors.transfer import TransferPredictor
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
@@ -32,11 +32,11 @@ def make_predictor(kind: str, space: str | None, source: str | None = None, prio
                    ) -> LatencyPredictor:
     if space is not None:
         if kind not in ("lut", "linear"):
-            raise EdgelatError(f"--predictor {kind}: whole-network tables (--space) take 'lut' (a learned "
+            raise OptionError(f"--predictor {kind}: whole-network tables (--space) take 'lut' (a learned "
                                "per-layer table; 'linear' is the same model)")
         return LayerwisePredictor(space=space, prior=_prior(prior))
     if prior is not None:
-        raise EdgelatError("--prior applies to whole-network tables (give --space)")
+        raise OptionError("--prior applies to whole-network tables (give --space)")
     if kind == "lut":
         return LUTPredictor()
     if kind == "linear":
@@ -45,9 +45,9 @@ def make_predictor(kind: str, space: str | None, source: str | None = None, prio
         return GBDTPredictor()
     if kind == "transfer":
         if source is None:
-            raise EdgelatError("--predictor transfer needs --source MODEL.json (a predictor fitted on another device)")
+            raise OptionError("--predictor transfer needs --source MODEL.json (a predictor fitted on another device)")
         return TransferPredictor(source=persistence.load(source))
-    raise EdgelatError(f"--predictor: unknown {kind!r} (known: {', '.join(BLOCK_KINDS)})")
+    raise OptionError(f"--predictor: unknown {kind!r} (known: {', '.join(BLOCK_KINDS)})")
 
 
 def load_data(data: str, space: str | None, target: str, device: str | None = None):
@@ -56,7 +56,7 @@ def load_data(data: str, space: str | None, target: str, device: str | None = No
         nets = load_networks(data, get_space(space), target)
         return nets.archs, nets.y, {}, [], {"device": device, "runtime": None}
     if target != "latency_ms":
-        raise EdgelatError("--target names a column of a whole-network table; give --space too")
+        raise OptionError("--target names a column of a whole-network table; give --space too")
     blocks = load_blocks(data, device=device)
     return blocks.frame, blocks.y, blocks.fixed, blocks.notes, {"device": blocks.device or device,
                                                                 "runtime": blocks.runtime}
@@ -70,7 +70,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     cv_metrics = None
     if cv and not (kind == "lut" and space is None):  # a block LUT cannot answer unseen keys
         if cv == 1:
-            raise EdgelatError("--cv must be 0 (no cross-validation) or at least 2 folds, got 1")
+            raise OptionError("--cv must be 0 (no cross-validation) or at least 2 folds, got 1")
         if len(y) >= cv * 2:
             cv_metrics = cross_validate(make, X, y, folds=cv)
         else:
@@ -103,7 +103,7 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
             tflite: str | None = None) -> dict[str, Any]:
     model = persistence.load(model_path)
     if sum(x is not None for x in (block, arch, tflite)) != 1:
-        raise EdgelatError("give exactly one of --block KEY, --arch ENCODING (with --space) or --tflite FILE")
+        raise OptionError("give exactly one of --block KEY, --arch ENCODING (with --space) or --tflite FILE")
     if block is not None:
         spec = BlockSpec.from_key(block)
         return {"block": spec.key, "latency_ms": float(model.predict([spec])[0])}

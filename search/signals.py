@@ -8,19 +8,42 @@ Every signal maps an [N, layers] array of choice indices to N scores, higher is 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from edgelat.core.spaces import Layer, SearchSpace
 
 
+@dataclass(frozen=True)
+class SignalContext:
+    """What a signal factory may draw on: the accuracy side's space, the data, the trained
+    supernet (None unless a signal or strategy needs it), the short-training epochs and the seed."""
+
+    space: SearchSpace
+    data: Any
+    supernet: Any = None
+    epochs: int = 8
+    seed: int = 0
+
+
 class AccuracySignal(ABC):
+    """Scores architectures, higher is better; `from_context` builds the one `--accuracy NAME` uses."""
+
     name: str = ""
     is_accuracy: bool = False
     vectorised: bool = False  # cheap enough to call on thousands of candidates
+    needs_supernet: bool = False  # the workflow trains (or loads) the supernet first
+
+    @classmethod
+    @abstractmethod
+    def from_context(cls, ctx: SignalContext) -> AccuracySignal:
+        """The signal configured from `ctx`."""
 
     @abstractmethod
-    def evaluate(self, archs: np.ndarray) -> np.ndarray: ...
+    def evaluate(self, archs: np.ndarray) -> np.ndarray:
+        """N scores for an [N, layers] array of choice indices."""
 
 
 def _space_total(space: SearchSpace, fn) -> np.ndarray:
@@ -35,6 +58,10 @@ class ParamsSignal(AccuracySignal):
     def __init__(self, space: SearchSpace):
         self.table = _space_total(space, Layer.params)
         self.rows = np.arange(len(space.layers))
+
+    @classmethod
+    def from_context(cls, ctx: SignalContext) -> ParamsSignal:
+        return cls(ctx.space)
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         return self.table[self.rows, np.asarray(archs)].sum(axis=1)
@@ -53,10 +80,14 @@ class FlopsSignal(ParamsSignal):
 class SupernetSignal(AccuracySignal):
     """Validation top-1 of the subnetwork with weights inherited from the trained supernet."""
 
-    name, is_accuracy = "supernet", True
+    name, is_accuracy, needs_supernet = "supernet", True, True
 
     def __init__(self, net, x_val: np.ndarray, y_val: np.ndarray):
         self.net, self.x, self.y = net, x_val, y_val
+
+    @classmethod
+    def from_context(cls, ctx: SignalContext) -> SupernetSignal:
+        return cls(ctx.supernet, ctx.data.x_val, ctx.data.y_val)
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         from edgelat.search.training import accuracy_of
@@ -72,22 +103,22 @@ class TrainSignal(AccuracySignal):
     def __init__(self, space: SearchSpace, data, epochs: int = 8, seed: int = 0):
         self.space, self.data, self.epochs, self.seed = space, data, epochs, seed
 
+    @classmethod
+    def from_context(cls, ctx: SignalContext) -> TrainSignal:
+        return cls(ctx.space, ctx.data, ctx.epochs, ctx.seed)
+
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         return np.array([short_train(self.space, a, self.data, self.epochs, self.seed)[1] for a in np.asarray(archs)])
 
 
 def short_train(space: SearchSpace, arch: np.ndarray, data, epochs: int = 8, seed: int = 0, split: str = "val"):
     """Train `arch` from scratch for a few epochs; returns (model, top-1 on `split`)."""
-    import keras
-
     from edgelat.core.builders import build_network
+    from edgelat.search.training import fit_model
     from edgelat.search.weights import recalibrate_bn, top1
 
     model = build_network(space, arch, seed=seed)
-    steps = max(1, len(data.y_train) // 64) * epochs
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(5e-3, steps, alpha=0.05)),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(data.x_train, data.y_train, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    fit_model(model, data.x_train, data.y_train, epochs=epochs, batch=64, lr=5e-3, cosine=True)
     recalibrate_bn(model, data.x_train)  # a few hundred steps leave the running statistics near their init
     x, y = (data.x_val, data.y_val) if split == "val" else (data.x_test, data.y_test)
     return model, top1(model, x, y)
@@ -108,6 +139,10 @@ class _FreshSupernetSignal(AccuracySignal):
         for bn in bns:
             bn.gamma.assign(np.ones(bn.gamma.shape, np.float32))
             bn.beta.assign(np.zeros(bn.beta.shape, np.float32))
+
+    @classmethod
+    def from_context(cls, ctx: SignalContext) -> _FreshSupernetSignal:
+        return cls(ctx.space, ctx.data.x_train, seed=ctx.seed)
 
 
 class SynflowSignal(_FreshSupernetSignal):
@@ -194,4 +229,10 @@ class NasgraphSignal(_FreshSupernetSignal):
         return 2.0 * edges / max(nodes, 1.0)
 
 
-SIGNALS = ("supernet", "synflow", "naswot", "nasgraph", "params", "flops", "train")
+SIGNAL_FACTORIES: dict[str, type[AccuracySignal]] = {
+    "supernet": SupernetSignal, "synflow": SynflowSignal, "naswot": NaswotSignal, "nasgraph": NasgraphSignal,
+    "params": ParamsSignal, "flops": FlopsSignal, "train": TrainSignal,
+}
+"""Name -> signal class; `SIGNAL_FACTORIES[name].from_context(ctx)` builds the signal `--accuracy NAME` uses."""
+
+SIGNALS = tuple(SIGNAL_FACTORIES)  # the names the CLI offers

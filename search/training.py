@@ -1,6 +1,7 @@
-"""Training loops: the weight-sharing supernet (random paths) and the single-path search.
+"""Training loops: plain Keras fitting, the weight-sharing supernet (random paths) and the single-path search.
 
-Both run compiled `tf.function` steps over in-memory arrays. The supernet samples one path
+`fit_model` is the one plain loop (short training from scratch, fine-tuning). The other two
+run compiled `tf.function` steps over in-memory arrays. The supernet samples one path
 per layer and batch uniformly (as in SPOS / OFA's progressive training without shrinking),
 so every subnetwork's inherited weights are trained. The single-path search trains weights and
 thresholds together with CE + lambda * ln R, R the superkernel's differentiable runtime.
@@ -18,7 +19,23 @@ import tensorflow as tf
 
 from edgelat.search.supernet import SearchError, Supernet, soft_latency
 
-Progress = Callable[[int, int, dict], None]  # (step, total, info)
+Advance = Callable[[int, int, dict], None]  # (step, total, info), e.g. Progress.advance
+
+
+def adam(lr: float, decay_steps: int | None = None) -> keras.optimizers.Adam:
+    """Adam at `lr`, decayed by a cosine to 5 % of it over `decay_steps` when given."""
+    rate = lr if decay_steps is None else keras.optimizers.schedules.CosineDecay(lr, decay_steps, alpha=0.05)
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+def fit_model(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch: int, lr: float,
+              cosine: bool = False, seed: int | None = None) -> None:
+    """Train a classifier (logits, integer labels) with Adam on shuffled batches; `seed` reseeds Keras first."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    decay_steps = max(1, len(y) // batch) * epochs if cosine else None
+    model.compile(optimizer=adam(lr, decay_steps), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, shuffle=True)
 
 
 def _batches(n: int, batch: int, rng: np.random.Generator):
@@ -33,12 +50,11 @@ def random_choices(net: Supernet, rng: np.random.Generator) -> np.ndarray:
 
 
 def train_supernet(net: Supernet, x: np.ndarray, y: np.ndarray, epochs: int = 10, batch: int = 64,
-                   lr: float = 3e-3, seed: int = 0, progress: Progress | None = None) -> list[float]:
+                   lr: float = 3e-3, seed: int = 0, progress: Advance | None = None) -> list[float]:
     """Train shared weights on uniformly sampled paths; returns the loss per epoch."""
     rng = np.random.default_rng(seed)
     steps_per_epoch = max(1, len(y) // batch)
-    schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps_per_epoch, alpha=0.05)
-    opt = keras.optimizers.Adam(learning_rate=schedule)
+    opt = adam(lr, epochs * steps_per_epoch)
     variables = net.weight_variables()
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -92,7 +108,7 @@ def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.nda
                       target_ms: float | None = None, lam: float = 0.02, epochs: int = 5, batch: int = 64,
                       lr: float = 1e-3, threshold_lr: float = 0.3, dual_lr: float = 0.2, dual_gain: float = 2.0,
                       seed: int = 0,
-                      progress: Progress | None = None) -> SinglePathResult:
+                      progress: Advance | None = None) -> SinglePathResult:
     """Single-Path NAS: weights and thresholds trained together on CE + lambda * ln R.
 
     With `target_ms` the loss is CE + lambda * ln(R / T) and lambda is the dual variable of
@@ -107,7 +123,7 @@ def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.nda
     if not net.thresholds():
         raise SearchError("the space has no superkernel layers to search")
     rng = np.random.default_rng(seed)
-    opt_w = keras.optimizers.Adam(learning_rate=lr)
+    opt_w = adam(lr)
     steps_total = epochs * max(1, len(y) // batch)
     opt_t = keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.CosineDecay(threshold_lr, steps_total,
                                                                                      alpha=0.1))

@@ -9,7 +9,7 @@ import pytest
 from edgelat.core.spaces import get_space
 from edgelat.predictors import persistence
 from edgelat.predictors.datasets import load_networks
-from edgelat.predictors.network import LayerwisePredictor
+from edgelat.predictors.layerwise import LayerwisePredictor
 
 from conftest import run_cli
 

@@ -83,3 +83,19 @@ def test_deploy_on_loopback_board_and_fake_phone(adbd, models, tmp_path):
     assert r["latency_stat"] == "avg" and r["hexagon_total_ms"] == pytest.approx(1.798923)
     res = run_cli("deploy", str(models["int8"]), "--device-file", str(phone), "--compare-fp32", str(models["fp32"]))
     assert res.returncode == 2 and "Linux boards and the host" in res.stderr
+
+
+def test_sidecar_round_trip_and_errors(tmp_path):
+    """The search's writer and deploy's reader share one format; a bad sidecar is a DataError."""
+    from edgelat.devices.sidecar import read_sidecar, write_sidecar
+    from edgelat.errors import DataError
+
+    model = tmp_path / "model_int8.tflite"
+    assert read_sidecar(model) == (None, {})
+    path = write_sidecar(model, "single-path:0123", "pixel1", "int8", None, "the search predicted the fp32 model only")
+    assert path == tmp_path / "model_int8.json"
+    assert read_sidecar(model) == (path, {"arch": "single-path:0123", "device": "pixel1", "dtype": "int8",
+                                          "predicted_ms": None, "note": "the search predicted the fp32 model only"})
+    path.write_text("[1]")
+    with pytest.raises(DataError, match="must be a JSON object"):
+        read_sidecar(model)

@@ -1,4 +1,4 @@
-"""The fast analytic MCU estimate (profiler/mcu.py) against TFLM's exact arena on real whole int8 networks."""
+"""The fast analytic MCU estimate (predictors/mcu.py) against TFLM's exact arena on real whole int8 networks."""
 
 import pytest
 
@@ -6,7 +6,7 @@ from edgelat.core.blockspec import BlockSpec
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import get_device
 from edgelat.devices.mcu.tflm import mcu_report
-from edgelat.profiler.mcu import Classifier, Conv, Pool, estimate_network, model_bytes, network_ops, space_network
+from edgelat.predictors.mcu import Classifier, Conv, Pool, estimate_network, model_bytes, network_ops, space_network
 
 SRAM_TOLERANCE = 0.08  # stated in the README; measured -5.4 % .. -0.2 % on these networks
 SIZE_TOLERANCE = 0.08  # .tflite bytes; measured -1.6 % .. +3.7 %

@@ -14,8 +14,9 @@ from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.datasets import load_blocks
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.search.plots import pareto_front
+from edgelat.search.problem import Budget, Problem
 from edgelat.search.signals import FlopsSignal, NasgraphSignal, NaswotSignal, ParamsSignal, SynflowSignal
-from edgelat.search.strategies import Budget, Problem, RandomSearch, SimulatedAnnealing, SinglePathSearch
+from edgelat.search.strategies import RandomSearch, SimulatedAnnealing, SinglePathSearch
 from edgelat.search.supernet import build_supernet, decode_indicators, superkernel_plan
 
 from conftest import run_cli

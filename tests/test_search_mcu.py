@@ -10,7 +10,8 @@ from edgelat.core.space_file import load_space_file
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import get_device
 from edgelat.devices.mcu.tflm import mcu_report
-from edgelat.search.workflow import McuLatency, SearchOptions, run_search
+from edgelat.predictors.mcu import McuPredictor
+from edgelat.search.workflow import SearchOptions, run_search
 
 from conftest import run_cli
 
@@ -21,7 +22,7 @@ RES, WIDTH = 96, 0.35  # an MCUNet-like setting: small input, narrow network
 def binding_limits():
     """Limits at the median of random architectures: each one alone rules out about half of them."""
     space = get_space("single-path", RES, WIDTH, num_classes=10)
-    est = McuLatency(space, get_device("stm32f746"))
+    est = McuPredictor(space, get_device("stm32f746"))
     archs = space.random(400, seed=7)
     lat, sram, flash = est.predict(archs), est.sram(archs), est.flash(archs)
     limits = {"target_ms": float(np.median(lat)), "sram": int(np.median(sram)), "flash": int(np.median(flash))}
@@ -98,7 +99,7 @@ def test_exported_model_over_the_exact_arena_is_one_line_with_bytes(tmp_path):
     path.write_text(ONE_ARCH)
     space = load_space_file(path, num_classes=10)
     dev = get_device("stm32f746")
-    est = McuLatency(space, dev).estimate(np.zeros(len(space.layers), np.int64))
+    est = McuPredictor(space, dev).estimate(np.zeros(len(space.layers), np.int64))
     out = tmp_path / "out"
     res = run_cli("search", "--space", str(path), "--device", "stm32f746", "--target-ms", "1000", "--max-sram",
                   f"{est.peak_sram_bytes}B", "--strategy", "random", "--accuracy", "params", "--evaluations", "1",

@@ -17,13 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from edgelat.core.blockspec import BlockSpec
 from edgelat.devices.catalog import Device
 from edgelat.devices.mcu import ops as mcu_ops
 from edgelat.devices.mcu.cycle_model import RUNTIME_FLASH_BYTES, check_core, op_cycles
 from edgelat.devices.mcu.ops import McuOp
 from edgelat.devices.mcu.tflm import MemoryFit
-from edgelat.errors import EdgelatError
+from edgelat.errors import PredictorError
 
 # TFLM bookkeeping in the arena tail on a 64-bit host, from RecordingMicroAllocator's report on
 # this project's converted blocks and networks: TfLiteEvalTensor 24 B per tensor (constants
@@ -84,7 +86,7 @@ class McuEstimate(MemoryFit):
 def _layer_ops(layer: McuLayer) -> tuple[McuOp, ...]:
     if isinstance(layer, BlockSpec):
         if layer.dtype != "int8":
-            raise EdgelatError(f"{layer.key}: MCU estimates are for int8 blocks")
+            raise PredictorError(f"{layer.key}: MCU estimates are for int8 blocks")
         ops, _ = mcu_ops.mbconv(layer.input_hw, layer.cin, layer.cout, layer.expand, layer.kernel, layer.stride,
                                 layer.se_channels, layer.act)
         return tuple(ops)
@@ -95,7 +97,7 @@ def _layer_ops(layer: McuLayer) -> tuple[McuOp, ...]:
         return (mcu_ops.global_pool(layer.input_hw, layer.channels),)
     if isinstance(layer, Classifier):
         return (mcu_ops.fully_connected(layer.cin, layer.classes),)
-    raise EdgelatError(f"not an MCU network layer: {layer!r}")
+    raise PredictorError(f"not an MCU network layer: {layer!r}")
 
 
 def network_ops(layers: Sequence[McuLayer]) -> list[McuOp]:
@@ -128,11 +130,11 @@ def model_bytes(ops: Sequence[McuOp]) -> int:
 def estimate_network(layers: Sequence[McuLayer], device: Device) -> McuEstimate:
     """Peak SRAM, flash and estimated latency of `layers` on the MCU `device`."""
     if device.kind != "mcu":
-        raise EdgelatError(f"device {device.name!r} is a {device.kind}, not an mcu")
+        raise PredictorError(f"device {device.name!r} is a {device.kind}, not an mcu")
     check_core(device.core, device.source)
     ops = network_ops(layers)
     if not ops:
-        raise EdgelatError("empty network")
+        raise PredictorError("empty network")
     cycles = sum(op_cycles(op, device.core) for op in ops)
     return McuEstimate(peak_sram(ops), model_bytes(ops) + RUNTIME_FLASH_BYTES, cycles,
                        cycles / (float(device.clock_mhz) * 1e3), device.memory["sram"], device.memory["flash"])
@@ -151,10 +153,40 @@ def space_network(space, indices) -> list[McuLayer]:
             if not layer.identity_skip:
                 layers.append(Conv(layer.input_hw, layer.cin, layer.cout, 1, layer.stride, layer.act))
         elif choice.groups != 1:
-            raise EdgelatError(f"choice {choice.name!r}: grouped 1x1 convolutions have no MCU estimate yet")
+            raise PredictorError(f"choice {choice.name!r}: grouped 1x1 convolutions have no MCU estimate yet")
         else:
             layers.append(layer.block(choice, "int8"))
         hw, cin = layer.output_hw, layer.cout
     layers += [Conv(hw, cin, space.head_channels, 1, 1), Pool(hw, space.head_channels),
                Classifier(space.head_channels, space.num_classes)]
     return layers
+
+
+class McuPredictor:
+    """Latency, peak SRAM and flash of a space's architectures on one MCU, from the analytic
+    estimate above, memoised per architecture: the search's latency model on microcontrollers."""
+
+    name = "mcu-cycle-model (estimate)"
+
+    def __init__(self, space, device: Device):
+        self.space, self.device = space, device
+        self._cache: dict[bytes, McuEstimate] = {}
+
+    def estimate(self, arch) -> McuEstimate:
+        """The whole estimate of one architecture (choice indices)."""
+        key = np.asarray(arch, np.int8).tobytes()
+        if key not in self._cache:
+            self._cache[key] = estimate_network(space_network(self.space, arch), self.device)
+        return self._cache[key]
+
+    def predict(self, archs) -> np.ndarray:
+        """Estimated latency in ms of each architecture of `archs` ([N, layers])."""
+        return np.array([self.estimate(a).latency_ms for a in np.asarray(archs)])
+
+    def sram(self, archs) -> np.ndarray:
+        """Estimated peak SRAM bytes of each architecture."""
+        return np.array([self.estimate(a).peak_sram_bytes for a in np.asarray(archs)], float)
+
+    def flash(self, archs) -> np.ndarray:
+        """Estimated flash bytes of each architecture."""
+        return np.array([self.estimate(a).flash_bytes for a in np.asarray(archs)], float)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.spaces import SearchSpace, get_space
-from edgelat.predictors.base import LatencyPredictor, PredictorError, check_targets
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor, check_targets
 
 ALPHAS = tuple(10.0 ** np.arange(-3, 5.5, 0.5))
 

@@ -1,0 +1,47 @@
+"""What `edgelat search` is asked to do: its options, and the checks that need nothing heavy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgelat.errors import OptionError
+
+
+@dataclass
+class SearchOptions:
+    """The options of `edgelat search` (and of `run_search` for library callers)."""
+
+    space: str = "single-path"
+    device: str = "pixel1"
+    device_file: str | None = None
+    predictor: str | None = None
+    dtype: str = "fp32"
+    target_ms: float = 80.0
+    budget: str = "hard"
+    strategy: str = "anneal"
+    accuracy: str = "supernet"
+    data: str | None = None
+    resolution: int | None = None
+    train_resolution: int = 32
+    width: float = 1.0
+    out: str = "runs/search"
+    seed: int = 0
+    evaluations: int = 100
+    steps: int = 60
+    chains: int = 8
+    supernet_epochs: int = 30
+    single_path_epochs: int = 8
+    train_epochs: int = 8
+    ri_samples: int = 10
+    finetune_epochs: int | None = None  # at the deployment resolution; default 1 when it differs
+    max_sram: str | None = None
+    max_flash: str | None = None
+    export: bool = True
+
+
+def check_options(opts: SearchOptions) -> None:
+    """Cheap validation before anything heavy is imported."""
+    if opts.target_ms <= 0:
+        raise OptionError(f"--target-ms: must be positive, got {opts.target_ms}")
+    if opts.evaluations < 1:
+        raise OptionError(f"--evaluations: must be >= 1, got {opts.evaluations}")

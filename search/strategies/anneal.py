@@ -1,0 +1,150 @@
+"""Simulated annealing over parallel chains, in the spirit of FOX-NAS."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelat.core.progress import NullProgress, Progress
+from edgelat.errors import SearchError
+from edgelat.search.problem import Problem, SearchResult
+from edgelat.search.strategies.base import Strategy, StrategyContext
+
+
+@dataclass
+class _Chains:
+    """The chains' current architectures, latencies and rewards, their own bests, and the best overall."""
+
+    cur: np.ndarray
+    lat: np.ndarray
+    reward: np.ndarray
+    chain_best: np.ndarray
+    stale: np.ndarray  # steps since each chain last improved its own best
+    best: np.ndarray
+    best_r: float
+    scale: float  # the score spread of the initial population: the temperature's unit
+    restarts: int = 0
+
+
+class SimulatedAnnealing(Strategy):
+    """Simulated annealing in the spirit of FOX-NAS, with parallel chains.
+
+    A move re-draws the choices of m layers, m shrinking linearly from `neighbourhood` to 1.
+    The temperature falls geometrically from `t_start` to `t_end` (in units of the score spread
+    of the initial population), acceptance is Metropolis, and a chain that has not improved for
+    `patience` steps restarts from the best architecture found so far. With `evaluations`,
+    the run lasts until that many new architectures have been scored (revisits are free, so a
+    fixed step count would spend less than the random baseline it is compared with); the
+    schedule then follows the share of that budget spent, and `steps` caps it at 20x.
+    """
+
+    name = "anneal"
+
+    def __init__(self, steps: int = 200, chains: int = 8, neighbourhood: int | None = None, t_start: float = 1.0,
+                 t_end: float = 0.01, patience: int = 40, seed: int = 0, evaluations: int | None = None):
+        if steps < 1 or chains < 1 or (evaluations is not None and evaluations < 1):
+            raise SearchError("anneal: steps, chains and evaluations must be >= 1")
+        self.evaluations = evaluations
+        self.steps, self.chains, self.neighbourhood = steps, chains, neighbourhood
+        self.t_start, self.t_end, self.patience, self.seed = t_start, t_end, patience, seed
+
+    @classmethod
+    def from_context(cls, ctx: StrategyContext) -> SimulatedAnnealing:
+        """Cheap signals: `steps` x 10 steps. Costly ones: exactly the random baseline's number of
+        new evaluations, on at most 4 chains."""
+        opts, vectorised = ctx.options, ctx.signal.vectorised
+        chains = opts.chains if vectorised else min(opts.chains, 4)
+        steps = opts.steps * 10 if vectorised else max(1, opts.evaluations // chains)
+        return cls(steps=steps, chains=chains, seed=opts.seed, evaluations=None if vectorised else opts.evaluations)
+
+    def run(self, problem: Problem, progress: Progress | None = None) -> SearchResult:
+        progress = progress or NullProgress()
+        start = time.perf_counter()
+        spent0 = problem.evaluations  # the budget counts the initial population too
+        rng = np.random.default_rng(self.seed)
+        searchable = np.array(problem.space.searchable)
+        counts = np.array([len(layer.choices) for layer in problem.space.layers])
+        m0 = self.neighbourhood or max(1, len(searchable) // 4)
+        chains = self._start(problem, rng)
+        history, done_steps = [], 0
+        for it in range(self.steps if self.evaluations is None else 20 * self.steps):
+            frac = self._schedule(it, problem.evaluations - spent0)
+            if frac is None:
+                break
+            temp = self.t_start * (self.t_end / self.t_start) ** frac
+            m = max(1, int(round(m0 * (1 - frac))))
+            self._accept(chains, *self._propose(problem, chains.cur, m, searchable, counts, rng), temp, rng)
+            self._restart(problem, chains)
+            done_steps = it + 1
+            history.append({"step": it, "temperature": temp, "neighbourhood": m, "best_reward": chains.best_r,
+                            "evaluations": problem.evaluations})
+            done, total = ((it + 1, self.steps) if self.evaluations is None
+                           else (problem.evaluations - spent0, self.evaluations))
+            progress.advance(min(done, total), total, {"best": chains.best_r})
+        best = chains.best
+        score = problem.scores(best[None], problem.latency.predict(best[None]))[0]
+        log = [f"anneal: {done_steps} steps x {self.chains} chains, neighbourhood {m0}->1, "
+               f"T {self.t_start}->{self.t_end} x score spread {chains.scale:.4g}, {chains.restarts} restarts"]
+        return self._result(problem, best, score, start, history, log)
+
+    def _schedule(self, it: int, spent: int) -> float | None:
+        """The share of the run done at step `it` (None once the evaluation budget is spent)."""
+        if self.evaluations is None:
+            return it / max(1, self.steps - 1)
+        frac = min(1.0, spent / self.evaluations)
+        return None if frac >= 1.0 else frac
+
+    def _start(self, problem: Problem, rng: np.random.Generator) -> _Chains:
+        """One random feasible architecture per chain (the fastest one when sampling finds none)."""
+        cur = problem.random_feasible(self.chains, rng)
+        if len(cur) == 0:
+            arch, _ = problem.fastest()
+            if not problem.feasible(arch[None])[0]:
+                raise problem.no_feasible_error()
+            cur = arch[None]
+        cur = cur[rng.integers(len(cur), size=self.chains)] if len(cur) < self.chains else cur
+        lat = problem.latency.predict(cur)
+        reward = problem.budget.reward(problem.scores(cur, lat), lat)
+        finite = reward[np.isfinite(reward)]
+        scale = float(np.std(finite)) if len(finite) > 1 and np.std(finite) > 0 else max(1e-3, abs(float(finite[0])))
+        b = int(np.argmax(reward))
+        return _Chains(cur, lat, reward, reward.copy(), np.zeros(self.chains, np.int64), cur[b].copy(),
+                       float(reward[b]), scale)
+
+    def _propose(self, problem: Problem, cur: np.ndarray, m: int, searchable: np.ndarray, counts: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each chain's move (m layers re-drawn) with its latency, feasibility and reward (-inf if infeasible)."""
+        prop = cur.copy()
+        for c in range(self.chains):
+            layers = rng.choice(searchable, size=min(m, len(searchable)), replace=False)
+            prop[c, layers] = (prop[c, layers] + rng.integers(1, counts[layers])) % counts[layers]
+        problem.candidates += len(prop)
+        lat = problem.latency.predict(prop)
+        ok = problem.feasible(prop, lat)
+        r = np.full(self.chains, -np.inf)
+        if ok.any():
+            r[ok] = problem.budget.reward(problem.scores(prop[ok], lat[ok]), lat[ok])
+        return prop, lat, ok, r
+
+    def _accept(self, chains: _Chains, prop: np.ndarray, lat: np.ndarray, ok: np.ndarray, r: np.ndarray,
+                temp: float, rng: np.random.Generator) -> None:
+        """Metropolis acceptance of feasible moves; updates each chain's best and the overall best."""
+        delta = (r - chains.reward) / chains.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            accept = ok & ((delta >= 0) | (rng.random(self.chains) < np.exp(np.minimum(delta, 0) / temp)))
+        chains.cur[accept], chains.lat[accept], chains.reward[accept] = prop[accept], lat[accept], r[accept]
+        better = r > chains.chain_best  # per-chain progress decides restarts
+        chains.chain_best = np.where(better, r, chains.chain_best)
+        chains.stale = np.where(better, 0, chains.stale + 1)
+        if r.max() > chains.best_r:
+            k = int(np.argmax(r))
+            chains.best, chains.best_r = prop[k].copy(), float(r[k])
+
+    def _restart(self, problem: Problem, chains: _Chains) -> None:
+        """Chains that have not improved for `patience` steps restart from the best architecture."""
+        for c in np.flatnonzero(chains.stale >= self.patience):
+            chains.cur[c], chains.lat[c], chains.reward[c], chains.stale[c] = (
+                chains.best, problem.latency.predict(chains.best[None])[0], chains.best_r, 0)
+            chains.restarts += 1
