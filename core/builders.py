@@ -120,10 +120,17 @@ def build_network(space: SearchSpace, arch: np.ndarray, batch_size: int | None =
 
 
 def fixed_part_models(space: SearchSpace) -> dict[str, keras.Model]:
-    """Batch-1 models of the parts no search changes: the stem, and the head (1x1 conv,
-    pooling, classifier), named like the layers of `build_network`."""
+    """Batch-1 models of the parts a block table does not hold: the stem, the head (1x1 conv,
+    pooling, classifier), and each distinct shape-changing skip (a strided 1x1 conv), named like
+    the layers of `build_network`."""
     r, last = space.resolution, space.layers[-1]
     x0 = keras.Input((r, r, 3), batch_size=1, name="input")
     h0 = keras.Input((last.output_hw, last.output_hw, last.cout), batch_size=1, name="head_input")
-    return {"stem": keras.Model(x0, stem(x0, space), name="stem"),
-            "head": keras.Model(h0, head(h0, space), name="head")}
+    models = {"stem": keras.Model(x0, stem(x0, space), name="stem"),
+              "head": keras.Model(h0, head(h0, space), name="head")}
+    for i, layer in enumerate(space.layers):
+        if layer.skip_part and layer.skip_part not in models:
+            s0 = keras.Input((layer.input_hw, layer.input_hw, layer.cin), batch_size=1, name="skip_input")
+            skip = next(j for j, c in enumerate(layer.choices) if c.skip)
+            models[layer.skip_part] = keras.Model(s0, layer_op(s0, layer, skip, f"b{i}_"), name="skip")
+    return models

@@ -18,6 +18,12 @@ from edgelat.core.channels import round_channels
 from edgelat.errors import BlockSpecError, SearchError
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+SKIP_PART_PREFIX = "skipconv-"  # fixed parts under this prefix price one layer's skip, not every network
+
+
+def network_constant_ms(fixed: dict[str, float]) -> float:
+    """What every network of a space pays: the fixed parts but the per-layer skip convs."""
+    return float(sum(v for k, v in fixed.items() if not k.startswith(SKIP_PART_PREFIX)))
 
 
 @dataclass(frozen=True)
@@ -77,11 +83,12 @@ class Layer:
             raise BlockSpecError("grouped 1x1 convolutions (FBNet's *_g2 choices) are not profilable blocks yet")
         return [self.block(c, dtype) for c in self.choices if not c.skip]
 
-    def skip_conv(self, dtype: str = "fp32") -> BlockSpec | None:
-        """The shape-changing skip's 1x1 conv as a block-like spec (kernel 1, no expansion), or None."""
+    @property
+    def skip_part(self) -> str | None:
+        """The name under which a shape-changing skip's 1x1 conv is measured as a fixed part, or None."""
         if self.identity_skip or not any(c.skip for c in self.choices):
             return None
-        return BlockSpec(self.input_hw, self.cin, self.cout, 1, 1, self.stride, 0, self.act, dtype)
+        return f"{SKIP_PART_PREFIX}i{self.input_hw}-c{self.cin}-o{self.cout}-s{self.stride}"
 
     def macs(self, choice: Choice) -> float:
         """Multiply-accumulates of this layer with `choice`."""

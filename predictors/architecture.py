@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelat.core.spaces import SearchSpace
+from edgelat.core.spaces import SearchSpace, network_constant_ms
 from edgelat.errors import PredictorError
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import fields_frame
@@ -18,7 +18,8 @@ from edgelat.predictors.layerwise import LayerwisePredictor
 
 
 def fixed_ms(predictor: LatencyPredictor) -> float:
-    return float(sum(getattr(predictor, "fixed_", {}).values()))
+    """The predictor's fixed parts that every network pays (stem, head; not the per-layer skip convs)."""
+    return network_constant_ms(getattr(predictor, "fixed_", {}))
 
 
 def cost_table(space: SearchSpace, predictor: LatencyPredictor, dtype: str = "fp32") -> np.ndarray:
@@ -32,9 +33,7 @@ def cost_table(space: SearchSpace, predictor: LatencyPredictor, dtype: str = "fp
     for i, layer in enumerate(space.layers):
         for j, choice in enumerate(layer.choices):
             if choice.skip:
-                if not layer.identity_skip:
-                    raise PredictorError(f"layer {i}: a shape-changing skip has no block to predict")
-                table[i, j] = 0.0
+                table[i, j] = 0.0 if layer.identity_skip else _skip_ms(predictor, layer, i)
             else:
                 cells.append((i, j))
                 specs.append(layer.block(choice, dtype))
@@ -42,6 +41,15 @@ def cost_table(space: SearchSpace, predictor: LatencyPredictor, dtype: str = "fp
     for (i, j), p in zip(cells, preds, strict=True):
         table[i, j] = p
     return table
+
+
+def _skip_ms(predictor: LatencyPredictor, layer, index: int) -> float:
+    """A shape-changing skip's 1x1 conv, as measured with the fixed parts (`profile --fixed-parts`)."""
+    fixed = getattr(predictor, "fixed_", {})
+    if layer.skip_part not in fixed:
+        raise PredictorError(f"layer {index}: the skip is a strided 1x1 conv ({layer.skip_part}) and the model has "
+                             f"no measurement of it; profile the space with --fixed-parts and fit again")
+    return float(fixed[layer.skip_part])
 
 
 class ArchitecturePredictor:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.spaces import network_constant_ms
 from edgelat.errors import PredictorError
 from edgelat.predictors.base import LatencyPredictor, check_targets
 from edgelat.predictors.features import as_frame
@@ -62,7 +63,7 @@ class LUTPredictor(LatencyPredictor):
     @property
     def fixed_ms(self) -> float:
         self._check_fitted()
-        return float(sum(self.fixed_.values()))
+        return network_constant_ms(self.fixed_)
 
     def state(self) -> dict[str, Any]:
         return {"table": self.table_, "fixed": self.fixed_, "n_train": self.n_train_}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.spaces import network_constant_ms
 from edgelat.core.tflite_file import load_tflite
 from edgelat.errors import DataError
 
@@ -164,7 +165,7 @@ def predict_tflite(model, path: str | Path) -> dict[str, Any]:
     preds = model.predict([spec for spec, _ in blocks])
     covered = {i for _, ops in blocks for i in ops}
     uncovered = Counter(op.name for op in graph.ops if op.index not in covered)
-    fixed = float(sum(getattr(model, "fixed_", {}).values()))
+    fixed = network_constant_ms(getattr(model, "fixed_", {}))
     return {
         "tflite": str(path),
         "latency_ms": float(preds.sum()) + fixed,
