@@ -17,6 +17,8 @@ from rich.table import Table
 from edgelat import __version__
 from edgelat.errors import EdgelatError, OptionError, StoreError
 from edgelat.profiler.workflow import DTYPE_CHOICES, MIN_TIME_MS
+from edgelat.search.signals import SIGNALS
+from edgelat.search.strategies import STRATEGIES
 
 # Piped output gets a wide console so tables are not truncated at 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
@@ -395,10 +397,11 @@ def predict(model_path, block, arch, space, tflite, as_json) -> None:
 @click.option("--target-ms", type=float, required=True, help="Latency budget in ms.")
 @click.option("--budget", type=click.Choice(["hard", "soft"]), default="hard", show_default=True,
               help="hard: never exceed; soft: MnasNet reward acc*(lat/T)^-0.07.")
-@click.option("--strategy", type=click.Choice(["anneal", "random", "single-path"]), default="anneal",
-              show_default=True)
-@click.option("--accuracy", type=click.Choice(["supernet", "synflow", "naswot", "nasgraph", "params", "flops",
-                                               "train"]), default="supernet", show_default=True)
+@click.option("--strategy", type=click.Choice(list(STRATEGIES)), default="anneal", show_default=True,
+              help="guided: a Bayesian-ridge surrogate annealed within the limits, evaluated in small batches.")
+@click.option("--accuracy", type=click.Choice(list(SIGNALS)), default="supernet", show_default=True,
+              help="table: measured accuracies (--accuracy-table; NAS-Bench-Macro ships for nb-macro).")
+@click.option("--accuracy-table", type=click.Path(), help="CSV of measured accuracies: 'arch' and 'accuracy' columns.")
 @click.option("--data", help="Image folder or TFRecords [default: the embedded digits].")
 @click.option("--resolution", type=int, help="Deployment input size [default: the space's].")
 @click.option("--train-resolution", default=32, show_default=True, help="Input size of the accuracy signal.")

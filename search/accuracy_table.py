@@ -10,7 +10,7 @@ import numpy as np
 
 from edgelat.core.spaces import SearchSpace
 from edgelat.errors import DataError, SearchError
-from edgelat.search.signals import AccuracySignal
+from edgelat.search.signal_base import AccuracySignal, SignalContext
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_TABLES = {"nb-macro": DATA / "nas_bench_macro_cifar10.csv"}
@@ -51,7 +51,11 @@ def read_accuracy_table(path: str | Path, space: SearchSpace) -> dict[bytes, flo
 class TableSignal(AccuracySignal):
     """The measured accuracy of each architecture, looked up (equivalent encodings share one row)."""
 
-    name, is_accuracy, vectorised = "table", True, True
+    name, is_accuracy = "table", True  # not vectorised: each lookup stands for a trained network
+
+    @classmethod
+    def from_context(cls, ctx: SignalContext) -> TableSignal:
+        return cls(ctx.space, ctx.table)
 
     def __init__(self, space: SearchSpace, path: str | Path | None = None):
         self.space = space

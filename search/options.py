@@ -20,6 +20,7 @@ class SearchOptions:
     budget: str = "hard"
     strategy: str = "anneal"
     accuracy: str = "supernet"
+    accuracy_table: str | None = None  # --accuracy table: a CSV of measured accuracies [default: the space's]
     data: str | None = None
     resolution: int | None = None
     train_resolution: int = 32

@@ -91,8 +91,9 @@ class Problem:
         return ok
 
     def scores(self, archs: np.ndarray, latency: np.ndarray) -> np.ndarray:
-        """Signal scores, cached per architecture; each new one counts as an evaluation."""
-        keys = [a.astype(np.int8).tobytes() for a in archs]
+        """Signal scores, cached per network (equivalent encodings are one); each new network counts as an
+        evaluation."""
+        keys = [a.astype(np.int8).tobytes() for a in self.space.canonical(archs)]
         todo = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if todo:
             fresh = np.frombuffer(b"".join(todo), np.int8).reshape(len(todo), -1).astype(np.int64)
@@ -103,6 +104,10 @@ class Problem:
                 self.points.append((float(lat_of[k]), float(v)))
             self.evaluations += len(todo)
         return np.array([self._cache[k] for k in keys])
+
+    def unseen(self, archs: np.ndarray) -> np.ndarray:
+        """Mask of the archs whose network has no score yet (scoring it would cost an evaluation)."""
+        return np.array([a.astype(np.int8).tobytes() not in self._cache for a in self.space.canonical(archs)], bool)
 
     def fastest(self) -> tuple[np.ndarray, float]:
         """The per-layer cheapest architecture (exact for additive latency models)."""
@@ -115,16 +120,17 @@ class Problem:
         return arch, float(self.latency.predict(arch[None])[0])
 
     def random_feasible(self, n: int, rng: np.random.Generator, tries: int = 50) -> np.ndarray:
-        """Up to `n` random feasible architectures (fewer when the budget is tight)."""
-        found: list[np.ndarray] = []
+        """Up to `n` random feasible architectures, distinct networks (fewer when the budget is tight)."""
+        found: dict[bytes, np.ndarray] = {}
         for _ in range(tries):
             batch = self.space.random(max(4 * n, 256), seed=int(rng.integers(2**31)))
             self.candidates += len(batch)
-            ok = self.feasible(batch)
-            found.extend(batch[ok])
+            batch = batch[self.feasible(batch)]
+            for arch, key in zip(batch, self.space.canonical(batch).astype(np.int8), strict=True):
+                found.setdefault(key.tobytes(), arch)
             if len(found) >= n:
                 break
-        return np.array(found[:n], np.int64).reshape(-1, len(self.space.layers))
+        return np.array(list(found.values())[:n], np.int64).reshape(-1, len(self.space.layers))
 
     def least(self, fn: Callable[[np.ndarray], np.ndarray]) -> float:
         """The smallest `fn` found by per-layer descent (exact for additive `fn`, e.g. flash)."""

@@ -7,43 +7,11 @@ Every signal maps an [N, layers] array of choice indices to N scores, higher is 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from edgelat.core.spaces import Layer, SearchSpace
-
-
-@dataclass(frozen=True)
-class SignalContext:
-    """What a signal factory may draw on: the accuracy side's space, the data, the trained
-    supernet (None unless a signal or strategy needs it), the short-training epochs and the seed."""
-
-    space: SearchSpace
-    data: Any
-    supernet: Any = None
-    epochs: int = 8
-    seed: int = 0
-
-
-class AccuracySignal(ABC):
-    """Scores architectures, higher is better; `from_context` builds the one `--accuracy NAME` uses."""
-
-    name: str = ""
-    is_accuracy: bool = False
-    vectorised: bool = False  # cheap enough to call on thousands of candidates
-    needs_supernet: bool = False  # the workflow trains (or loads) the supernet first
-
-    @classmethod
-    @abstractmethod
-    def from_context(cls, ctx: SignalContext) -> AccuracySignal:
-        """The signal configured from `ctx`."""
-
-    @abstractmethod
-    def evaluate(self, archs: np.ndarray) -> np.ndarray:
-        """N scores for an [N, layers] array of choice indices."""
+from edgelat.search.accuracy_table import TableSignal
+from edgelat.search.signal_base import AccuracySignal, SignalContext
 
 
 def _space_total(space: SearchSpace, fn) -> np.ndarray:
@@ -231,7 +199,7 @@ class NasgraphSignal(_FreshSupernetSignal):
 
 SIGNAL_FACTORIES: dict[str, type[AccuracySignal]] = {
     "supernet": SupernetSignal, "synflow": SynflowSignal, "naswot": NaswotSignal, "nasgraph": NasgraphSignal,
-    "params": ParamsSignal, "flops": FlopsSignal, "train": TrainSignal,
+    "params": ParamsSignal, "flops": FlopsSignal, "train": TrainSignal, "table": TableSignal,
 }
 """Name -> signal class; `SIGNAL_FACTORIES[name].from_context(ctx)` builds the signal `--accuracy NAME` uses."""
 

@@ -66,7 +66,8 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     signal_type, strategy_type = SIGNAL_FACTORIES[opts.accuracy], STRATEGIES[opts.strategy]
     need_supernet = signal_type.needs_supernet or strategy_type.needs_supernet
     net = supernet_for(acc_space, data, opts.supernet_epochs, opts.seed, rep) if need_supernet else None
-    signal = signal_type.from_context(SignalContext(acc_space, data, net, opts.train_epochs, opts.seed))
+    signal = signal_type.from_context(SignalContext(acc_space, data, net, opts.train_epochs, opts.seed,
+                                                         opts.accuracy_table))
     problem = Problem(lat_space, latency.model, signal, budget, latency.constraints)
     strategy = strategy_type.from_context(StrategyContext(opts, signal, acc_space, data, net, latency.table,
                                                           latency.constant))

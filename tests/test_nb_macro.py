@@ -61,3 +61,51 @@ def test_table_signal_reads_measured_accuracy_and_names_a_missing_architecture(t
         TableSignal(space, bad)
     with pytest.raises(EdgelatError, match="give --accuracy-table"):
         TableSignal(get_space("single-path"))
+
+
+class _Macs:
+    """An additive latency model for tests: the space's multiply-accumulates, in millions."""
+
+    def __init__(self, space):
+        self.table = np.nan_to_num(space.choice_matrix(lambda layer, c: layer.macs(c))) / 1e6
+        self.rows = np.arange(len(space.layers))
+
+    def predict(self, archs):
+        return self.table[self.rows, np.asarray(archs)].sum(axis=1)
+
+
+@pytest.mark.parametrize("strategy", ["guided", "random", "anneal"])
+def test_strategies_spend_exactly_their_budget_within_the_hard_limit(strategy):
+    from edgelat.search.problem import Budget, Problem
+    from edgelat.search.strategies import GuidedSearch, RandomSearch, SimulatedAnnealing
+
+    space = get_space("nb-macro")
+    lat = _Macs(space)
+    every = space.canonical(np.array([[int(c) for c in k] for k in table_rows()]))
+    budget = float(np.percentile(lat.predict(every), 50))
+    problem = Problem(space, lat, TableSignal(space), Budget(budget))
+    make = {"guided": lambda: GuidedSearch(evaluations=40, seed=1),
+            "random": lambda: RandomSearch(evaluations=40, seed=1),
+            "anneal": lambda: SimulatedAnnealing(steps=10, chains=4, seed=1, evaluations=40)}[strategy]
+    result = make().run(problem)
+    assert problem.evaluations == 40  # distinct networks: equivalent encodings are counted once
+    assert len({space.canonical(np.array([a]))[0].tobytes() for a in problem.space.random(1)}) == 1
+    assert all(ms <= budget for ms, _ in problem.points)  # nothing over the hard limit is evaluated
+    assert result.latency_ms <= budget
+
+
+def test_guided_finds_a_near_optimal_network_with_50_evaluations():
+    """On the real table, 50 evaluations land within half a point of the constrained optimum."""
+    from edgelat.search.problem import Budget, Problem
+    from edgelat.search.strategies import GuidedSearch
+
+    space = get_space("nb-macro")
+    lat = _Macs(space)
+    rows = table_rows()
+    archs = np.array([[int(c) for c in k] for k in rows])
+    acc = np.array([float(r["mean_acc"]) for r in rows.values()])
+    budget = float(np.percentile(lat.predict(archs), 25))
+    optimum = acc[lat.predict(archs) <= budget].max()
+    found = [GuidedSearch(evaluations=50, seed=s).run(Problem(space, lat, TableSignal(space), Budget(budget))).score
+             for s in (0, 1)]
+    assert min(found) >= optimum - 0.5

@@ -75,7 +75,8 @@ class SimulatedAnnealing(Strategy):
                 break
             temp = self.t_start * (self.t_end / self.t_start) ** frac
             m = max(1, int(round(m0 * (1 - frac))))
-            self._accept(chains, *self._propose(problem, chains.cur, m, searchable, counts, rng), temp, rng)
+            left = None if self.evaluations is None else self.evaluations - (problem.evaluations - spent0)
+            self._accept(chains, *self._propose(problem, chains.cur, m, searchable, counts, rng, left), temp, rng)
             self._restart(problem, chains)
             done_steps = it + 1
             history.append({"step": it, "temperature": temp, "neighbourhood": m, "best_reward": chains.best_r,
@@ -114,8 +115,10 @@ class SimulatedAnnealing(Strategy):
                        float(reward[b]), scale)
 
     def _propose(self, problem: Problem, cur: np.ndarray, m: int, searchable: np.ndarray, counts: np.ndarray,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Each chain's move (m layers re-drawn) with its latency, feasibility and reward (-inf if infeasible)."""
+                 rng: np.random.Generator, left: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each chain's move (m layers re-drawn) with its latency, feasibility and reward (-inf if infeasible);
+        with `left`, moves to new networks beyond that many evaluations are dropped (the budget is exact)."""
         prop = cur.copy()
         for c in range(self.chains):
             layers = rng.choice(searchable, size=min(m, len(searchable)), replace=False)
@@ -123,6 +126,8 @@ class SimulatedAnnealing(Strategy):
         problem.candidates += len(prop)
         lat = problem.latency.predict(prop)
         ok = problem.feasible(prop, lat)
+        if left is not None:
+            ok[np.flatnonzero(ok & problem.unseen(prop))[max(left, 0):]] = False
         r = np.full(self.chains, -np.inf)
         if ok.any():
             r[ok] = problem.budget.reward(problem.scores(prop[ok], lat[ok]), lat[ok])
