@@ -318,16 +318,20 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 @click.option("--space", help="The data is a whole-network table of this layer-wise space (op0..opN columns).")
 @click.option("--target", default="latency_ms", show_default=True, help="Latency column of a network table.")
 @click.option("--source", type=click.Path(), help="Source-device model for --predictor transfer.")
-@click.option("--prior", help="Network tables: 'flops', 'params' or a fitted layer-wise MODEL.json of another device.")
+@click.option("--prior", help="Network tables: 'flops', 'params', a layer-wise MODEL.json of another device, or a "
+              "block MODEL.json of this one (a block table calibrated by a few whole networks).")
+@click.option("--resolution", type=int, help="Network tables: the networks' input size [default: the space's].")
+@click.option("--dtype", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
+              help="Network tables with a block-model prior: which blocks it prices.")
 @click.option("--device", help="Store files: which device's rows; also recorded in the model.")
 @click.option("--cv", default=5, show_default=True, help="Cross-validation folds (0: none).")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True)
-def fit(data, kind, space, target, source, prior, device, cv, output, as_json) -> None:
+def fit(data, kind, space, target, source, prior, resolution, dtype, device, cv, output, as_json) -> None:
     """Fit a latency predictor and save it as JSON."""
     from edgelat.predictors import workflow
 
-    result = workflow.fit(data, kind, output, space, target, source, prior, cv, device)
+    result = workflow.fit(data, kind, output, space, target, source, prior, cv, device, resolution, dtype)
 
     def human(r):
         for note in r["notes"]:

@@ -21,8 +21,10 @@ from edgelat.predictors.base import LatencyPredictor, check_targets
 ALPHAS = tuple(10.0 ** np.arange(-3, 5.5, 0.5))
 
 
-def prior_costs(space: SearchSpace, prior: str | LatencyPredictor | None) -> np.ndarray | None:
-    """[layer, choice] prior costs: 'flops' or 'params' (in millions), or a fitted layer-wise model."""
+def prior_costs(space: SearchSpace, prior: str | LatencyPredictor | None, dtype: str = "fp32"
+                ) -> np.ndarray | None:
+    """[layer, choice] prior costs: 'flops' or 'params' (in millions), a fitted layer-wise model, or a
+    block predictor (its ms per block: a block table calibrated by a few whole networks)."""
     if prior is None:
         return None
     if prior == "flops":
@@ -34,7 +36,20 @@ def prior_costs(space: SearchSpace, prior: str | LatencyPredictor | None) -> np.
         if prior.space != space.name:
             raise PredictorError(f"prior model is for space {prior.space!r}, not {space.name!r}")
         return prior.costs_
-    raise PredictorError(f"prior: expected 'flops', 'params' or a layer-wise model, got {prior!r}")
+    if isinstance(prior, LatencyPredictor):
+        from edgelat.predictors.architecture import cost_table
+
+        return cost_table(space, prior, dtype)
+    raise PredictorError(f"prior: expected 'flops', 'params', a layer-wise or a block model, got {prior!r}")
+
+
+def prior_constant_ms(prior: str | LatencyPredictor | None) -> float:
+    """What a block predictor adds to every network (its stem and head); 0 for the other priors."""
+    if isinstance(prior, LatencyPredictor) and not isinstance(prior, LayerwisePredictor):
+        from edgelat.predictors.architecture import fixed_ms
+
+        return fixed_ms(prior)
+    return 0.0
 
 
 class LayerwisePredictor(LatencyPredictor):
@@ -43,8 +58,9 @@ class LayerwisePredictor(LatencyPredictor):
     kind = "layerwise"
 
     def __init__(self, space: str = "fbnet", prior: str | LatencyPredictor | None = None, alpha: float | None = None,
-                 robust: bool = True, resolution: int | None = None, width: float = 1.0):
+                 robust: bool = True, resolution: int | None = None, width: float = 1.0, dtype: str = "fp32"):
         self.space = space
+        self.dtype = dtype  # of the blocks a block-predictor prior prices
         self.prior = prior
         self.alpha = alpha
         self.robust = robust
@@ -76,11 +92,12 @@ class LayerwisePredictor(LatencyPredictor):
             raise PredictorError(f"{len(archs)} architectures but {len(y)} latencies")
         c = space.max_choices
         valid = ~np.isnan(space.choice_matrix(lambda layer, ch: 0.0))
-        P = prior_costs(space, self.prior)
+        P = prior_costs(space, self.prior, self.dtype)
+        const = prior_constant_ms(self.prior)
         onehot = self._onehot(archs, c)
         base = [np.ones(len(y))]
         if P is not None:
-            base.insert(0, onehot @ np.nan_to_num(P).ravel())
+            base.insert(0, onehot @ np.nan_to_num(P).ravel() + const)
         B = np.column_stack(base)  # unpenalised: [prior sum,] intercept
         # Relative-error weights (1/y²) and, when robust, Huber reweighting: whole-network phone
         # measurements have spikes of 2x that plain least squares would chase.
@@ -94,7 +111,7 @@ class LayerwisePredictor(LatencyPredictor):
             w = huber / y**2
         scale = float(coef_b[0]) if P is not None else 0.0
         self.scale_ = scale
-        self.intercept_ = float(coef_b[-1])
+        self.intercept_ = float(coef_b[-1]) + scale * const
         costs = d.reshape(len(space.layers), c)
         if P is not None:
             costs = costs + scale * np.nan_to_num(P)

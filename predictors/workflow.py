@@ -28,13 +28,13 @@ def _prior(prior: str | None) -> str | LatencyPredictor | None:
     return persistence.load(prior)
 
 
-def make_predictor(kind: str, space: str | None, source: str | None = None, prior: str | None = None
-                   ) -> LatencyPredictor:
+def make_predictor(kind: str, space: str | None, source: str | None = None, prior: str | None = None,
+                   resolution: int | None = None, dtype: str = "fp32") -> LatencyPredictor:
     if space is not None:
         if kind not in ("lut", "linear"):
             raise OptionError(f"--predictor {kind}: whole-network tables (--space) take 'lut' (a learned "
                                "per-layer table; 'linear' is the same model)")
-        return LayerwisePredictor(space=space, prior=_prior(prior))
+        return LayerwisePredictor(space=space, prior=_prior(prior), resolution=resolution, dtype=dtype)
     if prior is not None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
     if kind == "lut":
@@ -63,10 +63,10 @@ def load_data(data: str, space: str | None, target: str, device: str | None = No
 
 
 def fit(data: str, kind: str, output: str, space: str | None = None, target: str = "latency_ms",
-        source: str | None = None, prior: str | None = None, cv: int = 5, device: str | None = None
-        ) -> dict[str, Any]:
+        source: str | None = None, prior: str | None = None, cv: int = 5, device: str | None = None,
+        resolution: int | None = None, dtype: str = "fp32") -> dict[str, Any]:
     X, y, fixed, notes, provenance = load_data(data, space, target, device)
-    make = lambda: make_predictor(kind, space, source, prior)  # noqa: E731
+    make = lambda: make_predictor(kind, space, source, prior, resolution, dtype)  # noqa: E731
     cv_metrics = None
     if cv and not (kind == "lut" and space is None):  # a block LUT cannot answer unseen keys
         if cv == 1:
