@@ -19,6 +19,7 @@ from edgelat.errors import PredictorError
 from edgelat.predictors.base import LatencyPredictor, check_targets
 
 ALPHAS = tuple(10.0 ** np.arange(-3, 5.5, 0.5))
+MIN_FOR_INTERCEPT = 10  # networks needed before a block-model calibration also fits a constant
 
 
 def prior_costs(space: SearchSpace, prior: str | LatencyPredictor | None, dtype: str = "fp32"
@@ -95,7 +96,11 @@ class LayerwisePredictor(LatencyPredictor):
         P = prior_costs(space, self.prior, self.dtype)
         const = prior_constant_ms(self.prior)
         onehot = self._onehot(archs, c)
-        base = [np.ones(len(y))]
+        # A block model's sum is off by a factor (cache effects) more than by a constant: below
+        # MIN_FOR_INTERCEPT networks the calibration is that factor alone, which cannot extrapolate
+        # to negative latencies the way a line through three or four points can.
+        with_intercept = not (const and len(y) < MIN_FOR_INTERCEPT)
+        base = [np.ones(len(y))] if with_intercept else []
         if P is not None:
             base.insert(0, onehot @ np.nan_to_num(P).ravel() + const)
         B = np.column_stack(base)  # unpenalised: [prior sum,] intercept
@@ -111,7 +116,7 @@ class LayerwisePredictor(LatencyPredictor):
             w = huber / y**2
         scale = float(coef_b[0]) if P is not None else 0.0
         self.scale_ = scale
-        self.intercept_ = float(coef_b[-1]) + scale * const
+        self.intercept_ = (float(coef_b[-1]) if with_intercept else 0.0) + scale * const
         costs = d.reshape(len(space.layers), c)
         if P is not None:
             costs = costs + scale * np.nan_to_num(P)
