@@ -97,6 +97,15 @@ class Bar:
             self.progress.stop()
 
 
+def _with_bar(workflow, *args):
+    """Run a workflow with the progress bar drawn on stderr, and stop the bar whatever happens."""
+    bar = Bar()
+    try:
+        return workflow(*args, bar)
+    finally:
+        bar.stop()
+
+
 # -- profile -----------------------------------------------------------------------------
 def _print_profile(result, top: int, as_json: bool) -> None:
     s = result.summary
@@ -172,11 +181,7 @@ def profile(device_name, device_file, store_path, top, as_json, **kw) -> None:
 
     opts = ProfileOptions(device=device_name, device_file=device_file, store=store_path, **kw)
     check_options(opts)
-    bar = Bar()
-    try:
-        result = run_profile(opts, bar)
-    finally:
-        bar.stop()
+    result = _with_bar(run_profile, opts)
     _print_profile(result, top, as_json)
     result.check_fits()  # MCUs: a block that does not fit is one line, exit code 2
     for key, error in result.failures:
@@ -427,11 +432,7 @@ def search(device_name, device_file, no_export, as_json, **kw) -> None:
 
     opts = SearchOptions(device=device_name, device_file=device_file, export=not no_export, **kw)
     check_options(opts)
-    bar = Bar()
-    try:
-        doc = run_search(opts, bar)
-    finally:
-        bar.stop()
+    doc = _with_bar(run_search, opts)
     if as_json:
         keys = ("arch", "predicted_ms", "accuracy", "accuracy_signal", "strategy", "files", "device", "constraint",
                 "relative_improvement", "random_baseline", "export_check", "memory", "wall_s")
@@ -473,11 +474,7 @@ def demo(out: str, store_path: str, quick: bool) -> None:
     search an 80 ms Pixel 1 network from the ProxylessNAS lookup table."""
     from edgelat.demo import run_demo
 
-    bar = Bar()
-    try:
-        run_demo(Path(out), Path(store_path), bar, quick=quick)
-    finally:
-        bar.stop()
+    _with_bar(lambda progress: run_demo(Path(out), Path(store_path), progress, quick=quick))
 
 
 def main(argv: list[str] | None = None) -> int:

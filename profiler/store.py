@@ -27,6 +27,15 @@ SCHEMA_VERSION = 3  # 3: the networks table (a v1/v2 store gains it in place)
 # Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
 _V2_COLUMNS = {"peak_sram_bytes": "INTEGER", "flash_bytes": "INTEGER", "throttled": "INTEGER", "info": "TEXT"}
 
+# The columns every measurement has, block or network: how it ran, its statistics, where and when.
+_RESULT_COLUMNS = f"""runtime TEXT NOT NULL, runtime_version TEXT NOT NULL, threads INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    {", ".join(f"{f} REAL" for f in STAT_FIELDS)},
+    runs INTEGER, warmup INTEGER,
+    error TEXT, raw_output TEXT,
+    created_at TEXT NOT NULL,
+    host TEXT NOT NULL,"""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS measurements (
@@ -37,13 +46,7 @@ CREATE TABLE IF NOT EXISTS measurements (
     input_hw INTEGER NOT NULL, cin INTEGER NOT NULL, cout INTEGER NOT NULL,
     expand INTEGER NOT NULL, kernel INTEGER NOT NULL, stride INTEGER NOT NULL,
     se INTEGER NOT NULL, act TEXT NOT NULL, dtype TEXT NOT NULL,
-    runtime TEXT NOT NULL, runtime_version TEXT NOT NULL, threads INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    {", ".join(f"{f} REAL" for f in STAT_FIELDS)},
-    runs INTEGER, warmup INTEGER,
-    error TEXT, raw_output TEXT,
-    created_at TEXT NOT NULL,
-    host TEXT NOT NULL,
+    {_RESULT_COLUMNS}
     peak_sram_bytes INTEGER, flash_bytes INTEGER,
     throttled INTEGER,
     info TEXT,
@@ -58,13 +61,7 @@ CREATE TABLE IF NOT EXISTS networks (
     net_key TEXT NOT NULL,
     space TEXT NOT NULL, arch TEXT NOT NULL, resolution INTEGER NOT NULL, width REAL NOT NULL,
     num_classes INTEGER NOT NULL, dtype TEXT NOT NULL,
-    runtime TEXT NOT NULL, runtime_version TEXT NOT NULL, threads INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    {", ".join(f"{f} REAL" for f in STAT_FIELDS)},
-    runs INTEGER, warmup INTEGER,
-    error TEXT, raw_output TEXT,
-    created_at TEXT NOT NULL,
-    host TEXT NOT NULL,
+    {_RESULT_COLUMNS}
     info TEXT,
     timing TEXT,
     CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
