@@ -1,0 +1,146 @@
+"""Whole single-path networks on this CPU against their predictions (issue: the sum is not the whole).
+
+For each resolution x dtype it profiles the space's blocks and fixed parts twice (plain timing
+and cold-weights timing), measures `--calibration` networks (seed 101) for the calibrated
+predictors and `--networks` held-out networks (seed 202, never used to fit anything), and
+reports ±5%/±10% accuracy, MAPE, Spearman and the worst error of: the plain block sum, the
+cold-timing block sum, and the layer-wise fit with the cold block table as its prior at
+k = 5, 10, 20 calibration networks. Writes the measured networks to data/ (with the CPU model)
+and one predicted-vs-measured PNG. Usage: python benchmarks/whole_network.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgelat.core.spaces import get_space
+from edgelat.predictors import metrics
+from edgelat.predictors.architecture import ArchitecturePredictor
+from edgelat.predictors.datasets import load_blocks
+from edgelat.predictors.layerwise import LayerwisePredictor
+from edgelat.predictors.lut import LUTPredictor
+from edgelat.profiler.store import Store, host_info
+from edgelat.profiler.workflow import ProfileOptions, run_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "data" / "host_single_path_networks.csv"
+CAL_SEED, TEST_SEED = 101, 202
+KS = (5, 10, 20)
+
+
+def block_table(work: Path, res: int, dtype: str, timing: str) -> LUTPredictor:
+    """Profile the space's blocks and fixed parts with one timing method; a LUT of them."""
+    store = work / f"blocks-{timing}-r{res}-{dtype}.sqlite"
+    out = run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
+                                     store=str(store), timing=timing, fixed_parts=True))
+    blocks = load_blocks(store, device="host")
+    return LUTPredictor().fit(blocks.frame, blocks.y, fixed=out.summary["fixed_parts_ms"][dtype])
+
+
+def networks(work: Path, res: int, dtype: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Measure `n` networks (plain timing: they are the truth); their choice arrays and ms."""
+    store = work / f"nets-r{res}-{dtype}-s{seed}.sqlite"
+    run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
+                               store=str(store), networks=n, seed=seed))
+    with Store(store) as s:
+        rows = s.rows(networks=True)
+    archs = np.array([[int(ch, 36) for ch in r["arch"]] for r in rows])
+    return archs, np.array([r["median_ms"] for r in rows])
+
+
+def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    r = metrics.report(y, p)
+    err = (p - y) / y
+    return {"acc5": r["acc5"], "acc10": r["acc10"], "mape": r["mape"], "spearman": r["spearman"],
+            "worst_pct": float(100 * err[np.argmax(np.abs(err))]), "median_err_pct": float(100 * np.median(err))}
+
+
+def one_config(work: Path, res: int, dtype: str, n_test: int, n_cal: int) -> dict:
+    space = get_space("single-path", res, num_classes=10)
+    plain, cold = block_table(work, res, dtype, "plain"), block_table(work, res, dtype, "cold")
+    cal_a, cal_y = networks(work, res, dtype, n_cal, CAL_SEED)
+    test_a, test_y = networks(work, res, dtype, n_test, TEST_SEED)
+    keep = ~(test_a[:, None, :] == cal_a[None]).all(-1).any(1)  # held out: never a calibration network
+    test_a, test_y = test_a[keep], test_y[keep]
+    preds = {"plain block sum": ArchitecturePredictor(space, plain, dtype).predict(test_a),
+             "cold block sum": ArchitecturePredictor(space, cold, dtype).predict(test_a)}
+    for k in KS:
+        if k <= len(cal_y):
+            model = LayerwisePredictor("single-path", prior=cold, resolution=res, dtype=dtype)
+            preds[f"calibrated k={k}"] = model.fit(cal_a[:k], cal_y[:k]).predict(test_a)
+    rows = [{"resolution": res, "dtype": dtype, "arch": "".join(np.base_repr(v, 36).lower() for v in a),
+             "measured_ms": y, "split": "test"} for a, y in zip(test_a, test_y, strict=True)]
+    rows += [{"resolution": res, "dtype": dtype, "arch": "".join(np.base_repr(v, 36).lower() for v in a),
+              "measured_ms": y, "split": "calibration"} for a, y in zip(cal_a, cal_y, strict=True)]
+    return {"n_test": int(len(test_y)), "n_cal": int(len(cal_y)), "measured": test_y.tolist(),
+            "predicted": {k: v.tolist() for k, v in preds.items()},
+            "scores": {k: scores(test_y, v) for k, v in preds.items()}, "rows": rows}
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4.2), squeeze=False)
+    for ax, (name, r) in zip(axes[0], results.items(), strict=True):
+        y = np.array(r["measured"])
+        for label, p in r["predicted"].items():
+            if label in ("plain block sum", "cold block sum", "calibrated k=10"):
+                ax.scatter(y, p, s=12, label=label)
+        lo, hi = y.min() * 0.5, y.max() * 1.5
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey", alpha=0.2, label="±10%")
+        ax.set(xscale="log", yscale="log", xlabel="measured ms", ylabel="predicted ms", title=name)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--networks", type=int, default=16, help="held-out networks per resolution x dtype")
+    ap.add_argument("--calibration", type=int, default=20, help="calibration networks per resolution x dtype")
+    ap.add_argument("--resolutions", default="64,128")
+    ap.add_argument("--dtypes", default="fp32,int8")
+    ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "whole_network_host.png")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="edgelat-whole-"))
+    results = {}
+    for res in map(int, args.resolutions.split(",")):
+        for dtype in args.dtypes.split(","):
+            results[f"{res} px {dtype}"] = one_config(work, res, dtype, args.networks, args.calibration)
+            print(f"{res} px {dtype} done", file=sys.stderr, flush=True)
+    cpu = host_info()["cpu"]
+    with SHIPPED.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, ["resolution", "dtype", "split", "arch", "measured_ms", "cpu", "threads"])
+        w.writeheader()
+        for r in results.values():
+            w.writerows({**row, "cpu": cpu, "threads": 1} for row in r["rows"])
+    plot(results, args.plot)
+    summary = {"cpu": cpu, "work": str(work), **{k: {"n_test": v["n_test"], "scores": v["scores"]}
+                                                  for k, v in results.items()}}
+    if args.json:
+        print(json.dumps(summary))
+        return
+    print(f"CPU: {cpu}")
+    for name, r in results.items():
+        print(f"\n{name}: {r['n_test']} held-out networks")
+        print(f"{'predictor':<20} {'±5%':>6} {'±10%':>6} {'MAPE':>7} {'Spearman':>9} {'median err':>11} {'worst':>8}")
+        for label, s in r["scores"].items():
+            print(f"{label:<20} {s['acc5']:>6.0%} {s['acc10']:>6.0%} {s['mape']:>7.1%} {s['spearman']:>9.3f} "
+                  f"{s['median_err_pct']:>+10.1f}% {s['worst_pct']:>+7.1f}%")
+
+
+if __name__ == "__main__":
+    main()
