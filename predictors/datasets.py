@@ -66,13 +66,17 @@ def load_store(path: Path, device: str | None = None) -> BlockData:
     with open_existing(path) as store:
         rows = store.rows(device=device)
         devices = sorted({r["device"] for r in rows})
+        dtypes = sorted({r["dtype"] for r in rows})
+        context, fixed = store.fixed_parts(devices[0], dtypes[0]) if len(devices) == len(dtypes) == 1 else (None, {})
     if not rows:
         raise DataError(f"{path}: no successful measurements{f' for device {device!r}' if device else ''}")
     if len(devices) > 1:
         raise DataError(f"{path}: holds several devices ({', '.join(devices)}); choose one with --device")
     runtimes = sorted({f"{r['runtime']} {r['runtime_version']}" for r in rows})
-    return BlockData(_frame(specs_of(rows)), np.array([r["median_ms"] for r in rows]), source=str(path),
-                     device=devices[0], runtime=", ".join(runtimes))
+    notes = [f"fixed parts of {context} from the store: " + ", ".join(f"{k} {v:.3f} ms" for k, v in fixed.items())
+             ] if fixed else []
+    return BlockData(_frame(specs_of(rows)), np.array([r["median_ms"] for r in rows]), fixed=fixed, notes=notes,
+                     source=str(path), device=devices[0], runtime=", ".join(runtimes))
 
 
 _NNMETER_RE = re.compile(r"^conv_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_([a-z_0-9]+?)_(\d+)_(se|nose)$")

@@ -66,6 +66,11 @@ CREATE TABLE IF NOT EXISTS networks (
     timing TEXT,
     CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
 );
+CREATE TABLE IF NOT EXISTS fixed_parts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL, threads INTEGER NOT NULL, context TEXT NOT NULL, dtype TEXT NOT NULL,
+    name TEXT NOT NULL, median_ms REAL NOT NULL CHECK (median_ms > 0), timing TEXT, created_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS networks_lookup ON networks (device, threads, net_key, status);
 """
 _NET_FIELDS = ("space", "arch", "resolution", "width", "num_classes", "dtype")
@@ -183,6 +188,26 @@ class Store:
             sql = (f"SELECT * FROM {table} WHERE id IN (SELECT MAX(id) FROM {table} {clause} "
                    f"GROUP BY device, threads, {key}) ORDER BY id")
         return [dict(r) for r in self.db.execute(sql, args)]
+
+    def add_fixed_parts(self, device: str, threads: int, context: str, dtype: str, parts: dict[str, float],
+                        timing: str) -> None:
+        """Record the measured fixed parts (stem, head, strided skips) of one space setting, at once."""
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO fixed_parts (device, threads, context, dtype, name, median_ms, timing, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(device, threads, context, dtype, name, ms, timing, now) for name, ms in parts.items()])
+
+    def fixed_parts(self, device: str, dtype: str) -> tuple[str | None, dict[str, float]]:
+        """The newest recorded fixed parts of `device` in `dtype`: (their space setting, {name: ms})."""
+        row = self.db.execute("SELECT context, dtype, created_at FROM fixed_parts WHERE device=? AND dtype=? "
+                              "ORDER BY id DESC LIMIT 1", (device, dtype)).fetchone()
+        if row is None:
+            return None, {}
+        rows = self.db.execute("SELECT name, median_ms FROM fixed_parts WHERE device=? AND context=? AND dtype=? "
+                               "AND created_at=?", tuple((device, *row)))
+        return f"{row[0]} {row[1]}", {r[0]: float(r[1]) for r in rows}
 
     def count(self, status: str | None = None) -> int:
         if status is None:

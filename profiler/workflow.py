@@ -155,7 +155,7 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
                "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2),
                "timing": "plain" if opts.networks or not cold else "cold", **extra}
     if opts.fixed_parts:
-        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path.parent, cold)
+        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path, cold)
     return ProfileResult(device, summary, rows, list(r.failures))
 
 
@@ -182,17 +182,22 @@ def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: P
                "duplicates_dropped": r.duplicates_dropped}
 
 
-def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, workdir: Path, cold: bool
+def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, store_path: Path, cold: bool
                               ) -> dict[str, dict[str, float]]:
-    """Median ms of the space's stem and head on the device, per dtype (converted here)."""
+    """Median ms of the space's stem, head and strided skips on the device, per dtype (converted
+    here), recorded in the store, where `fit` finds them."""
     from edgelat.core.spaces import get_space
     from edgelat.devices.backends import open_backend
     from edgelat.profiler.fixed_parts import measure_fixed_parts
+    from edgelat.profiler.store import Store
 
     space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
     out = {}
-    with open_backend(device, opts.threads) as backend:
+    context = f"{space.name} r{space.resolution} w{space.width:g} c{space.num_classes}"
+    with open_backend(device, opts.threads) as backend, Store(store_path) as store:
         for d in DTYPE_CHOICES[dtype]:
-            out[d] = measure_fixed_parts(space, backend, d, workdir / "fixed-parts", warmup=opts.warmup,
+            out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts", warmup=opts.warmup,
                                          runs=opts.runs, min_time_ms=opts.min_time_ms, cold=cold)
+            store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
+                                  "cold" if cold else "plain")
     return out

@@ -101,3 +101,21 @@ def test_networks_are_stored_beside_blocks_with_their_own_keys(tmp_path):
         assert (row["space"], row["arch"], row["resolution"], row["dtype"], row["median_ms"]) == \
             ("single-path", "0" * 22, 64, "int8", 3.0)
         assert [r["block_key"] for r in store.rows()] == [BlockSpec(8, 8, 8, 1, 3, 1).key]
+
+
+def test_fixed_parts_are_stored_and_reach_a_fitted_table(tmp_path):
+    """`profile --fixed-parts` records stem, head and strided skips; `fit` on the store finds them."""
+    from edgelat.predictors.datasets import load_blocks
+
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        store.add("host", BlockSpec(8, 8, 8, 3, 3, 1), ok(1.0), "rt", "1")
+        store.add_fixed_parts("host", 1, "nb-macro r32 w1 c10", "int8", {"stem": 9.0}, "cold")
+        store.add_fixed_parts("host", 1, "nb-macro r32 w1 c10", "fp32", {"stem": 0.5, "skipconv-i8-c8-o16-s2": 0.1},
+                              "cold")
+        assert store.fixed_parts("host", "fp32") == ("nb-macro r32 w1 c10 fp32",
+                                                     {"stem": 0.5, "skipconv-i8-c8-o16-s2": 0.1})
+        assert store.fixed_parts("pixel1", "fp32") == (None, {})
+    blocks = load_blocks(path)
+    assert blocks.fixed == {"stem": 0.5, "skipconv-i8-c8-o16-s2": 0.1}  # the blocks are fp32: fp32 parts
+    assert any("fixed parts of nb-macro r32 w1 c10 fp32" in n for n in blocks.notes)
