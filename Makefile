@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/repeatability.py
 	$(BIN)/python benchmarks/farm.py
 	$(BIN)/python benchmarks/search.py
+	$(BIN)/python benchmarks/whole_network.py
+	$(BIN)/python benchmarks/search_quality.py --networks 300
 
 clean:
 	rm -rf $(VENV) runs
