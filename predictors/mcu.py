@@ -141,7 +141,7 @@ def estimate_network(layers: Sequence[McuLayer], device: Device) -> McuEstimate:
 
 
 def space_network(space, indices) -> list[McuLayer]:
-    """The layers of one architecture of a profiler.spaces.SearchSpace (int8): stem 3x3 (its stride),
+    """The layers of one architecture of a core.spaces.SearchSpace (int8): stem 3x3 (its stride),
     the chosen blocks (a skip that changes the shape is a 1x1 conv), 1x1 head, pooling, classifier."""
     idx = space.validate([list(indices)])[0]
     hw = space.stem_hw

@@ -1,5 +1,2 @@
-"""Architecture search (strategies and export) on top of the predictors.
-
-The search spaces themselves are defined in `edgelat.core.spaces`, the lowest layer that
-needs them (the profiler enumerates their blocks, predictors price their architectures).
-"""
+"""Architecture search on top of the predictors: the problem, strategies (one module each),
+accuracy signals, the supernet, training, export, and the `run_search` workflow."""
