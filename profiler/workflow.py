@@ -10,6 +10,7 @@ from typing import Any
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
+from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import Device, get_device
 from edgelat.errors import DeviceFileError, OptionError
 
@@ -112,13 +113,9 @@ def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSp
     from edgelat.profiler import sampling
 
     if opts.networks:
-        from edgelat.core.spaces import get_space
-
         space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
         return sampling.random_networks(space, opts.networks, opts.seed, dtypes)
     if opts.sample == "space":
-        from edgelat.core.spaces import get_space
-
         specs = sampling.space_blocks(get_space(opts.space, opts.resolution, opts.width).layers, dtypes)
     else:
         ranges = sampling.BlockRanges.from_file(opts.ranges) if opts.ranges else sampling.BlockRanges()
@@ -186,7 +183,6 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
                               ) -> dict[str, dict[str, float]]:
     """Median ms of the space's stem, head and strided skips on the device, per dtype (converted
     here), recorded in the store, where `fit` finds them."""
-    from edgelat.core.spaces import get_space
     from edgelat.devices.backends import open_backend
     from edgelat.profiler.fixed_parts import measure_fixed_parts
     from edgelat.profiler.store import Store
