@@ -48,7 +48,7 @@ def run_demo(out: Path = Path("runs/demo"), store: Path = Path("runs/demo.sqlite
              quick: bool = False) -> dict[str, Any]:
     """Both legs; returns the host leg's document (with measured ms and error) and the Pixel 1 leg's."""
     rep = progress or NullProgress()
-    small = dict(supernet_epochs=3, single_path_epochs=2, evaluations=12, ri_samples=2, finetune_epochs=1) \
+    small = dict(supernet_epochs=3, single_path_epochs=2, evaluations=12, ri_samples=2, finetune_epochs=0) \
         if quick else dict(supernet_epochs=20, evaluations=60, ri_samples=5)
     space = get_space("single-path", HOST_RESOLUTION, num_classes=10)
     lut = host_block_table(out, store, rep, quick)
