@@ -73,8 +73,11 @@ def load_store(path: Path, device: str | None = None) -> BlockData:
     if len(devices) > 1:
         raise DataError(f"{path}: holds several devices ({', '.join(devices)}); choose one with --device")
     runtimes = sorted({f"{r['runtime']} {r['runtime_version']}" for r in rows})
-    notes = [f"fixed parts of {context} from the store: " + ", ".join(f"{k} {v:.3f} ms" for k, v in fixed.items())
-             ] if fixed else []
+    if fixed:
+        notes = [f"fixed parts of {context} from the store: " + ", ".join(f"{k} {v:.3f} ms" for k, v in fixed.items())]
+    else:
+        notes = ["no fixed parts (stem, head) used: the store has none for these blocks' device and dtype (profile "
+                 "with --fixed-parts), or holds blocks of several dtypes; whole networks will lack them"]
     return BlockData(_frame(specs_of(rows)), np.array([r["median_ms"] for r in rows]), fixed=fixed, notes=notes,
                      source=str(path), device=devices[0], runtime=", ".join(runtimes))
 
