@@ -89,7 +89,6 @@ def test_strategies_spend_exactly_their_budget_within_the_hard_limit(strategy):
             "anneal": lambda: SimulatedAnnealing(steps=10, chains=4, seed=1, evaluations=40)}[strategy]
     result = make().run(problem)
     assert problem.evaluations == 40  # distinct networks: equivalent encodings are counted once
-    assert len({space.canonical(np.array([a]))[0].tobytes() for a in problem.space.random(1)}) == 1
     assert all(ms <= budget for ms, _ in problem.points)  # nothing over the hard limit is evaluated
     assert result.latency_ms <= budget
 
