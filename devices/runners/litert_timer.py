@@ -218,7 +218,11 @@ def main(argv=None):
     except OSError as exc:
         sys.stdout.write(json.dumps({"ok": False, "error": f"cannot pin to CPUs {sorted(cpus)}: {exc}"}) + "\n")
         return 3
-    evict = (l2_bytes() or 0) if args.evict_bytes == "l2" else int(args.evict_bytes)
+    evict = l2_bytes() if args.evict_bytes == "l2" else int(args.evict_bytes)
+    if evict is None:  # timing plainly instead would store warm timings as cold ones
+        sys.stdout.write(json.dumps({"ok": False, "error": "--evict-bytes l2: this system does not report its "
+                                     "L2 cache size (give a byte count, or time plainly)"}) + "\n")
+        return 3
     if args.serve:
         sys.stdout.write(json.dumps(hello(runtime, version, affinity, args.threads)) + "\n")
         sys.stdout.flush()
