@@ -38,7 +38,7 @@ SHIPPED = ROOT / "data" / "nb_macro_host_latency.csv"
 EVALS = (20, 50, 100, 200)
 STRATEGIES = {
     "random": lambda n, s: RandomSearch(evaluations=n, seed=s),
-    "anneal": lambda n, s: SimulatedAnnealing(steps=max(1, n // 4), chains=4, seed=s, evaluations=n),
+    "anneal": lambda n, s: SimulatedAnnealing(steps=max(1, n // 4), chains=None, seed=s, evaluations=n),
     "guided": lambda n, s: GuidedSearch(evaluations=n, seed=s),
 }
 

@@ -32,30 +32,39 @@ class SimulatedAnnealing(Strategy):
     """Simulated annealing in the spirit of FOX-NAS, with parallel chains.
 
     A move re-draws the choices of m layers, m shrinking linearly from `neighbourhood` to 1.
-    The temperature falls geometrically from `t_start` to `t_end` (in units of the score spread
-    of the initial population), acceptance is Metropolis, and a chain that has not improved for
-    `patience` steps restarts from the best architecture found so far. With `evaluations`,
-    the run lasts until that many new architectures have been scored (revisits are free, so a
-    fixed step count would spend less than the random baseline it is compared with); the
-    schedule then follows the share of that budget spent, and `steps` caps it at 20x.
+    The temperature falls geometrically from `t_start` to `t_end` (in units of the median absolute
+    deviation of the initial population's scores), acceptance is Metropolis, and a chain that has
+    not improved for `patience` steps restarts. With `evaluations`, the run lasts until that many
+    new architectures have been scored (revisits are free, so a fixed step count would spend less
+    than the random baseline it is compared with): `init_share` of them go to a random initial
+    population whose best members seed the chains, stale chains restart at a fresh random network
+    (exploration, since the best is already kept), the schedule follows the share of the budget
+    spent, and `steps` caps it at 20x. Without `evaluations` (cheap signals) the population is one
+    network per chain and stale chains restart from the best so far.
     """
 
     name = "anneal"
 
-    def __init__(self, steps: int = 200, chains: int = 8, neighbourhood: int | None = None, t_start: float = 1.0,
-                 t_end: float = 0.01, patience: int = 40, seed: int = 0, evaluations: int | None = None):
-        if steps < 1 or chains < 1 or (evaluations is not None and evaluations < 1):
+    def __init__(self, steps: int = 200, chains: int | None = 8, neighbourhood: int | None = None,
+                 t_start: float = 0.3, t_end: float = 0.01, patience: int = 40, seed: int = 0,
+                 evaluations: int | None = None, init_share: float = 0.3):
+        """`chains=None` picks 1-4 chains by budget (one per 50 evaluations)."""
+        if steps < 1 or (chains is not None and chains < 1) or (evaluations is not None and evaluations < 1):
             raise SearchError("anneal: steps, chains and evaluations must be >= 1")
-        self.evaluations = evaluations
+        if not 0.0 <= init_share < 1.0:
+            raise SearchError(f"anneal: init_share must be in [0, 1), got {init_share}")
+        if chains is None:
+            chains = int(np.clip((evaluations or 200) // 50, 1, 4))
+        self.evaluations, self.init_share = evaluations, init_share
         self.steps, self.chains, self.neighbourhood = steps, chains, neighbourhood
         self.t_start, self.t_end, self.patience, self.seed = t_start, t_end, patience, seed
 
     @classmethod
     def from_context(cls, ctx: StrategyContext) -> SimulatedAnnealing:
         """Cheap signals: `steps` x 10 steps. Costly ones: exactly the random baseline's number of
-        new evaluations, on at most 4 chains."""
+        new evaluations, on 1-4 chains by budget (never more than `--chains`)."""
         opts, vectorised = ctx.options, ctx.signal.vectorised
-        chains = opts.chains if vectorised else min(opts.chains, 4)
+        chains = opts.chains if vectorised else int(np.clip(opts.evaluations // 50, 1, min(opts.chains, 4)))
         steps = opts.steps * 10 if vectorised else max(1, opts.evaluations // chains)
         return cls(steps=steps, chains=chains, seed=opts.seed, evaluations=None if vectorised else opts.evaluations)
 
@@ -63,21 +72,23 @@ class SimulatedAnnealing(Strategy):
         progress = progress or NullProgress()
         start = time.perf_counter()
         spent0 = problem.evaluations  # the budget counts the initial population too
+        self._budget_end = spent0 + (self.evaluations or 0)
         rng = np.random.default_rng(self.seed)
         searchable = np.array(problem.space.searchable)
         counts = np.array([len(layer.choices) for layer in problem.space.layers])
         m0 = self.neighbourhood or max(1, len(searchable) // 4)
         chains = self._start(problem, rng)
+        spent_init = problem.evaluations - spent0
         history, done_steps = [], 0
         for it in range(self.steps if self.evaluations is None else 20 * self.steps):
-            frac = self._schedule(it, problem.evaluations - spent0)
+            frac = self._schedule(it, problem.evaluations - spent0, spent_init)
             if frac is None:
                 break
             temp = self.t_start * (self.t_end / self.t_start) ** frac
             m = max(1, int(round(m0 * (1 - frac))))
             left = None if self.evaluations is None else self.evaluations - (problem.evaluations - spent0)
             self._accept(chains, *self._propose(problem, chains.cur, m, searchable, counts, rng, left), temp, rng)
-            self._restart(problem, chains)
+            self._restart(problem, chains, rng)
             done_steps = it + 1
             history.append({"step": it, "temperature": temp, "neighbourhood": m, "best_reward": chains.best_r,
                             "evaluations": problem.evaluations})
@@ -90,29 +101,33 @@ class SimulatedAnnealing(Strategy):
                f"T {self.t_start}->{self.t_end} x score spread {chains.scale:.4g}, {chains.restarts} restarts"]
         return self._result(problem, best, score, start, history, log)
 
-    def _schedule(self, it: int, spent: int) -> float | None:
-        """The share of the run done at step `it` (None once the evaluation budget is spent)."""
+    def _schedule(self, it: int, spent: int, spent_init: int) -> float | None:
+        """The share of the annealing done at step `it`: of the steps, or of the evaluations left
+        after the initial population (None once the evaluation budget is spent)."""
         if self.evaluations is None:
             return it / max(1, self.steps - 1)
-        frac = min(1.0, spent / self.evaluations)
-        return None if frac >= 1.0 else frac
+        if spent >= self.evaluations:
+            return None
+        return (spent - spent_init) / max(1, self.evaluations - spent_init)
 
     def _start(self, problem: Problem, rng: np.random.Generator) -> _Chains:
-        """One random feasible architecture per chain (the fastest one when sampling finds none)."""
-        cur = problem.random_feasible(self.chains, rng)
-        if len(cur) == 0:
+        """A random feasible population (`init_share` of the evaluation budget, at least one network
+        per chain; the fastest network when sampling finds none); its best members seed the chains."""
+        size = max(self.chains, int(round(self.init_share * self.evaluations)) if self.evaluations else 0)
+        pop = problem.random_feasible(size, rng)
+        if len(pop) == 0:
             arch, _ = problem.fastest()
             if not problem.feasible(arch[None])[0]:
                 raise problem.no_feasible_error()
-            cur = arch[None]
-        cur = cur[rng.integers(len(cur), size=self.chains)] if len(cur) < self.chains else cur
-        lat = problem.latency.predict(cur)
-        reward = problem.budget.reward(problem.scores(cur, lat), lat)
-        finite = reward[np.isfinite(reward)]
-        scale = float(np.std(finite)) if len(finite) > 1 and np.std(finite) > 0 else max(1e-3, abs(float(finite[0])))
+            pop = arch[None]
+        lat = problem.latency.predict(pop)
+        reward = problem.budget.reward(problem.scores(pop, lat), lat)
+        top = np.argsort(-reward, kind="stable")[: self.chains]
+        top = top[np.arange(self.chains) % len(top)]
+        cur, lat, reward_c = pop[top].copy(), lat[top], reward[top]
         b = int(np.argmax(reward))
-        return _Chains(cur, lat, reward, reward.copy(), np.zeros(self.chains, np.int64), cur[b].copy(),
-                       float(reward[b]), scale)
+        return _Chains(cur, lat, reward_c, reward_c.copy(), np.zeros(self.chains, np.int64), pop[b].copy(),
+                       float(reward[b]), _spread(reward))
 
     def _propose(self, problem: Problem, cur: np.ndarray, m: int, searchable: np.ndarray, counts: np.ndarray,
                  rng: np.random.Generator, left: int | None = None
@@ -147,9 +162,29 @@ class SimulatedAnnealing(Strategy):
             k = int(np.argmax(r))
             chains.best, chains.best_r = prop[k].copy(), float(r[k])
 
-    def _restart(self, problem: Problem, chains: _Chains) -> None:
-        """Chains that have not improved for `patience` steps restart from the best architecture."""
+    def _restart(self, problem: Problem, chains: _Chains, rng: np.random.Generator) -> None:
+        """Chains that have not improved for `patience` steps restart: at a random network when new
+        evaluations are counted (and one is left to spend), else from the best architecture."""
         for c in np.flatnonzero(chains.stale >= self.patience):
-            chains.cur[c], chains.lat[c], chains.reward[c], chains.stale[c] = (
-                chains.best, problem.latency.predict(chains.best[None])[0], chains.best_r, 0)
+            arch, reward = chains.best, chains.best_r
+            if self.evaluations is not None and problem.evaluations < self._budget_end:
+                fresh = problem.random_feasible(1, rng)
+                if len(fresh):
+                    lat = problem.latency.predict(fresh)
+                    arch, reward = fresh[0], float(problem.budget.reward(problem.scores(fresh, lat), lat)[0])
+            chains.cur[c], chains.lat[c], chains.reward[c] = arch, problem.latency.predict(arch[None])[0], reward
+            chains.chain_best[c], chains.stale[c] = reward, 0
             chains.restarts += 1
+
+
+def _spread(reward: np.ndarray) -> float:
+    """The temperature's unit: the scores' median absolute deviation (robust to a few outliers),
+    falling back to the standard deviation, then to the score's own size."""
+    finite = reward[np.isfinite(reward)]
+    if len(finite) > 1:
+        mad = float(np.median(np.abs(finite - np.median(finite))))
+        if mad > 0:
+            return mad
+        if np.std(finite) > 0:
+            return float(np.std(finite))
+    return max(1e-3, abs(float(finite[0]))) if len(finite) else 1.0
