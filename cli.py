@@ -288,9 +288,11 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, runs, warm
 @click.option("--space", help="With --networks: only this space's networks.")
 def export(store_path: str, output: str, device: str | None, networks: bool, space: str | None) -> None:
     """Write a store's latest successful measurements as a block (or whole-network) table CSV."""
+    from edgelat.core.paths import ensure_parent
     from edgelat.profiler.store import open_existing
     from edgelat.profiler.table import write_block_csv, write_network_csv
 
+    ensure_parent(output, "the exported table")
     with open_existing(store_path) as store:
         rows = store.rows(device=device, networks=networks)
     rows = [r for r in rows if space is None or r["space"] == space]

@@ -64,3 +64,7 @@ class SearchError(EdgelatError):
 
 class OptionError(EdgelatError, ValueError):
     """A command-line option or workflow setting has a value that cannot be used."""
+
+
+class OutputPathError(EdgelatError):
+    """An output file or folder cannot be created or written; the message names it."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelat.core.paths import ensure_parent
 from edgelat.errors import PredictorError
 from edgelat.predictors import metrics
 from edgelat.predictors.base import LatencyPredictor
@@ -54,7 +55,7 @@ def plot_predictions(y_true, y_pred, path: str | Path, title: str = "") -> Path:
     ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent(path, "the plot")
     fig.savefig(path)
     plt.close(fig)
     return path

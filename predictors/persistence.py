@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgelat.core.paths import ensure_parent
 from edgelat.errors import DataError, PredictorError
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import SCHEMA_VERSION, schema_hash
@@ -69,7 +70,7 @@ def from_document(doc: dict[str, Any], where: str = "model") -> LatencyPredictor
 
 def save(model: LatencyPredictor, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent(path, "the predictor")
     path.write_text(json.dumps(to_document(model, metadata), indent=1, sort_keys=False))
     return path
 

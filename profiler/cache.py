@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.netspec import NetworkSpec
+from edgelat.core.paths import ensure_parent
 
 Measurable = BlockSpec | NetworkSpec  # anything with a canonical `key` and a `dtype`
 
@@ -54,7 +55,7 @@ class TFLiteCache:
     def put(self, spec: Measurable, data: bytes) -> Path:
         """Write atomically (temp file + rename), so a killed process never leaves half a file."""
         path = self.path(spec)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_parent(path, "the conversion cache")
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)

@@ -19,6 +19,7 @@ from typing import Any
 
 from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
 from edgelat.core.netspec import NetworkSpec
+from edgelat.core.paths import ensure_parent
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
 
@@ -95,7 +96,7 @@ class Store:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"{self.path}: is a directory, not a store file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_parent(self.path, "the store")
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.paths import ensure_parent
 from edgelat.errors import BlockSpecError, DataError
 
 BLOCK_COLUMNS = ("input_hw", "cin", "cout", "expand", "kernel", "stride", "se", "act", "latency_ms")
@@ -68,7 +69,7 @@ def read_block_csv(path: str | Path) -> list[BlockRow]:
 def write_block_csv(rows: Iterable[dict[str, Any]], path: str | Path, extra_columns: tuple[str, ...] = ()) -> int:
     """Write dict rows holding at least BLOCK_COLUMNS (+ `dtype`); returns the row count."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent(path, "the exported table")
     columns = (*BLOCK_COLUMNS, "dtype", *extra_columns)
     n = 0
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -92,7 +93,7 @@ def write_network_csv(rows: list[dict[str, Any]], path: str | Path) -> int:
         raise DataError(f"{path}: the store holds networks of several spaces ({', '.join(spaces)}); "
                         f"export one with --space")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent(path, "the exported table")
     ops = [f"op{i}" for i in range(len(rows[0]["arch"]))] if rows else []
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=(*ops, "latency_ms", *NETWORK_EXTRAS), extrasaction="ignore")

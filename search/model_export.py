@@ -19,6 +19,7 @@ import numpy as np
 
 from edgelat.core.builders import build_network
 from edgelat.core.convert import convert_model
+from edgelat.core.paths import ensure_dir
 from edgelat.core.spaces import SearchSpace
 from edgelat.errors import ConversionError, SearchError
 from edgelat.search.weights import copy_weights
@@ -45,7 +46,7 @@ def export_network(out_dir: Path, space: SearchSpace, arch: np.ndarray, model, d
                    calibration_samples: int = 100, check_samples: int = 200, seed: int = 0) -> dict[str, Any]:
     """Write the model files to `out_dir`; `data` is at the space's resolution. Returns the file
     paths and the LiteRT check (top-1 of each file, int8 agreement with Keras)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out_dir, "the exported model")
     files = {"keras": out_dir / "model.keras", "fp32": out_dir / "model_fp32.tflite",
              "int8": out_dir / "model_int8.tflite"}
     model.save(files["keras"])

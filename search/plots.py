@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelat.core.paths import ensure_parent
+
 
 def pareto_front(points: list[tuple[float, float]]) -> np.ndarray:
     """Points not dominated by any other (lower latency and higher score), sorted by latency."""
@@ -69,7 +71,7 @@ def plot_search(path: Path, method, random, target_ms: float, signal: str, title
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent(path, "the plot")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

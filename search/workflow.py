@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from edgelat.core.paths import ensure_dir, ensure_parent
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.sizes import parse_size
 from edgelat.core.spaces import SearchSpace, get_space
@@ -57,6 +58,7 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     rep = progress or NullProgress()
     start = time.perf_counter()
     device = _checked_device(opts)
+    ensure_dir(opts.out, "the search's outputs")  # before the search, not after it
     data = load_dataset(opts.data, opts.train_resolution, opts.seed)
     rep.note(f"data: {data.summary()}")
     lat_space = get_space(opts.space, opts.resolution, opts.width, num_classes=data.num_classes)
@@ -153,7 +155,7 @@ def supernet_for(space: SearchSpace, data, epochs: int, seed: int, progress: Pro
     progress.phase(f"training the supernet ({epochs} epochs)", 1)
     history = train_supernet(net, data.x_train, data.y_train, epochs=epochs, seed=seed, progress=progress.advance)
     progress.note(f"supernet: trained {epochs} epochs, final loss {history[-1]:.3f}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent(path, "the supernet cache")
     tmp = path.with_name(path.name.replace(".weights.h5", f".{os.getpid()}.weights.h5"))
     net.save_weights(tmp)
     tmp.replace(path)

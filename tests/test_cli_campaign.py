@@ -117,6 +117,15 @@ def test_bad_input_is_one_line_exit_2(tmp_path, tiny_ranges):
     assert res.returncode == 2 and "fp16" in res.stderr
 
 
+def test_folders_that_cannot_be_created_are_one_line_exit_2(tmp_path):
+    """/proc refuses new folders even to root: the store, an export and a search's outputs."""
+    one_line_error(run_cli("profile", "--device", "host", "--store", "/proc/nope/x.sqlite"), "/proc/nope", "store")
+    one_line_error(run_cli("export", str(tmp_path / "none.sqlite"), "-o", "/proc/nope/o.csv"), "/proc/nope")
+    res = run_cli("search", "--device", "stm32f746", "--target-ms", "10000", "--accuracy", "params",
+                  "--evaluations", "4", "--no-export", "--out", "/proc/nope/out")
+    one_line_error(res, "/proc/nope/out", "search's outputs")
+
+
 def test_blocks_are_timed_cold_by_default_on_the_host_and_each_method_resumes_apart(tmp_path, tiny_ranges, cache_dir):
     """Each row records its timing; a block timed plainly is not done for a cold campaign."""
     store = tmp_path / "timing.sqlite"
