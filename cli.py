@@ -6,6 +6,7 @@ Any EdgelatError becomes a one-line ``edgelat: error: ...`` on stderr and exit c
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,8 +29,12 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgelat")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's own start-up and conversion logs.")
+def cli(verbose: bool) -> None:
     """edgelat: profile MBConv blocks on devices, predict latency, search architectures."""
+    if verbose:  # before any command imports TensorFlow; worker processes inherit it
+        os.environ["EDGELAT_VERBOSE"] = "1"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
 
 # -- devices -----------------------------------------------------------------------------

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
+import warnings
 from dataclasses import dataclass
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -22,6 +20,7 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
 
 from edgelat.core.blockspec import BlockSpec  # noqa: E402
 from edgelat.core.netspec import NetworkSpec  # noqa: E402
+from edgelat.core.quiet import filtered_stderr  # noqa: E402
 from edgelat.errors import ConversionError  # noqa: E402
 
 
@@ -79,7 +78,10 @@ def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed
     elif dtype != "fp32":
         raise ConversionError(f"dtype: must be fp32 or int8, got {dtype!r}")
     t0 = time.perf_counter()
-    data = converter.convert()
+    with filtered_stderr(), warnings.catch_warnings():  # the converter's info lines, and a warning
+        # about int8 input statistics that full-integer models with a representative set never need
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+        data = converter.convert()
     convert_s = time.perf_counter() - t0
     return Converted(data, convert_s, time.perf_counter() - start)
 

@@ -24,7 +24,6 @@ from edgelat.profiler.farm import cpu_gate
 
 def convert_key(key: str, calibration_samples: int) -> dict[str, Any]:
     """Convert one block or network to .tflite bytes; errors come back in the result (never raised)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     try:
         with cpu_gate.converting() as cpu:
