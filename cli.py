@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -66,10 +67,12 @@ def _fmt_bytes(n: int) -> str:
 
 # -- progress ----------------------------------------------------------------------------
 class Bar:
-    """The one progress display (edgelat.core.progress.Progress): a rich bar per phase, with an
-    ETA, on stderr."""
+    """The one progress display (edgelat.core.progress.Progress), always on stderr so stdout stays
+    pure (JSON under --json): a rich bar per phase with an ETA on a terminal, else (logs, pipes)
+    plain lines: the first and last step of a phase and a heartbeat every `every_s` seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.live = err.is_terminal
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -77,8 +80,13 @@ class Bar:
         )
         self.task = None
         self.started = False
+        self.every_s, self.name, self.t0, self.last = every_s, "", 0.0, -1.0
 
     def phase(self, name: str, total: int) -> None:
+        self.name, self.t0, self.last = name, time.monotonic(), -1.0
+        if not self.live:
+            err.print(f"{name} ...", markup=False)
+            return
         if not self.started:
             self.progress.start()
             self.started = True
@@ -89,17 +97,31 @@ class Bar:
     def advance(self, done: int, total: int, info: dict) -> None:
         shown = " ".join(v if isinstance(v, str) else f"{k}={v:.4g}" for k, v in info.items()
                          if isinstance(v, str | float))
-        self.progress.update(self.task, completed=done, total=total, info=shown)
+        if self.live:
+            self.progress.update(self.task, completed=done, total=total, info=shown)
+            return
+        now = time.monotonic()
+        if self.last < 0 or done >= total or now - self.last >= self.every_s:
+            self.last = now
+            elapsed = now - self.t0
+            eta = f", ETA {_clock(elapsed / done * (total - done))}" if 0 < done < total else ""
+            err.print(f"{self.name}: {done}/{total} ({100 * done / max(total, 1):.0f}%), elapsed {_clock(elapsed)}"
+                      f"{eta}{' ' + shown if shown else ''}", markup=False)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(message, markup=False)
+        err.print(message, markup=False)
 
     def warn(self, message: str) -> None:
-        self.progress.console.print(f"[yellow]warning:[/] {message}")
+        err.print(f"[yellow]warning:[/] {message}")
 
     def stop(self) -> None:
         if self.started:
             self.progress.stop()
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 def _with_bar(workflow, *args):

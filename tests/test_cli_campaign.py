@@ -131,7 +131,8 @@ def test_blocks_are_timed_cold_by_default_on_the_host_and_each_method_resumes_ap
     store = tmp_path / "timing.sqlite"
     res = run_cli(*profile_args(store, tiny_ranges, cache_dir, n=2, runs=5))
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["timing"] == "cold"
+    assert json.loads(res.stdout)["timing"] == "cold"  # stdout is pure JSON; progress went to stderr:
+    assert "profiling: 2/2 (100%), elapsed" in res.stderr  # plain lines, since stderr is a pipe here
     res = run_cli(*profile_args(store, tiny_ranges, cache_dir, n=2, runs=5, extra=("--timing", "plain")))
     assert json.loads(res.stdout)["measured"] == 2  # not done: those were cold
     res = run_cli(*profile_args(store, tiny_ranges, cache_dir, n=2, runs=5, extra=("--timing", "cold")))
