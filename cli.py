@@ -198,6 +198,8 @@ def _print_slowest(rows, top: int) -> None:
               "device can); plain = back-to-back runs.")
 @click.option("--networks", default=0, show_default=True,
               help="Measure N whole networks of --space (spread over its cost range) instead of blocks.")
+@click.option("--arch", "archs", multiple=True,
+              help="Measure this whole network of --space (its encoding; repeatable).")
 @click.option("--fixed-parts", is_flag=True, help="Also measure the space's stem and head (printed; in --json).")
 @click.option("--num-classes", type=int, help="Head classes for --fixed-parts [default: the space's].")
 @click.option("--replicate", default=0, show_default=True,

@@ -5,8 +5,10 @@ and cold-weights timing), measures `--calibration` networks (seed 101) for the c
 predictors and `--networks` held-out networks (seed 202, never used to fit anything), and
 reports ±5%/±10% accuracy, MAPE, Spearman and the worst error of: the plain block sum, the
 cold-timing block sum, and the layer-wise fit with the cold block table as its prior at
-k = 5, 10, 20 calibration networks. Writes the measured networks to data/ (with the CPU model)
-and one predicted-vs-measured PNG. Usage: python benchmarks/whole_network.py [--json]
+k = 5, 10, 20 calibration networks. Then, per setting, the end-to-end check: annealing under
+`--budgets` hard budgets with the k=10 calibrated predictor, each network found measured here
+(measured / budget). Writes the measured networks to data/ (with the CPU model) and one
+predicted-vs-measured PNG. Usage: python benchmarks/whole_network.py [--json]
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.profiler.store import Store, host_info
 from edgelat.profiler.workflow import ProfileOptions, run_profile
+from edgelat.search.problem import Budget, Problem
+from edgelat.search.signals import ParamsSignal
+from edgelat.search.strategies import SimulatedAnnealing
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "host_single_path_networks.csv"
@@ -62,7 +67,7 @@ def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
             "worst_pct": float(100 * err[np.argmax(np.abs(err))]), "median_err_pct": float(100 * np.median(err))}
 
 
-def one_config(work: Path, res: int, dtype: str, n_test: int, n_cal: int) -> dict:
+def one_config(work: Path, res: int, dtype: str, n_test: int, n_cal: int, budgets: int = 5) -> dict:
     space = get_space("single-path", res, num_classes=10)
     plain, cold = block_table(work, res, dtype, "plain"), block_table(work, res, dtype, "cold")
     cal_a, cal_y = networks(work, res, dtype, n_cal, CAL_SEED)
@@ -75,13 +80,37 @@ def one_config(work: Path, res: int, dtype: str, n_test: int, n_cal: int) -> dic
         if k <= len(cal_y):
             model = LayerwisePredictor("single-path", prior=cold, resolution=res, dtype=dtype)
             preds[f"calibrated k={k}"] = model.fit(cal_a[:k], cal_y[:k]).predict(test_a)
+    if budgets:
+        checks = budget_check(work, space, res, dtype, LayerwisePredictor(
+            "single-path", prior=cold, resolution=res, dtype=dtype).fit(cal_a[:10], cal_y[:10]), budgets)
+    else:
+        checks = []
     rows = [{"resolution": res, "dtype": dtype, "arch": "".join(np.base_repr(v, 36).lower() for v in a),
              "measured_ms": y, "split": "test"} for a, y in zip(test_a, test_y, strict=True)]
     rows += [{"resolution": res, "dtype": dtype, "arch": "".join(np.base_repr(v, 36).lower() for v in a),
               "measured_ms": y, "split": "calibration"} for a, y in zip(cal_a, cal_y, strict=True)]
     return {"n_test": int(len(test_y)), "n_cal": int(len(cal_y)), "measured": test_y.tolist(),
             "predicted": {k: v.tolist() for k, v in preds.items()},
-            "scores": {k: scores(test_y, v) for k, v in preds.items()}, "rows": rows}
+            "scores": {k: scores(test_y, v) for k, v in preds.items()}, "rows": rows, "budgets": checks}
+
+
+def budget_check(work: Path, space, res: int, dtype: str, model: LayerwisePredictor, n: int) -> list[dict]:
+    """The end-to-end check: `n` hard budgets (10th..90th percentile of the calibrated prediction
+    over random networks); annealing maximises parameters (so it presses against the budget) with
+    the calibrated predictor; each network found is then built, converted and measured here."""
+    budgets = np.percentile(model.predict(space.random(4000, seed=7)), np.linspace(10, 90, n))
+    found = []
+    for b in budgets:
+        r = SimulatedAnnealing(steps=300, chains=8, seed=0).run(Problem(space, model, ParamsSignal(space),
+                                                                       Budget(float(b))))
+        found.append((float(b), space.encode(r.arch), float(r.latency_ms)))
+    store = work / f"budgets-r{res}-{dtype}.sqlite"
+    run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
+                               store=str(store), archs=tuple(e for _, e, _ in found)))
+    with Store(store) as s:
+        measured = {r["arch"]: r["median_ms"] for r in s.rows(networks=True)}
+    return [{"budget_ms": b, "arch": e, "predicted_ms": p, "measured_ms": measured[e.split(":")[1]],
+             "measured_over_budget": measured[e.split(":")[1]] / b} for b, e, p in found]
 
 
 def plot(results: dict, path: Path) -> None:
@@ -109,6 +138,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--networks", type=int, default=16, help="held-out networks per resolution x dtype")
     ap.add_argument("--calibration", type=int, default=20, help="calibration networks per resolution x dtype")
+    ap.add_argument("--budgets", type=int, default=5, help="hard budgets searched, deployed and measured")
     ap.add_argument("--resolutions", default="64,128")
     ap.add_argument("--dtypes", default="fp32,int8")
     ap.add_argument("--work", type=Path, default=None)
@@ -119,7 +149,7 @@ def main() -> None:
     results = {}
     for res in map(int, args.resolutions.split(",")):
         for dtype in args.dtypes.split(","):
-            results[f"{res} px {dtype}"] = one_config(work, res, dtype, args.networks, args.calibration)
+            results[f"{res} px {dtype}"] = one_config(work, res, dtype, args.networks, args.calibration, args.budgets)
             print(f"{res} px {dtype} done", file=sys.stderr, flush=True)
     cpu = host_info()["cpu"]
     with SHIPPED.open("w", newline="") as fh:
@@ -128,8 +158,8 @@ def main() -> None:
         for r in results.values():
             w.writerows({**row, "cpu": cpu, "threads": 1} for row in r["rows"])
     plot(results, args.plot)
-    summary = {"cpu": cpu, "work": str(work), **{k: {"n_test": v["n_test"], "scores": v["scores"]}
-                                                  for k, v in results.items()}}
+    summary = {"cpu": cpu, "work": str(work), **{k: {"n_test": v["n_test"], "scores": v["scores"],
+                                                      "budgets": v["budgets"]} for k, v in results.items()}}
     if args.json:
         print(json.dumps(summary))
         return
@@ -140,6 +170,9 @@ def main() -> None:
         for label, s in r["scores"].items():
             print(f"{label:<20} {s['acc5']:>6.0%} {s['acc10']:>6.0%} {s['mape']:>7.1%} {s['spearman']:>9.3f} "
                   f"{s['median_err_pct']:>+10.1f}% {s['worst_pct']:>+7.1f}%")
+        for b in r["budgets"]:
+            print(f"  search under {b['budget_ms']:.3f} ms (calibrated k=10): predicted {b['predicted_ms']:.3f} ms, "
+                  f"measured {b['measured_ms']:.3f} ms = {b['measured_over_budget']:.3f} x budget")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class ProfileOptions:
     fixed_parts: bool = False  # also measure the space's stem and head
     timing: str = "auto"  # blocks and fixed parts: cold (weights out of L2, as in a network) | plain | auto
     networks: int = 0  # measure this many whole networks of the space instead of blocks
+    archs: tuple[str, ...] = ()  # or these whole networks of the space, by encoding
     num_classes: int | None = None  # of the head's classifier [default: the space's]
 
 
@@ -112,8 +113,11 @@ def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSp
     ranges, limited."""
     from edgelat.profiler import sampling
 
-    if opts.networks:
+    if opts.networks or opts.archs:
         space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
+        if opts.archs:
+            archs = [space.decode(a if ":" in a else f"{space.name}:{a}") for a in opts.archs]
+            return [NetworkSpec.of(space, a, d) for d in dtypes for a in archs]
         return sampling.random_networks(space, opts.networks, opts.seed, dtypes)
     if opts.sample == "space":
         specs = sampling.space_blocks(get_space(opts.space, opts.resolution, opts.width).layers, dtypes)
@@ -145,12 +149,13 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         else:
             r, extra = _local(opts, device, specs, store, cache, progress, cold), {}
         wanted = {s.key for s in specs}
-        key = "net_key" if opts.networks else "block_key"
-        rows = [row for row in store.rows(device=device.name, networks=bool(opts.networks)) if row[key] in wanted]
+        whole = bool(opts.networks or opts.archs)
+        key = "net_key" if whole else "block_key"
+        rows = [row for row in store.rows(device=device.name, networks=whole) if row[key] in wanted]
     summary = {"device": device.name, "store": str(store_path), "blocks": r.requested,
                "already_done": r.already_done, "measured": r.measured, "failed": len(r.failures),
                "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2),
-               "timing": "plain" if opts.networks or not cold else "cold", **extra}
+               "timing": "plain" if whole or not cold else "cold", **extra}
     if opts.fixed_parts:
         summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path, cold)
     return ProfileResult(device, summary, rows, list(r.failures))
