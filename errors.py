@@ -68,3 +68,7 @@ class OptionError(EdgelatError, ValueError):
 
 class OutputPathError(EdgelatError):
     """An output file or folder cannot be created or written; the message names it."""
+
+
+class CommandTimeoutError(RunnerError):
+    """A command on a device that still answers ran past its time budget (slow, not unreachable)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from edgelat.errors import DeviceAuthError, MissingDependencyError, TransportError
+from edgelat.errors import CommandTimeoutError, DeviceAuthError, MissingDependencyError, TransportError
 
 KEY_ENV = "EDGELAT_ADB_KEY"
 _RC_MARK = "@@EDGELAT_RC="
@@ -161,7 +161,7 @@ class AdbTransport:
                 result = fn(self._ensure())
                 self.gone = False
                 return result
-            except DeviceAuthError:
+            except (DeviceAuthError, CommandTimeoutError):
                 raise
             except TransportError as exc:  # connect() failed: retry
                 last = exc
@@ -175,6 +175,17 @@ class AdbTransport:
             f"{self.target}: device unreachable during {what} after {self.retries} reconnection attempts "
             f"({last}); check the cable/network, then re-run the same command to resume"
         )
+
+    def _answers(self) -> bool:
+        """Whether the device answers a trivial command on a fresh connection, within the connect timeout."""
+        self.close()
+        try:
+            out = self._ensure().shell("echo edgelat-ok", transport_timeout_s=self.connect_timeout_s,
+                                       read_timeout_s=self.connect_timeout_s, timeout_s=self.connect_timeout_s)
+            return "edgelat-ok" in str(out)
+        except Exception:
+            self.close()
+            return False
 
     def close(self) -> None:
         if self._dev is not None:
@@ -195,7 +206,17 @@ class AdbTransport:
         wrapped = f"( {command} ); printf '\\n{_RC_MARK}%d\\n' $?"
 
         def run(dev: Any) -> str:
-            return dev.shell(wrapped, read_timeout_s=timeout, timeout_s=timeout)
+            # The per-read socket timeout is the command's whole budget: a runner that is silent
+            # while it starts on a busy board is slow, not gone (adb-shell's default is 10 s).
+            try:
+                return dev.shell(wrapped, transport_timeout_s=timeout, read_timeout_s=timeout, timeout_s=timeout)
+            except Exception as exc:
+                if _is_timeout(exc) and self._answers():
+                    raise CommandTimeoutError(
+                        f"{self.target}: `{command[:60]}` did not finish within {timeout:g} s; the device still "
+                        f"answers, so it is busy or slow, not unreachable (raise 'startup_timeout_s' in the "
+                        f"device file for slow boards)") from None
+                raise
 
         raw = self._with_retry(f"`{command[:60]}`", run)
         body, sep, tail = raw.rpartition("\n" + _RC_MARK)

@@ -48,6 +48,7 @@ class Device:
     thermal_path: str = "/sys/class/thermal"  # adb devices: where the thermal zones are read
     thermal_limit_c: float | None = None  # above this, wait to cool down; a measurement above it is throttled
     cooldown_s: float = 120.0  # longest wait for the device to cool below thermal_limit_c
+    startup_timeout_s: float = 300.0  # boards: budget for starting the timing runner (Python + LiteRT imports)
     memory: dict[str, int] = field(default_factory=dict)  # ram / sram / flash, bytes
     source: str = ""  # the file it came from
 
@@ -69,8 +70,9 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "core": (str,), "clock_mhz": (int, float), "address": (str,), "serial": (str,),
     "benchmark_binary": (str,), "memory": (dict,), "hexagon_lib_path": (str,), "dsp_clock_mhz": (int, float),
     "python": (str,), "thermal_path": (str,), "thermal_limit_c": (int, float), "cooldown_s": (int, float),
+    "startup_timeout_s": (int, float),
 }  # fmt: skip
-_POSITIVE = ("clock_mhz", "dsp_clock_mhz", "thermal_limit_c")
+_POSITIVE = ("clock_mhz", "dsp_clock_mhz", "thermal_limit_c", "startup_timeout_s")
 _REQUIRED = ("name", "kind", "transport", "runtime")
 _CHOICES = {"kind": KINDS, "transport": TRANSPORTS, "runtime": RUNTIMES, "delegate": DELEGATES}
 

@@ -167,6 +167,9 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
     from edgelat.profiler.conversion_pool import ConversionPool
 
     backend_options = {"op_profiling": True} if opts.op_profiling else {}
+    if device.transport == "adb":  # a one-time step that can take many seconds on a busy board
+        progress.note(f"{device.name}: connecting and starting the timing runner "
+                      f"(allowed up to {device.startup_timeout_s:g} s: 'startup_timeout_s')")
     with open_backend(device, opts.threads, **backend_options) as backend, \
             ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,

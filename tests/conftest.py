@@ -60,6 +60,15 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.communicate(timeout=60)
 
 
+@pytest.fixture
+def cpu_hog():
+    """A busy loop on this machine for the test's duration: the co-tenant a shared board or CI
+    machine has, which the code under test must survive."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+    yield proc
+    kill_group(proc)
+
+
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 240) -> None:
     """Poll `predicate` (a store query) until true; fail if the process ends first."""
     deadline = time.monotonic() + timeout

@@ -33,7 +33,8 @@ def arm64_python() -> str:
 
 
 @pytest.mark.slow
-def test_campaign_on_emulated_arm64_board(adbd, arm64_python, tmp_path, tiny_ranges, cache_dir):
+def test_campaign_on_emulated_arm64_board(adbd, arm64_python, tmp_path, tiny_ranges, cache_dir, cpu_hog):
+    """Under a CPU hog the emulated board starts its runner slowly (often > 10 s): slow, not unreachable."""
     dev_file = board_device_file(tmp_path / "arm64.toml", adbd, tmp_path / "work", python=arm64_python)
     with LinuxBoardBackend(load_device_file(dev_file)) as b:
         assert b.hello["machine"] == "aarch64" and b.runtime == "ai_edge_litert"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from edgelat.devices.adb_transport import AdbTransport, load_signer
-from edgelat.errors import DeviceAuthError, MissingDependencyError, TransportError
+from edgelat.errors import CommandTimeoutError, DeviceAuthError, MissingDependencyError, TransportError
 
 
 def test_shell_output_and_exit_codes(adbd):
@@ -23,6 +23,20 @@ def test_shell_output_and_exit_codes(adbd):
         assert t.shell("getprop ro.build.version.sdk").output.strip() == "34"  # the stub on adbd's PATH
         with pytest.raises(TransportError, match="exit code 7"):
             t.shell("exit 7").check("a failing step")
+
+
+def test_a_silent_slow_command_is_slow_not_unreachable(adbd):
+    """A runner that prints nothing while it starts (3 s, beyond the 2 s read timeout set here)
+    finishes within its budget; one that overruns its budget is a timeout naming the command, and
+    the device, which still answers, is never called unreachable."""
+    with AdbTransport(adbd.address, connect_timeout_s=2.0) as t:
+        t.connect()
+        assert t.shell("sleep 3; echo started", timeout_s=30).output == "started\n"  # 3 s > the 2 s read timeout
+        t0 = time.monotonic()
+        with pytest.raises(CommandTimeoutError, match="did not finish within 1 s.*not unreachable") as info:
+            t.shell("sleep 5; echo late", timeout_s=1)
+        assert "unreachable after" not in str(info.value) and time.monotonic() - t0 < 5
+        assert t.shell("echo still-here").output == "still-here\n" and t.reconnects == 0
 
 
 def test_push_pull_round_trip_and_checksum(adbd, tmp_path):

@@ -27,14 +27,13 @@ class LinuxBoardBackend(AdbBackend):
     android = False
     serves = "Linux boards"
     cold_timing = True
-    timeout_s = 600.0
 
     def _setup(self) -> None:
         self.runner = posixpath.join(self.workdir, "litert_timer.py")
         self.t.push(LITERT_TIMER_SCRIPT, self.runner, mode=0o755)
         py = shlex.quote(self.device.python)
         res = self.t.shell(f"cd {shlex.quote(self.workdir)} && TF_CPP_MIN_LOG_LEVEL=3 {py} -u litert_timer.py "
-                           f"--serve < /dev/null 2>&1", timeout_s=120)
+                           f"--serve < /dev/null 2>&1", timeout_s=self.device.startup_timeout_s)
         line = last_json_line(res.output)
         hello: dict[str, Any] = {}
         if line:
@@ -61,7 +60,9 @@ class LinuxBoardBackend(AdbBackend):
                f"TF_CPP_MIN_LOG_LEVEL=3 {shlex.quote(self.device.python)} -u litert_timer.py {model} "
                f"--warmup {warmup} --runs {runs} --min-time-ms {min_time_ms:g} --threads {self.threads}"
                + (f" --cpus {cpus}" if cpus else "") + (" --evict-bytes l2" if cold else "") + " 2>&1")
-        res = self.t.shell(cmd, timeout_s=self.timeout_s)
+        # Each run starts the runner afresh (its start-up budget), then times for about
+        # max(runs x the block, min_time_ms), cold runs a little more: generous but bounded.
+        res = self.t.shell(cmd, timeout_s=self.device.startup_timeout_s + 120.0 + 10 * min_time_ms / 1000)
         if res.exit_code == MISSING_MODEL_RC:
             return Measurement.failed("missing model", res.output, threads=self.threads)
         line = last_json_line(res.output)
