@@ -200,6 +200,9 @@ def _print_slowest(rows, top: int) -> None:
               help="Measure N whole networks of --space (spread over its cost range) instead of blocks.")
 @click.option("--arch", "archs", multiple=True,
               help="Measure this whole network of --space (its encoding; repeatable).")
+@click.option("--passes", default=0, show_default=True,
+              help="Measure everything N times, pass after pass; the fastest counts, since other work only "
+              "adds time (0: 3 for whole networks, 1 for blocks).")
 @click.option("--fixed-parts", is_flag=True, help="Also measure the space's stem and head (printed; in --json).")
 @click.option("--num-classes", type=int, help="Head classes for --fixed-parts [default: the space's].")
 @click.option("--replicate", default=0, show_default=True,
@@ -238,6 +241,10 @@ def report(store_path: str, device: str | None, as_json: bool) -> None:
         units = ", ".join(f"{u} ({n})" for u, n in g["units"].items())
         out.print(f"[bold]{g['device']}[/] ({g['threads']} thread(s)): {g['blocks']} blocks ok, "
                   f"{g['failed_rows']} failed row(s); units: {units}")
+        if g["remeasured"]:
+            why = ", ".join(f"{n} by {k}" for k, n in g["remeasured_why"].items())
+            out.print(f"  {g['remeasured']} measurement(s) looked disturbed by other work and were re-measured "
+                      f"({why}; the first ones are kept with status 'disturbed')")
         sp = g["spread"]
         if sp is None:
             if len(g["units"]) > 1:
@@ -323,7 +330,7 @@ def export(store_path: str, output: str, device: str | None, networks: bool, spa
 
     ensure_parent(output, "the exported table")
     with open_existing(store_path) as store:
-        rows = store.rows(device=device, networks=networks)
+        rows = store.rows(device=device, networks=networks, estimate="min")
     rows = [r for r in rows if space is None or r["space"] == space]
     if not rows:
         what = "network measurements" if networks else "successful measurements"

@@ -61,9 +61,15 @@ def percentile(sorted_values, q):
 
 
 def timing_stats(samples_ms):
-    """Summary statistics of per-run latencies in ms."""
+    """Summary statistics of per-run latencies in ms (in the order they ran). `drift` compares the
+    median of the last third of the runs with the first third's: load that came or went mid-way."""
     values = sorted(samples_ms)
     n = len(values)
+    third = n // 3
+    drift = 0.0
+    if third >= 3:
+        first, last = percentile(sorted(samples_ms[:third]), 50), percentile(sorted(samples_ms[-third:]), 50)
+        drift = last / first - 1.0 if first > 0 else 0.0
     mean = sum(values) / n
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     return {
@@ -76,6 +82,7 @@ def timing_stats(samples_ms):
         "min_ms": values[0],
         "max_ms": values[-1],
         "cv": std / mean if mean > 0 else float("nan"),
+        "drift": drift,
     }
 
 

@@ -11,6 +11,8 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from edgelat.profiler.store import DISTURBED
+
 
 def store_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (device, threads): ok blocks, failed rows, units with their block counts, and the spread."""
@@ -26,10 +28,21 @@ def store_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         per_unit: dict[str, int] = defaultdict(int)
         for _, unit in latest:
             per_unit[unit] += 1
+        disturbed = [r for r in grp if r["status"] == "failed" and (r["error"] or "").startswith(DISTURBED)]
         out.append({"device": device, "threads": threads, "blocks": len({r["block_key"] for r in ok}),
-                    "failed_rows": len(grp) - len(ok), "units": dict(sorted(per_unit.items())),
-                    "spread": unit_spread(latest)})
+                    "failed_rows": len(grp) - len(ok) - len(disturbed), "units": dict(sorted(per_unit.items())),
+                    "spread": unit_spread(latest), "remeasured": len(disturbed),
+                    "remeasured_why": _reasons(disturbed)})
     return out
+
+
+def _reasons(disturbed: list[dict[str, Any]]) -> dict[str, int]:
+    """How many disturbed measurements were flagged for each kind of reason (cv, drift)."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in disturbed:
+        why = r["error"][len(DISTURBED):] or "unknown"
+        counts[why.split()[0]] += 1
+    return dict(sorted(counts.items()))
 
 
 def unit_spread(latest: dict[tuple[str, str], float]) -> dict[str, Any] | None:
