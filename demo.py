@@ -98,7 +98,7 @@ def calibrate(space, lut: LUTPredictor, out: Path, store: Path, rep: Progress, k
     run_profile(ProfileOptions(device="host", resolution=HOST_RESOLUTION, dtype="int8", store=str(store),
                                networks=k, seed=7, num_classes=10), rep)
     with Store(store) as s:
-        rows = [r for r in s.rows(device="host", networks=True)
+        rows = [r for r in s.rows(device="host", networks=True, estimate="min")
                 if (r["space"], r["resolution"], r["dtype"]) == ("single-path", HOST_RESOLUTION, "int8")]
     archs = np.array([[int(ch, 36) for ch in r["arch"]] for r in rows])
     y = np.array([r["median_ms"] for r in rows])

@@ -46,7 +46,7 @@ STRATEGIES = {
 def host_table(work: Path) -> LUTPredictor:
     """nb-macro's blocks, stem, head and strided skip convs, profiled on this CPU (fp32, 1 thread)."""
     store = work / "nb-macro-blocks.sqlite"
-    out = run_profile(ProfileOptions(device="host", space="nb-macro", store=str(store), fixed_parts=True))
+    out = run_profile(ProfileOptions(device="host", space="nb-macro", store=str(store), fixed_parts=True, passes=3))
     blocks = load_blocks(store, device="host")
     return LUTPredictor().fit(blocks.frame, blocks.y, fixed=out.summary["fixed_parts_ms"]["fp32"])
 
@@ -56,7 +56,7 @@ def measured_networks(work: Path, space, lut: LUTPredictor, n: int) -> dict:
     store = work / "nb-macro-networks.sqlite"
     run_profile(ProfileOptions(device="host", space="nb-macro", store=str(store), networks=n, seed=11))
     with Store(store) as s:
-        rows = s.rows(networks=True)
+        rows = s.rows(networks=True, estimate="min")
     archs = np.array([[int(ch) for ch in r["arch"]] for r in rows])
     y = np.array([r["median_ms"] for r in rows])
     pred = ArchitecturePredictor(space, lut).predict(archs)

@@ -44,7 +44,7 @@ def block_table(work: Path, res: int, dtype: str, timing: str) -> LUTPredictor:
     """Profile the space's blocks and fixed parts with one timing method; a LUT of them."""
     store = work / f"blocks-{timing}-r{res}-{dtype}.sqlite"
     out = run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
-                                     store=str(store), timing=timing, fixed_parts=True))
+                                     store=str(store), timing=timing, fixed_parts=True, passes=3))
     blocks = load_blocks(store, device="host")
     return LUTPredictor().fit(blocks.frame, blocks.y, fixed=out.summary["fixed_parts_ms"][dtype])
 
@@ -55,7 +55,7 @@ def networks(work: Path, res: int, dtype: str, n: int, seed: int) -> tuple[np.nd
     run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
                                store=str(store), networks=n, seed=seed))
     with Store(store) as s:
-        rows = s.rows(networks=True)
+        rows = s.rows(networks=True, estimate="min")
     archs = np.array([[int(ch, 36) for ch in r["arch"]] for r in rows])
     return archs, np.array([r["median_ms"] for r in rows])
 
@@ -108,7 +108,7 @@ def budget_check(work: Path, space, res: int, dtype: str, model: LayerwisePredic
     run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
                                store=str(store), archs=tuple(e for _, e, _ in found)))
     with Store(store) as s:
-        measured = {r["arch"]: r["median_ms"] for r in s.rows(networks=True)}
+        measured = {r["arch"]: r["median_ms"] for r in s.rows(networks=True, estimate="min")}
     return [{"budget_ms": b, "arch": e, "predicted_ms": p, "measured_ms": measured[e.split(":")[1]],
              "measured_over_budget": measured[e.split(":")[1]] / b} for b, e, p in found]
 

@@ -64,7 +64,7 @@ def load_store(path: Path, device: str | None = None) -> BlockData:
     from edgelat.profiler.store import open_existing, specs_of
 
     with open_existing(path) as store:
-        rows = store.rows(device=device)
+        rows = store.rows(device=device, estimate="min")
         devices = sorted({r["device"] for r in rows})
         dtypes = sorted({r["dtype"] for r in rows})
         context, fixed = store.fixed_parts(devices[0], dtypes[0]) if len(devices) == len(dtypes) == 1 else (None, {})

@@ -20,6 +20,7 @@ from edgelat.devices.backends import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
+from edgelat.profiler.interference import InterferenceDetector
 from edgelat.profiler.store import Store
 
 
@@ -36,6 +37,7 @@ class CampaignResult:
     conversion_wait_s: float = 0.0  # wall time the campaign spent waiting for conversions
     measure_s: float = 0.0  # wall time inside backend.measure()
     wall_s: float = 0.0
+    remeasured: list[tuple[str, str]] = field(default_factory=list)  # (key, why) of disturbed measurements
 
 
 def report_start(progress: Progress, total: int, already_done: int) -> None:
@@ -69,9 +71,14 @@ def run_campaign(
     chunk: int = 16,
     progress: Progress | None = None,
     cold: bool = False,
+    detector: InterferenceDetector | None = None,
+    passes: int = 1,
 ) -> CampaignResult:
     """Measure every block (or network) of `specs` not yet in `store` for (device, threads); blocks are
-    timed with their weights cold when `cold` (networks never: they are the truth blocks stand in for)."""
+    timed with their weights cold when `cold` (networks never: they are the truth blocks stand in for).
+    Measurements the `detector` flags as disturbed are stored flagged and measured again at the end.
+    With `passes` > 1 every block is then measured again, pass after pass, each pass a stored row:
+    runs of one block far apart in time, of which the fastest is the estimate (Store.rows "min")."""
     start = time.perf_counter()
     threads = getattr(backend, "threads", device.threads)
     done = store.done_keys(device.name, threads, cold)
@@ -83,6 +90,10 @@ def run_campaign(
     chunks = _chunks(todo, max(1, chunk))
     submit = lambda c: [pool.submit(s) for s in c]  # noqa: E731
     pending: list[Future[ConversionResult]] = submit(chunks[0]) if chunks else []
+    detector = detector or InterferenceDetector()
+    settings = (warmup, runs, min_time_ms, cold)
+    suspects: list[tuple[ConversionResult, str]] = []
+    measured: list[ConversionResult] = []
     for i in range(len(chunks)):
         t0 = time.perf_counter()
         conversions = [f.result() for f in pending]  # wait: no conversion runs past this point...
@@ -91,17 +102,54 @@ def run_campaign(
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
         backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
         for conv in conversions:
-            m = _measure_one(device, conv, store, backend, (warmup, runs, min_time_ms, cold), unit, result, progress)
+            m, why = _measure_one(device, conv, store, backend, settings, unit, result, progress, detector)
+            if why:
+                suspects.append((conv, why))
+            if conv.path is not None:
+                measured.append(conv)
             report_block(progress, result.measured + len(result.failures), len(todo), conv.spec, m)
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
+    _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
+    for p in range(2, passes + 1):
+        _another_pass(device, measured, store, backend, settings, unit, progress, detector, (p, passes))
     result.wall_s = time.perf_counter() - start
     return result
 
 
+def _another_pass(device: Device, convs: list[ConversionResult], store: Store, backend: Backend,
+                  settings: tuple[int, int, float, bool], unit: str, progress: Progress,
+                  detector: InterferenceDetector, which: tuple[int, int]) -> None:
+    """Measure every block of the campaign once more and store the rows (flagged if disturbed)."""
+    progress.phase(f"profiling, pass {which[0]}/{which[1]}", len(convs))
+    backend.prepare([c.path for c in convs])
+    scratch = CampaignResult()
+    for n, conv in enumerate(convs, 1):
+        m, _ = _measure_one(device, conv, store, backend, settings, unit, scratch, progress, detector,
+                            remeasure_of=f"pass {which[0]}")
+        report_block(progress, n, len(convs), conv.spec, m)
+
+
+def _remeasure(device: Device, suspects: list[tuple[ConversionResult, str]], store: Store, backend: Backend,
+               settings: tuple[int, int, float, bool], unit: str, result: CampaignResult, progress: Progress,
+               detector: InterferenceDetector) -> None:
+    """Measure the disturbed ones again, later; both rows stay (the first as 'disturbed')."""
+    if not suspects:
+        return
+    progress.note(f"re-measuring {len(suspects)} measurement(s) that looked disturbed by other work")
+    backend.prepare([c.path for c, _ in suspects if c.path is not None])
+    for conv, why in suspects:
+        result.remeasured.append((conv.spec.key, why))
+        _measure_one(device, conv, store, backend, settings, unit, result, progress, detector, remeasure_of=why)
+
+
 def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend,
                  settings: tuple[int, int, float, bool], unit: str, result: CampaignResult,
-                 progress: Progress) -> Measurement:
+                 progress: Progress, detector: InterferenceDetector, remeasure_of: str | None = None
+                 ) -> tuple[Measurement, str | None]:
+    """Measure and store one conversion; returns the measurement and why it looks disturbed (if so:
+    stored as 'disturbed', to be measured again). A re-measurement records what it re-measures and
+    is stored as done even if it looks disturbed too (flagged)."""
     spec = conv.spec
     if conv.path is None:
         m = Measurement.failed(f"conversion failed: {conv.error}", threads=getattr(backend, "threads", 1))
@@ -116,10 +164,19 @@ def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: 
         warmup, runs, min_time_ms, cold = settings
         m = backend.measure(conv.path, warmup, runs, min_time_ms, cold=cold and isinstance(spec, BlockSpec))
         result.measure_s += time.perf_counter() - t0
-    store.add(device.name, spec, m, backend.runtime or device.runtime, backend.runtime_version or "unknown", unit)
+    why = detector.check(m)
+    if remeasure_of is not None:
+        m.info["remeasure_of"] = remeasure_of
+    if why is not None:
+        m.info["interference"] = why
+    disturbed = why is not None and remeasure_of is None  # a second disturbed one is kept: flagged, done
+    store.add(device.name, spec, m, backend.runtime or device.runtime, backend.runtime_version or "unknown", unit,
+              disturbed=disturbed)
+    if disturbed:
+        return m, why
     if m.ok:
         result.measured += 1
     else:
         result.failures.append((spec.key, m.error or "unknown error"))
         progress.warn(f"{spec.key}: measurement failed: {m.error}")
-    return m
+    return m, None

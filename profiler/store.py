@@ -23,6 +23,7 @@ from edgelat.core.paths import ensure_parent
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
 
+DISTURBED = "disturbed by other work: "  # the error of a measurement kept but measured again
 SCHEMA_VERSION = 3  # 3: the networks table (a v1/v2 store gains it in place)
 
 # Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
@@ -134,12 +135,15 @@ class Store:
         self.close()
 
     def add(self, device: str, spec: BlockSpec | NetworkSpec, m: Measurement, runtime: str,
-            runtime_version: str, unit: str | None = None) -> None:
+            runtime_version: str, unit: str | None = None, disturbed: bool = False) -> None:
         """Append one measurement of a block or a network in its own transaction (durable when this
-        returns)."""
+        returns). A `disturbed` one (interference) keeps its figures in a 'failed' row whose error
+        starts with DISTURBED: it is not done, and is measured again."""
         stats = [m.stats.get(f) if m.ok else None for f in STAT_FIELDS]
-        common = (runtime, runtime_version, m.threads, "ok" if m.ok else "failed", *stats, m.runs or None,
-                  m.warmup if m.ok else None, m.error, m.raw_output or None,
+        status = "ok" if m.ok and not disturbed else "failed"
+        error = f"{DISTURBED}{m.info.get('interference', '')}" if m.ok and disturbed else m.error
+        common = (runtime, runtime_version, m.threads, status, *stats, m.runs or None,
+                  m.warmup if m.ok else None, error, m.raw_output or None,
                   datetime.now(UTC).isoformat(timespec="milliseconds"), self._host, m.info.get("timing"))
         info = json.dumps(m.info, sort_keys=True, default=str) if m.info else None
         common_cols = ("runtime", "runtime_version", "threads", "status", *STAT_FIELDS, "runs", "warmup", "error",
@@ -172,9 +176,14 @@ class Store:
         return {r[0] for r in rows}
 
     def rows(self, device: str | None = None, status: str | None = "ok", latest: bool = True,
-             networks: bool = False) -> list[dict[str, Any]]:
-        """Block (or, with `networks`, whole-network) rows as dicts; with `latest`, only the newest
-        per (device, threads, key)."""
+             networks: bool = False, estimate: str = "latest") -> list[dict[str, Any]]:
+        """Block (or, with `networks`, whole-network) rows as dicts; with `latest`, one per (device,
+        threads, key): the newest, or with `estimate="min"` the fastest of the rows timed like the
+        newest (several passes of a campaign: other work on the machine only ever adds time)."""
+        if estimate == "min" and latest:
+            return self._fastest(self.rows(device, status, latest=False, networks=networks))
+        if estimate not in ("latest", "min"):
+            raise StoreError(f"estimate: must be 'latest' or 'min', got {estimate!r}")
         table, key = ("networks", "net_key") if networks else ("measurements", "block_key")
         where, args = [], []
         if device is not None:
@@ -189,6 +198,19 @@ class Store:
             sql = (f"SELECT * FROM {table} WHERE id IN (SELECT MAX(id) FROM {table} {clause} "
                    f"GROUP BY device, threads, {key}) ORDER BY id")
         return [dict(r) for r in self.db.execute(sql, args)]
+
+    @staticmethod
+    def _fastest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per (device, threads, key), the row with the smallest median among those with the newest row's timing."""
+        groups: dict[tuple, list[dict[str, Any]]] = {}
+        for r in rows:  # in id order
+            groups.setdefault((r["device"], r["threads"], r.get("block_key") or r.get("net_key")), []).append(r)
+        out = []
+        for grp in groups.values():
+            timing = grp[-1]["timing"] or "plain"
+            same = [r for r in grp if (r["timing"] or "plain") == timing and r["median_ms"] is not None]
+            out.append(min(same, key=lambda r: r["median_ms"]) if same else grp[-1])
+        return sorted(out, key=lambda r: r["id"])
 
     def add_fixed_parts(self, device: str, threads: int, context: str, dtype: str, parts: dict[str, float],
                         timing: str) -> None:

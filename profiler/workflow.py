@@ -50,6 +50,7 @@ class ProfileOptions:
     timing: str = "auto"  # blocks and fixed parts: cold (weights out of L2, as in a network) | plain | auto
     networks: int = 0  # measure this many whole networks of the space instead of blocks
     archs: tuple[str, ...] = ()  # or these whole networks of the space, by encoding
+    passes: int = 0  # measure everything this many times, far apart; the fastest counts (0: 3 for networks, else 1)
     num_classes: int | None = None  # of the head's classifier [default: the space's]
 
 
@@ -79,6 +80,8 @@ def check_options(opts: ProfileOptions) -> None:
         raise OptionError("--replicate needs --cluster (it spreads blocks over the units of a farm)")
     if opts.replicate < 0:
         raise OptionError(f"--replicate must be >= 0 (got {opts.replicate})")
+    if opts.passes < 0 or (opts.passes > 1 and opts.cluster):
+        raise OptionError(f"--passes must be >= 0, and a farm campaign measures in one pass (got {opts.passes})")
     if opts.timing not in ("auto", "cold", "plain"):
         raise OptionError(f"--timing: must be auto, cold or plain, got {opts.timing!r}")
 
@@ -151,7 +154,7 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         wanted = {s.key for s in specs}
         whole = bool(opts.networks or opts.archs)
         key = "net_key" if whole else "block_key"
-        rows = [row for row in store.rows(device=device.name, networks=whole) if row[key] in wanted]
+        rows = [row for row in store.rows(device=device.name, networks=whole, estimate="min") if row[key] in wanted]
     summary = {"device": device.name, "store": str(store_path), "blocks": r.requested,
                "already_done": r.already_done, "measured": r.measured, "failed": len(r.failures),
                "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2),
@@ -173,7 +176,12 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
     with open_backend(device, opts.threads, **backend_options) as backend, \
             ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
-                            min_time_ms=opts.min_time_ms, progress=progress, cold=cold)
+                            min_time_ms=opts.min_time_ms, progress=progress, cold=cold, passes=passes(opts))
+
+
+def passes(opts: ProfileOptions) -> int:
+    """Whole networks (the truth blocks are judged by) get 3 passes unless told; blocks 1."""
+    return opts.passes or (3 if opts.networks or opts.archs else 1)
 
 
 def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, cold: bool):
@@ -201,7 +209,8 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
     with open_backend(device, opts.threads) as backend, Store(store_path) as store:
         for d in DTYPE_CHOICES[dtype]:
             out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts", warmup=opts.warmup,
-                                         runs=opts.runs, min_time_ms=opts.min_time_ms, cold=cold)
+                                         runs=opts.runs, min_time_ms=opts.min_time_ms, cold=cold,
+                                         passes=passes(opts))
             store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
                                   "cold" if cold else "plain")
     return out

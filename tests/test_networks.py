@@ -10,6 +10,7 @@ import pytest
 from edgelat.core.spaces import get_space
 from edgelat.predictors.datasets import load_networks
 from edgelat.profiler.sampling import random_networks
+from edgelat.profiler.store import Store
 
 from conftest import kill_group, run_cli, start_cli, wait_for
 
@@ -41,8 +42,8 @@ def net_rows(store):
 def test_profile_networks_resumes_after_sigkill_and_exports_a_table(tmp_path):
     store, cache = tmp_path / "nets.sqlite", tmp_path / "cache"
     args = ["profile", "--space", "single-path", "--resolution", "32", "--width", "0.35", "--num-classes", "10",
-            "--networks", "6", "--store", str(store), "--cache-dir", str(cache), "--runs", "200", "--warmup", "2",
-            "--json"]
+            "--networks", "6", "--passes", "1", "--store", str(store), "--cache-dir", str(cache), "--runs", "200",
+            "--warmup", "2", "--json"]
     proc = start_cli(args)
     wait_for(lambda: store.exists() and len(net_rows(store)) >= 2, proc)
     kill_group(proc)
@@ -62,3 +63,21 @@ def test_profile_networks_resumes_after_sigkill_and_exports_a_table(tmp_path):
     assert len(nets.y) == 6 and (nets.y > 0).all()
     keys = {k.split("-")[-2] for k, _ in after}
     assert {"".join(np.base_repr(v, 36).lower() for v in a) for a in nets.archs} == keys
+
+
+def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_path):
+    store = tmp_path / "a.sqlite"
+    base = ["profile", "--space", "nb-macro", "--store", str(store), "--cache-dir", str(tmp_path / "c"),
+            "--runs", "20", "--warmup", "2", "--min-time-ms", "0", "--json"]
+    res = run_cli(*base, "--arch", "00000000", "--arch", "nb-macro:12121212")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["measured"] == 2
+    rows = net_rows(store)  # whole networks: 3 passes by default, the fastest counts
+    assert sorted({k for k, _ in rows}) == ["net-nb-macro-r32-w1-c10-00000000-fp32",
+                                            "net-nb-macro-r32-w1-c10-12121212-fp32"] and len(rows) == 6
+    with Store(store) as s:
+        best = s.rows(networks=True, estimate="min")
+        assert [r["median_ms"] for r in best] == [min(r["median_ms"] for r in s.rows(networks=True, latest=False)
+                                                      if r["net_key"] == b["net_key"]) for b in best]
+    bad = run_cli(*base, "--arch", "0000000")
+    assert bad.returncode == 2 and "0000000" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
