@@ -68,3 +68,18 @@ def test_cli_fits_a_network_table_with_a_block_model_prior(tmp_path, pixel1_lut)
     model = persistence.load(tmp_path / "cal.json")
     assert isinstance(model, LayerwisePredictor) and isinstance(model.prior, LUTPredictor)
     assert 1.2 < model.scale_ < 1.6
+
+
+def test_below_50_networks_a_block_prior_is_calibrated_by_one_factor_above_by_more(pixel1_lut):
+    """Few networks: one factor (no constant, no per-layer corrections to chase noise). Many: the
+    constant the synthetic whole networks have is found, and the fit beats the factor alone."""
+    space, rng = get_space("single-path"), np.random.default_rng(8)
+    few, many, test = space.random(20, seed=9), space.random(80, seed=10), space.random(300, seed=11)
+    y_few, y_many, y_test = (whole(space, pixel1_lut, a, rng) for a in (few, many, test))
+    one = LayerwisePredictor("single-path", prior=pixel1_lut).fit(few, y_few)
+    block_sum = ArchitecturePredictor(space, pixel1_lut).predict(test)
+    assert one.alpha_ is None and np.allclose(one.predict(test), one.scale_ * block_sum)
+    more = LayerwisePredictor("single-path", prior=pixel1_lut).fit(many, y_many)
+    assert more.alpha_ is not None and 1.3 < more.scale_ < 1.5  # 1.4x + 2 ms: the factor is found
+    err = lambda m: np.median(np.abs(m.predict(test) - y_test) / y_test)  # noqa: E731
+    assert err(more) < err(one)
