@@ -106,7 +106,7 @@ def budget_check(work: Path, space, res: int, dtype: str, model: LayerwisePredic
         found.append((float(b), space.encode(r.arch), float(r.latency_ms)))
     store = work / f"budgets-r{res}-{dtype}.sqlite"
     run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
-                               store=str(store), archs=tuple(e for _, e, _ in found)))
+                               store=str(store), archs=tuple(e for _, e, _ in found), passes=5))
     with Store(store) as s:
         measured = {r["arch"]: r["median_ms"] for r in s.rows(networks=True, estimate="min")}
     return [{"budget_ms": b, "arch": e, "predicted_ms": p, "measured_ms": measured[e.split(":")[1]],

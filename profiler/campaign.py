@@ -40,6 +40,9 @@ class CampaignResult:
     remeasured: list[tuple[str, str]] = field(default_factory=list)  # (key, why) of disturbed measurements
 
 
+MIN_PASS_S = 3.0  # passes of a campaign start at least this far apart
+
+
 def report_start(progress: Progress, total: int, already_done: int) -> None:
     """Say what a (resumed) campaign has left, and open its progress phase."""
     if already_done:
@@ -111,7 +114,12 @@ def run_campaign(
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
     _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
+    pass_start = start
     for p in range(2, passes + 1):
+        # Passes start MIN_PASS_S apart: a short one (a single network) would otherwise repeat
+        # within the very disturbance it should see past.
+        time.sleep(max(0.0, MIN_PASS_S - (time.perf_counter() - pass_start)))
+        pass_start = time.perf_counter()
         _another_pass(device, measured, store, backend, settings, unit, progress, detector, (p, passes))
     result.wall_s = time.perf_counter() - start
     return result
