@@ -180,8 +180,10 @@ class Store:
         """Block (or, with `networks`, whole-network) rows as dicts; with `latest`, one per (device,
         threads, key): the newest, or with `estimate="min"` the fastest of the rows timed like the
         newest (several passes of a campaign: other work on the machine only ever adds time)."""
-        if estimate == "min" and latest:
-            return self._fastest(self.rows(device, status, latest=False, networks=networks))
+        if estimate == "min" and latest and status == "ok":  # disturbed rows count too: they were timed
+            everything = self.rows(device, None, latest=False, networks=networks)
+            return self._fastest([r for r in everything if r["status"] == "ok"
+                                  or (r["error"] or "").startswith(DISTURBED)])
         if estimate not in ("latest", "min"):
             raise StoreError(f"estimate: must be 'latest' or 'min', got {estimate!r}")
         table, key = ("networks", "net_key") if networks else ("measurements", "block_key")
@@ -201,15 +203,22 @@ class Store:
 
     @staticmethod
     def _fastest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Per (device, threads, key), the row with the smallest median among those with the newest row's timing."""
+        """Per (device, threads, key) with an ok row, the row with the smallest median among those
+        with the newest ok row's timing (a disturbed first measurement can win over an unlucky
+        re-measurement: other work only ever adds time)."""
         groups: dict[tuple, list[dict[str, Any]]] = {}
         for r in rows:  # in id order
             groups.setdefault((r["device"], r["threads"], r.get("block_key") or r.get("net_key")), []).append(r)
         out = []
         for grp in groups.values():
-            timing = grp[-1]["timing"] or "plain"
+            ok = [r for r in grp if r["status"] == "ok"]
+            if not ok:
+                continue
+            timing = ok[-1]["timing"] or "plain"
             same = [r for r in grp if (r["timing"] or "plain") == timing and r["median_ms"] is not None]
-            out.append(min(same, key=lambda r: r["median_ms"]) if same else grp[-1])
+            best = min(same, key=lambda r: r["median_ms"]) if same else ok[-1]
+            # A disturbed row is never returned as such: its median, on the newest ok row.
+            out.append(best if best["status"] == "ok" else {**ok[-1], "median_ms": best["median_ms"]})
         return sorted(out, key=lambda r: r["id"])
 
     def add_fixed_parts(self, device: str, threads: int, context: str, dtype: str, parts: dict[str, float],

@@ -50,6 +50,11 @@ def test_a_campaign_remeasures_what_looked_disturbed_and_keeps_both(tmp_path, ca
     assert all(x["status"] == "failed" and x["error"].startswith(DISTURBED + "cv ") and x["median_ms"] > 0
                for x in first)
     assert all(x["status"] == "ok" and json.loads(x["info"])["remeasure_of"].startswith("cv ") for x in again)
+    with Store(store_path) as store:  # the estimate: the faster of the two, on the ok row
+        best = store.rows(estimate="min")
+    assert [b["id"] for b in best] == [x["id"] for x in again]
+    pairs = zip(first, again, strict=True)
+    assert [b["median_ms"] for b in best] == [min(f["median_ms"], a["median_ms"]) for f, a in pairs]
     rep = run_cli("report", str(store_path), "--json")
     g = json.loads(rep.stdout)[0]
     assert (g["blocks"], g["failed_rows"], g["remeasured"], g["remeasured_why"]) == (3, 0, 3, {"cv": 3})
