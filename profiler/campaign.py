@@ -110,7 +110,7 @@ def run_campaign(
                 suspects.append((conv, why))
             if conv.path is not None:
                 measured.append(conv)
-            report_block(progress, result.measured + len(result.failures), len(todo), conv.spec, m)
+            report_block(progress, len(measured) + len(result.failures), len(todo), conv.spec, m)
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
     _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
@@ -141,7 +141,8 @@ def _another_pass(device: Device, convs: list[ConversionResult], store: Store, b
 def _remeasure(device: Device, suspects: list[tuple[ConversionResult, str]], store: Store, backend: Backend,
                settings: tuple[int, int, float, bool], unit: str, result: CampaignResult, progress: Progress,
                detector: InterferenceDetector) -> None:
-    """Measure the disturbed ones again, later; both rows stay (the first as 'disturbed')."""
+    """Measure the disturbed ones again, later; both rows stay (the first as a failed row whose
+    error starts with store.DISTURBED; both count towards the fastest estimate)."""
     if not suspects:
         return
     progress.note(f"re-measuring {len(suspects)} measurement(s) that looked disturbed by other work")
@@ -156,7 +157,7 @@ def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: 
                  progress: Progress, detector: InterferenceDetector, remeasure_of: str | None = None
                  ) -> tuple[Measurement, str | None]:
     """Measure and store one conversion; returns the measurement and why it looks disturbed (if so:
-    stored as 'disturbed', to be measured again). A re-measurement records what it re-measures and
+    stored as a failed 'disturbed' row, to be measured again). A re-measurement records what it re-measures and
     is stored as done even if it looks disturbed too (flagged)."""
     spec = conv.spec
     if conv.path is None:
