@@ -104,13 +104,13 @@ def run_campaign(
         # ...unless the device is remote, where converting ahead overlaps with its timing.
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
         backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
-        for conv in conversions:
+        for j, conv in enumerate(conversions, 1):
             m, why = _measure_one(device, conv, store, backend, settings, unit, result, progress, detector)
             if why:
                 suspects.append((conv, why))
             if conv.path is not None:
                 measured.append(conv)
-            report_block(progress, len(measured) + len(result.failures), len(todo), conv.spec, m)
+            report_block(progress, i * max(1, chunk) + j, len(todo), conv.spec, m)
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
     _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
