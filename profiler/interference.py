@@ -15,13 +15,15 @@ from edgelat.devices.measurement import Measurement
 class InterferenceDetector:
     """Learns the usual coefficient of variation from the campaign's clean measurements (median +
     `cv_factor` robust deviations, at least `cv_floor` and 2x the median); until `min_history`
-    measurements are in, `default_cv` is the limit. A |drift| above `drift_limit` is flagged too."""
+    measurements are in, `default_cv` is the limit. A |drift| above `drift_limit` is flagged too.
+    Measurements of fewer than `min_runs` runs are never flagged: their spread says little."""
 
     cv_factor: float = 4.0
     cv_floor: float = 0.05
-    default_cv: float = 0.25
+    default_cv: float = 0.5
     drift_limit: float = 0.10
     min_history: int = 8
+    min_runs: int = 10
     cvs: list[float] = field(default_factory=list)
 
     def cv_limit(self) -> float:
@@ -34,7 +36,7 @@ class InterferenceDetector:
 
     def check(self, m: Measurement) -> str | None:
         """Why `m` looks disturbed (None if it does not); clean measurements teach the usual spread."""
-        if not m.ok:
+        if not m.ok or m.runs < self.min_runs:
             return None
         cv, drift, limit = m.stats.get("cv"), m.stats.get("drift"), self.cv_limit()
         if cv is not None and np.isfinite(cv) and cv > limit:

@@ -45,6 +45,7 @@ def test_campaign_on_emulated_arm64_board(adbd, arm64_python, tmp_path, tiny_ran
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["measured"] == 2
     db = sqlite3.connect(store)
-    rows = db.execute("SELECT status, runtime, median_ms FROM measurements").fetchall()
+    rows = db.execute("SELECT status, runtime, median_ms FROM measurements WHERE error IS NULL "
+                      "OR error NOT LIKE 'disturbed by other work:%'").fetchall()  # the hog may disturb some
     db.close()
     assert len(rows) == 2 and all(r[0] == "ok" and r[1] == "ai_edge_litert" and r[2] > 0 for r in rows)

@@ -23,8 +23,9 @@ def _m(cv: float, drift: float = 0.0) -> Measurement:
 
 def test_the_usual_spread_is_learned_and_outliers_and_drift_are_flagged():
     d = InterferenceDetector()
-    assert d.check(_m(0.3)) is not None  # before any history: the default limit (0.25)
-    for cv in (0.01, 0.015, 0.02, 0.012, 0.018, 0.011, 0.02, 0.016):
+    assert d.check(_m(0.6)) is not None and d.check(_m(0.3)) is None  # before any history: 0.5
+    assert d.check(Measurement(ok=True, stats={"median_ms": 1.0, "cv": 3.0, "drift": 0.5}, runs=5)) is None
+    for cv in (0.01, 0.015, 0.02, 0.012, 0.018, 0.011, 0.02):
         assert d.check(_m(cv)) is None
     assert 0.05 <= d.cv_limit() < 0.1  # learned: quiet blocks here vary by 1-2%
     assert "cv 0.120" in d.check(_m(0.12))
