@@ -4,8 +4,10 @@
 squares on one-hot choices. With a `prior` (per-(layer, choice) costs from FLOPs or from
 another device's model) it fits latency ≈ scale·prior + intercept + corrections, the
 corrections shrunk by a ridge penalty chosen by leave-one-out CV, so that 10 networks
-already give a good model and 1,000 refine it. Prediction is a gather and a sum, which is
-what lets a search score millions of architectures a second.
+already give a good model and 1,000 refine it. With a block model as the prior (a block table
+calibrated by whole networks) fewer than MIN_FOR_CORRECTIONS networks fit the factor alone.
+Prediction is a gather and a sum, which is what lets a search score millions of architectures
+a second.
 """
 
 from __future__ import annotations
