@@ -170,7 +170,7 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
     from edgelat.profiler.conversion_pool import ConversionPool
 
     backend_options = {"op_profiling": True} if opts.op_profiling else {}
-    if device.transport == "adb":  # a one-time step that can take many seconds on a busy board
+    if (device.transport, device.runtime) == ("adb", "litert"):  # boards: can take many seconds when busy
         progress.note(f"{device.name}: connecting and starting the timing runner "
                       f"(allowed up to {device.startup_timeout_s:g} s: 'startup_timeout_s')")
     with open_backend(device, opts.threads, **backend_options) as backend, \
