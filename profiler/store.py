@@ -180,12 +180,14 @@ class Store:
         """Block (or, with `networks`, whole-network) rows as dicts; with `latest`, one per (device,
         threads, key): the newest, or with `estimate="min"` the fastest of the rows timed like the
         newest (several passes of a campaign: other work on the machine only ever adds time)."""
-        if estimate == "min" and latest and status == "ok":  # disturbed rows count too: they were timed
+        if estimate not in ("latest", "min"):
+            raise StoreError(f"estimate: must be 'latest' or 'min', got {estimate!r}")
+        if estimate == "min" and not (latest and status == "ok"):
+            raise StoreError("estimate='min' picks among the successful rows: it needs latest=True, status='ok'")
+        if estimate == "min":  # disturbed rows count too: they were timed
             everything = self.rows(device, None, latest=False, networks=networks)
             return self._fastest([r for r in everything if r["status"] == "ok"
                                   or (r["error"] or "").startswith(DISTURBED)])
-        if estimate not in ("latest", "min"):
-            raise StoreError(f"estimate: must be 'latest' or 'min', got {estimate!r}")
         table, key = ("networks", "net_key") if networks else ("measurements", "block_key")
         where, args = [], []
         if device is not None:

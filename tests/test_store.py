@@ -30,6 +30,8 @@ def test_append_done_keys_and_latest(tmp_path):
         failed = store.rows(status="failed")
         assert failed[0]["raw_output"] == "raw text" and failed[0]["median_ms"] is None
         assert store.count() == 3 and store.integrity_ok()
+        with pytest.raises(StoreError, match="estimate='min'"):  # never silently the latest instead
+            store.rows(status=None, estimate="min")
 
 
 def test_store_refuses_an_ok_row_without_a_latency(tmp_path):

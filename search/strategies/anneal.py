@@ -72,7 +72,6 @@ class SimulatedAnnealing(Strategy):
         progress = progress or NullProgress()
         start = time.perf_counter()
         spent0 = problem.evaluations  # the budget counts the initial population too
-        self._budget_end = spent0 + (self.evaluations or 0)
         rng = np.random.default_rng(self.seed)
         searchable = np.array(problem.space.searchable)
         counts = np.array([len(layer.choices) for layer in problem.space.layers])
@@ -88,7 +87,8 @@ class SimulatedAnnealing(Strategy):
             m = max(1, int(round(m0 * (1 - frac))))
             left = None if self.evaluations is None else self.evaluations - (problem.evaluations - spent0)
             self._accept(chains, *self._propose(problem, chains.cur, m, searchable, counts, rng, left), temp, rng)
-            self._restart(problem, chains, rng)
+            self._restart(problem, chains, rng, self.evaluations is not None
+                          and problem.evaluations - spent0 < self.evaluations)
             done_steps = it + 1
             history.append({"step": it, "temperature": temp, "neighbourhood": m, "best_reward": chains.best_r,
                             "evaluations": problem.evaluations})
@@ -162,12 +162,12 @@ class SimulatedAnnealing(Strategy):
             k = int(np.argmax(r))
             chains.best, chains.best_r = prop[k].copy(), float(r[k])
 
-    def _restart(self, problem: Problem, chains: _Chains, rng: np.random.Generator) -> None:
+    def _restart(self, problem: Problem, chains: _Chains, rng: np.random.Generator, at_random: bool) -> None:
         """Chains that have not improved for `patience` steps restart: at a random network when new
         evaluations are counted (and one is left to spend), else from the best architecture."""
         for c in np.flatnonzero(chains.stale >= self.patience):
             arch, reward = chains.best, chains.best_r
-            if self.evaluations is not None and problem.evaluations < self._budget_end:
+            if at_random:  # new evaluations are counted and one is left to spend
                 fresh = problem.random_feasible(1, rng)
                 if len(fresh):
                     lat = problem.latency.predict(fresh)
