@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgelat.devices.adb_transport import AdbTransport
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
+from edgelat.devices.remote_transport import RemoteTransport
 
 POLL_S = 2.0
 
@@ -46,7 +46,7 @@ class Snapshot:
         return {"temps_c": self.temps_c, "cpu_khz": {str(k): v for k, v in self.cur_khz.items()}}
 
 
-def identity(t: AdbTransport, android: bool) -> dict[str, str]:
+def identity(t: RemoteTransport, android: bool) -> dict[str, str]:
     """Who the device is: getprop model/SDK/platform on Android, uname (and DT model) on Linux."""
     if android:
         props = ("ro.product.model", "ro.build.version.sdk", "ro.board.platform", "ro.product.cpu.abi")
@@ -99,7 +99,7 @@ def parse_snapshot(text: str) -> Snapshot:
 class Hygiene:
     """Wraps measurements of one device with snapshots, cool-down and the throttling rule."""
 
-    def __init__(self, t: AdbTransport, device: Device, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, t: RemoteTransport, device: Device, sleep: Callable[[float], None] = time.sleep) -> None:
         self.t = t
         self.device = device
         self.sleep = sleep

@@ -7,16 +7,15 @@ first, then the executable bit is set. Models are pushed in batches to the work 
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import shlex
 from pathlib import Path
 
-from edgelat.devices.adb_transport import AdbTransport
-from edgelat.devices.backends.adb import MISSING_MODEL_RC, AdbBackend
+from edgelat.devices.backends.remote import MISSING_MODEL_RC, RemoteBackend, file_sha256
 from edgelat.devices.benchmark_parsers import parse_benchmark_output
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
+from edgelat.devices.remote_transport import RemoteTransport
 from edgelat.errors import DeviceFileError
 
 DELEGATE_FLAGS = {
@@ -26,14 +25,6 @@ DELEGATE_FLAGS = {
     "nnapi": ["--use_nnapi=true"],
     "hexagon": ["--use_hexagon=true"],
 }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def benchmark_flags(device: Device, remote_model: str, threads: int, warmup: int, runs: int, min_time_ms: float,
@@ -51,7 +42,7 @@ def benchmark_flags(device: Device, remote_model: str, threads: int, warmup: int
     return flags
 
 
-class AndroidBenchmarkBackend(AdbBackend):
+class AndroidBenchmarkBackend(RemoteBackend):
     """A phone (or its GPU/DSP variant) timed by benchmark_model."""
 
     default_workdir = "/data/local/tmp/edgelat"
@@ -59,7 +50,7 @@ class AndroidBenchmarkBackend(AdbBackend):
     serves = "Android"
     timeout_s = 600.0
 
-    def __init__(self, device: Device, threads: int | None = None, transport: AdbTransport | None = None,
+    def __init__(self, device: Device, threads: int | None = None, transport: RemoteTransport | None = None,
                  op_profiling: bool = False, repeats_if_throttled: int = 1) -> None:
         if not device.benchmark_binary:
             raise DeviceFileError(
@@ -72,7 +63,7 @@ class AndroidBenchmarkBackend(AdbBackend):
             raise DeviceFileError(f"{device.source or device.name}: field 'benchmark_binary': "
                                   f"{self.binary} is not a file")
         self.op_profiling = op_profiling
-        self.binary_sha = sha256_file(self.binary)
+        self.binary_sha = file_sha256(self.binary)
         self.runtime = "benchmark_model"
         self.runtime_version = f"sha256:{self.binary_sha[:12]}"
         self.binary_pushed = False

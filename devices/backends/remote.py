@@ -1,4 +1,5 @@
-"""What the two ADB backends share: connection, work directory, batch model pushes, hygiene, cleanup."""
+"""What the backends of remote devices share, over ADB or SSH alike: connection, work directory,
+batch model pushes that reuse files already there (sha256), hygiene, cleanup."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from edgelat.devices.backends.base import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.hygiene import Hygiene, identity
 from edgelat.devices.measurement import Measurement
+from edgelat.devices.remote_transport import RemoteTransport
 from edgelat.errors import DeviceFileError, TransportError
 
 MISSING_MODEL_RC = 97  # the remote command's exit code when the pushed model has vanished (device rebooted)
@@ -28,26 +30,42 @@ def device_target(device: Device) -> str:
     return target
 
 
-def _is_local(target: str) -> bool:
-    host = target.rpartition(":")[0].strip("[]")
-    return host in ("127.0.0.1", "localhost", "::1")
+def open_transport(device: Device) -> RemoteTransport:
+    """The transport the device file asks for: adb (serial or host:port) or ssh (user@host[:port] or an alias)."""
+    if device.transport == "ssh":
+        from edgelat.devices.ssh_transport import SshTransport
+
+        if not device.address:
+            raise DeviceFileError(f"{device.source or device.name}: field 'address': an ssh board needs 'address' "
+                                  f"(user@host[:port] or a Host of ~/.ssh/config) in its device file, or --ssh")
+        return SshTransport(device.address)
+    return AdbTransport(device_target(device))
 
 
-class AdbBackend(Backend):
-    """Base of the ADB backends: subclasses implement `_setup()` and `_run(remote_model, ...)`."""
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class RemoteBackend(Backend):
+    """Base of the backends of devices reached over a shell transport (ADB or SSH): subclasses
+    implement `_setup()` and `_run(remote_model, ...)`."""
 
     default_workdir = "/data/local/tmp/edgelat"
     android = True
 
-    def __init__(self, device: Device, threads: int | None = None, transport: AdbTransport | None = None,
+    def __init__(self, device: Device, threads: int | None = None, transport: RemoteTransport | None = None,
                  repeats_if_throttled: int = 1) -> None:
         self.device = device
         self.threads = threads or device.threads
         self.workdir = (device.workdir or self.default_workdir).rstrip("/")
         self.models_dir = posixpath.join(self.workdir, "models")
-        self.t = transport or AdbTransport(device_target(device))
+        self.t = transport or open_transport(device)
         # a "board" on this machine (tests, benchmarks) shares its CPU with the converters: do not overlap
-        self.overlaps_conversion = not _is_local(self.t.target)
+        self.overlaps_conversion = not self.t.is_local
         self.repeats_if_throttled = repeats_if_throttled
         self._pushed: dict[str, str] = {}  # local path -> remote path
         self._identity: dict[str, str] = {}
@@ -80,12 +98,17 @@ class AdbBackend(Backend):
 
     def prepare(self, model_paths: Iterable[Path]) -> None:
         """Push a batch of models to the work directory before they are measured."""
-        for path in model_paths:
-            path = Path(path)
-            if str(path) not in self._pushed:
-                remote = self._remote_name(path)
-                self.t.push(path, remote)
-                self._pushed[str(path)] = remote
+        new = {str(p): self._remote_name(Path(p)) for p in model_paths if str(p) not in self._pushed}
+        there = self.t.checksums(list(new.values()))  # left by an interrupted run: reused, not re-sent
+        for local, remote in new.items():
+            if there.get(remote) != file_sha256(Path(local)):
+                self.t.push(local, remote)
+            self._pushed[local] = remote
+
+    def push_if_changed(self, local: Path, remote: str, mode: int = 0o644) -> None:
+        """Push `local` unless the device already holds the same bytes at `remote`."""
+        if self.t.checksum(remote) != file_sha256(local):
+            self.t.push(local, remote, mode=mode)
 
     def remote_path(self, model_path: Path) -> str:
         """Where a model pushed by `prepare` lives on the device."""
