@@ -1,4 +1,4 @@
-"""Linux boards (Raspberry Pi, Jetson) over ADB: the host's own timing core, pushed and run remotely.
+"""Linux boards (Raspberry Pi, Jetson) over SSH or ADB: the host's own timing core, pushed and run remotely.
 
 edgelat pushes ``devices/runners/litert_timer.py`` (self-contained: stdlib, numpy and
 ``ai_edge_litert`` or ``tflite_runtime``) to the work directory and runs it one-shot per model
@@ -13,15 +13,15 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from edgelat.devices.backends.adb import MISSING_MODEL_RC, AdbBackend
+from edgelat.devices.backends.remote import MISSING_MODEL_RC, RemoteBackend
 from edgelat.devices.measurement import Measurement
 from edgelat.devices.parsers import last_json_line, parse_agreement, parse_litert_result
 from edgelat.devices.runners import AGREEMENT_SCRIPT, LITERT_TIMER_SCRIPT
 from edgelat.errors import RunnerError
 
 
-class LinuxBoardBackend(AdbBackend):
-    """A Linux board reached over adbd, timing with the pushed litert_timer.py."""
+class LinuxBoardBackend(RemoteBackend):
+    """A Linux board reached over SSH or adbd, timing with the pushed litert_timer.py."""
 
     default_workdir = "/tmp/edgelat"
     android = False
@@ -30,7 +30,7 @@ class LinuxBoardBackend(AdbBackend):
 
     def _setup(self) -> None:
         self.runner = posixpath.join(self.workdir, "litert_timer.py")
-        self.t.push(LITERT_TIMER_SCRIPT, self.runner, mode=0o755)
+        self.push_if_changed(LITERT_TIMER_SCRIPT, self.runner, mode=0o755)
         py = shlex.quote(self.device.python)
         res = self.t.shell(f"cd {shlex.quote(self.workdir)} && TF_CPP_MIN_LOG_LEVEL=3 {py} -u litert_timer.py "
                            f"--serve < /dev/null 2>&1", timeout_s=self.device.startup_timeout_s)
@@ -83,7 +83,7 @@ class LinuxBoardBackend(AdbBackend):
         """Push both models and runners/agreement.py next to them, run it with the board's python."""
         self.prepare([int8_path, fp32_path])
         script = posixpath.join(self.workdir, "agreement.py")
-        self.t.push(AGREEMENT_SCRIPT, script, mode=0o755)
+        self.push_if_changed(AGREEMENT_SCRIPT, script, mode=0o755)
         remote_q, remote_f = self.remote_path(int8_path), self.remote_path(fp32_path)
         cmd = (f"{shlex.quote(self.device.python)} {shlex.quote(script)} {shlex.quote(remote_q)} "
                f"{shlex.quote(remote_f)} --samples {samples} 2>&1; rm -f {shlex.quote(script)}")
