@@ -190,6 +190,8 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--benchmark-binary", type=click.Path(), help="TFLite benchmark_model for Android devices.")
 @click.option("--serial", help="ADB device: USB serial or host:port (overrides the device file).")
+@click.option("--ssh", metavar="USER@HOST[:PORT]", help="Linux board over SSH: user@host[:port] or a Host of "
+              "~/.ssh/config (overrides the device file; needs edgelat[ssh]).")
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 @click.option("--cluster", help="Device farm: shard blocks over every unit of the device in this Ray cluster "
               "('auto', 'ray://HOST:PORT' or a head's HOST:PORT; needs edgelat[farm]).")
@@ -276,6 +278,8 @@ def farm_resources() -> None:
 @click.option("--device-file", type=click.Path(), help="A device file (instead of --device).")
 @click.option("--benchmark-binary", type=click.Path(), help="TFLite benchmark_model for Android devices.")
 @click.option("--serial", help="ADB device: USB serial or host:port (overrides the device file).")
+@click.option("--ssh", metavar="USER@HOST[:PORT]", help="Linux board over SSH: user@host[:port] or a Host of "
+              "~/.ssh/config (overrides the device file; needs edgelat[ssh]).")
 @click.option("--runs", default=50, show_default=True, help="Timed runs.")
 @click.option("--warmup", default=10, show_default=True, help="Warm-up runs.")
 @click.option("--min-time-ms", default=MIN_TIME_MS, show_default=True, help="Keep timing until this much has passed.")
@@ -284,7 +288,7 @@ def farm_resources() -> None:
 @click.option("--samples", default=32, show_default=True, help="Sample batch size for --compare-fp32.")
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def deploy(model, device_name, device_file, benchmark_binary, serial, runs, warmup, min_time_ms, threads,
+def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs, warmup, min_time_ms, threads,
            compare_fp32, samples, op_profiling, as_json) -> None:
     """Push a .tflite model to a device, benchmark it, and compare with the search's prediction."""
     from edgelat.devices import deploy as dep
@@ -294,7 +298,7 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, runs, warm
         raise OptionError(f"--runs and --samples must be >= 1, --warmup and --min-time-ms >= 0 "
                            f"(got {runs}, {samples}, {warmup}, {min_time_ms})")
     device = dep.with_overrides(get_device(device_name if device_file is None else None, device_file),
-                                benchmark_binary, serial)
+                                benchmark_binary, serial, ssh)
     r = dep.deploy(model, device, threads=threads, warmup=warmup, runs=runs, min_time_ms=min_time_ms,
                    compare_fp32=compare_fp32, samples=samples, op_profiling=op_profiling)
     for w in r["warnings"]:

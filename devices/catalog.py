@@ -17,7 +17,7 @@ from edgelat.devices.mcu.cycle_model import CORES as MCU_CORES
 from edgelat.errors import DeviceFileError
 
 KINDS = ("phone", "edge-cpu", "dsp", "gpu", "mcu", "host")
-TRANSPORTS = ("local", "adb", "sim")
+TRANSPORTS = ("local", "adb", "ssh", "sim")
 RUNTIMES = ("litert", "benchmark_model", "tflite-micro")
 DELEGATES = ("none", "xnnpack", "gpu", "nnapi", "hexagon")
 MEMORY_FIELDS = ("ram", "sram", "flash")
@@ -39,7 +39,7 @@ class Device:
     soc: str = ""
     core: str = ""
     clock_mhz: float | None = None
-    address: str | None = None  # adb over TCP: "host:port"
+    address: str | None = None  # adb over TCP: "host:port"; ssh: "user@host[:port]" or a ~/.ssh/config Host
     serial: str | None = None  # adb over USB
     benchmark_binary: str | None = None  # TFLite benchmark_model for Android devices
     hexagon_lib_path: str | None = None  # device folder with libhexagon_interface.so (hexagon delegate)

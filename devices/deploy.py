@@ -16,16 +16,27 @@ from typing import Any
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.sidecar import read_sidecar
-from edgelat.errors import DataError, RunnerError
+from edgelat.errors import DataError, OptionError, RunnerError
 
 
-def with_overrides(device: Device, benchmark_binary: str | None = None, serial: str | None = None) -> Device:
-    """The device with command-line overrides applied (--benchmark-binary, --serial)."""
+def with_overrides(device: Device, benchmark_binary: str | None = None, serial: str | None = None,
+                   ssh: str | None = None) -> Device:
+    """The device with command-line overrides applied (--benchmark-binary, --serial, --ssh).
+
+    --ssh reaches a Linux board over SSH whatever its file says; --serial over ADB.
+    """
+    if serial and ssh:
+        raise OptionError("give --serial (ADB) or --ssh, not both")
     changes: dict[str, Any] = {}
     if benchmark_binary:
         changes["benchmark_binary"] = benchmark_binary
     if serial:
-        changes["serial"] = serial
+        changes.update(serial=serial, transport="adb" if device.transport == "ssh" else device.transport)
+    if ssh:
+        if device.transport not in ("adb", "ssh") or device.runtime != "litert":
+            raise OptionError(f"--ssh reaches Linux boards (runtime 'litert' over adb or ssh); {device.name} is "
+                              f"reached over {device.transport!r} with runtime {device.runtime!r}")
+        changes.update(transport="ssh", address=ssh, serial=None)
     return replace(device, **changes) if changes else device
 
 

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.devices.catalog import Device, get_device, load_device_file
-from edgelat.errors import DeviceFileError
+from edgelat.devices.deploy import with_overrides
+from edgelat.errors import DeviceFileError, OptionError
 
 FARM_ENV = "EDGELAT_FARM"
 _TOP_FIELDS = {"node": str, "host_cpu": bool, "unit": list}
-_UNIT_FIELDS = {"device": str, "device_file": str, "serial": str, "address": str, "cpu_mask": str,
+_UNIT_FIELDS = {"device": str, "device_file": str, "serial": str, "address": str, "ssh": str, "cpu_mask": str,
                 "benchmark_binary": str}
 _OVERRIDES = ("serial", "address", "cpu_mask", "benchmark_binary")
 
@@ -109,6 +110,14 @@ def reachable(address: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def ssh_socket_address(address: str) -> str:
+    """host:port an SSH address (or ~/.ssh/config alias) connects to."""
+    from edgelat.devices.ssh_transport import resolve
+
+    endpoint = resolve(address)
+    return f"{endpoint.hostname}:{endpoint.port}"
+
+
 def discover_units(path: Path | None = None, warn=None) -> list[Unit]:
     """This node's units that are present right now; absent ones are reported through `warn`."""
     path = path or farm_file()
@@ -128,6 +137,11 @@ def discover_units(path: Path | None = None, warn=None) -> list[Unit]:
             except DeviceFileError as exc:
                 raise _fail(path, f"unit[{i}].device", str(exc)) from None
         dev = replace(dev, **{k: spec[k] for k in _OVERRIDES if k in spec})
+        if "ssh" in spec:  # a Linux board reached over SSH, as `--ssh` does on the command line
+            try:
+                dev = with_overrides(dev, ssh=spec["ssh"])
+            except OptionError as exc:
+                raise _fail(path, f"unit[{i}].ssh", str(exc)) from None
         handle = dev.serial or dev.address or f"cpu{dev.cpu_mask or 'all'}"
         if dev.transport == "adb" and dev.serial and not dev.address:
             serials = adb_serials() if serials is None else serials
@@ -135,6 +149,10 @@ def discover_units(path: Path | None = None, warn=None) -> list[Unit]:
                 if warn:
                     warn(f"{path}: unit[{i}] {dev.name} serial {dev.serial} is not attached (adb devices)")
                 continue
+        if dev.transport == "ssh" and dev.address and not reachable(ssh_socket_address(dev.address)):
+            if warn:
+                warn(f"{path}: unit[{i}] {dev.name} at {dev.address} does not answer on its SSH port")
+            continue
         if dev.transport == "adb" and dev.address and not reachable(dev.address):
             if warn:
                 warn(f"{path}: unit[{i}] {dev.name} at {dev.address} does not answer")

@@ -43,6 +43,7 @@ class ProfileOptions:
     cache_dir: str | None = None
     benchmark_binary: str | None = None
     serial: str | None = None
+    ssh: str | None = None
     op_profiling: bool = False
     cluster: str | None = None
     replicate: int = 0
@@ -104,7 +105,7 @@ def resolve_device(opts: ProfileOptions) -> Device:
     from edgelat.devices.deploy import with_overrides
 
     device = get_device(opts.device if opts.device_file is None else None, opts.device_file)
-    device = with_overrides(device, opts.benchmark_binary, opts.serial)
+    device = with_overrides(device, opts.benchmark_binary, opts.serial, opts.ssh)
     if device.kind == "mcu" and opts.dtype not in (None, "int8"):
         raise DeviceFileError(f"device {device.name!r} is a microcontroller: it runs int8 models only "
                               f"(use --dtype int8)")
@@ -170,7 +171,7 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
     from edgelat.profiler.conversion_pool import ConversionPool
 
     backend_options = {"op_profiling": True} if opts.op_profiling else {}
-    if (device.transport, device.runtime) == ("adb", "litert"):  # boards: can take many seconds when busy
+    if device.transport in ("adb", "ssh") and device.runtime == "litert":  # boards: can take many seconds when busy
         progress.note(f"{device.name}: connecting and starting the timing runner "
                       f"(allowed up to {device.startup_timeout_s:g} s: 'startup_timeout_s')")
     with open_backend(device, opts.threads, **backend_options) as backend, \

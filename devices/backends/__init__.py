@@ -18,6 +18,7 @@ BACKENDS: dict[tuple[str, str], type[Backend]] = {
     ("local", "litert"): HostBackend,
     ("adb", "benchmark_model"): AndroidBenchmarkBackend,
     ("adb", "litert"): LinuxBoardBackend,
+    ("ssh", "litert"): LinuxBoardBackend,
     ("sim", "tflite-micro"): McuSimBackend,
 }
 
