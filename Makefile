@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -c constraints.txt -e '.[dev,farm]'
+	$(BIN)/pip install -c constraints.txt -e '.[dev,farm,ssh]'
 	touch $(STAMP)
 
 # Re-pin constraints.txt to the current .venv (after `make test` passed with a newer set).
@@ -24,6 +24,8 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	@# AOSP adbd for the ADB tests (cached; exit code 77: cannot build here, those tests then skip)
 	bash tests/adbd/build.sh >/dev/null || [ $$? -eq 77 ]
+	@# OpenSSH's sshd for the SSH tests (Debian's openssh-server, where apt-get runs as root; else they skip)
+	bash tests/sshd/install.sh || [ $$? -eq 77 ]
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from adbd_daemon import adb_key, adbd, adbd_binary  # noqa: F401 - the real-adbd fixtures (tests/adbd/)
+from sshd_daemon import ssh_user_key, sshd, sshd_installed  # noqa: F401 - the real-sshd fixtures (tests/sshd/)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,18 @@ stride = [1, 2]
 se = [0, 1]
 act = ["relu6", "hswish"]
 """
+
+
+@pytest.fixture(scope="session")
+def arm64_python() -> str:
+    """The emulated ARM64 board's python (tests/qemu/build_arm64_board.sh, cached); skip where it cannot be built."""
+    res = subprocess.run(["bash", str(REPO / "tests" / "qemu" / "build_arm64_board.sh")], capture_output=True,
+                         text=True, timeout=1800)
+    if res.returncode == 77:
+        pytest.skip(f"no emulated ARM64 board here: {res.stderr.strip().splitlines()[-1] if res.stderr else ''}")
+    if res.returncode != 0:
+        pytest.fail(f"tests/qemu/build_arm64_board.sh failed:\n{res.stderr[-2000:]}")
+    return res.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")

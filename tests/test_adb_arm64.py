@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-from pathlib import Path
 
 import pytest
 from adbd_daemon import board_device_file
@@ -18,18 +16,6 @@ from edgelat.devices.backends.linux_board import LinuxBoardBackend
 from edgelat.devices.catalog import load_device_file
 
 from conftest import run_cli
-
-BUILD = Path(__file__).parent / "qemu" / "build_arm64_board.sh"
-
-
-@pytest.fixture(scope="session")
-def arm64_python() -> str:
-    res = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=1800)
-    if res.returncode == 77:
-        pytest.skip(f"no emulated ARM64 board here: {res.stderr.strip().splitlines()[-1] if res.stderr else ''}")
-    if res.returncode != 0:
-        pytest.fail(f"tests/qemu/build_arm64_board.sh failed:\n{res.stderr[-2000:]}")
-    return res.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.slow

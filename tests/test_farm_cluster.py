@@ -1,5 +1,6 @@
 """The device farm on a real local Ray cluster: a head node with the host runner and a second node
-with the loopback adbd "board", both units of one model; the second node is killed mid-campaign."""
+with a board reached over the loopback sshd, all units of one model; the second node is killed
+mid-campaign. The head's third unit, a broken board behind the loopback adbd, always fails."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from adbd_daemon import board_device_file
 from ray_cluster import RayNode, wait_for_nodes
+from sshd_daemon import Sshd
 
 from conftest import run_cli
 
@@ -33,15 +35,18 @@ def ok_rows(store: Path) -> list[tuple[str, str]]:
         db.close()
 
 
-def write_farm(path: Path, node: str, *unit_files: Path) -> Path:
-    units = "".join(f'[[unit]]\ndevice_file = "{f}"\n' for f in unit_files)
+def write_farm(path: Path, node: str, *unit_files: Path, ssh: str | None = None) -> Path:
+    """A farm file; `ssh` reaches its units' boards over SSH (the farm file's per-unit `ssh`)."""
+    over_ssh = f'ssh = "{ssh}"\n' if ssh else ""
+    units = "".join(f'[[unit]]\ndevice_file = "{f}"\n{over_ssh}' for f in unit_files)
     path.write_text(f'node = "{node}"\nhost_cpu = false\n{units}')
     return path
 
 
 @pytest.fixture()
-def farm(adbd, tmp_path):
-    """Head (host runner on CPU 1, and a board unit that always fails) + node2 (the adbd board on CPU 0).
+def farm(adbd, sshd, tmp_path):
+    """Head (host runner on CPU 1, and an adbd board unit that always fails) + node2 (a board on CPU 0,
+    reached over the loopback sshd).
 
     Both nodes are killed at the end, whatever happens. The broken unit pins its runner to a CPU
     this machine lacks, so each of its measurements fails (a real runner error).
@@ -56,7 +61,8 @@ def farm(adbd, tmp_path):
     nodes = []
     try:
         for name, unit_files in (("head", (host_file, broken)), ("node2", (board_file,))):
-            farm_file = write_farm(tmp_path / f"{name}.toml", name, *unit_files)
+            farm_file = write_farm(tmp_path / f"{name}.toml", name, *unit_files,
+                                   ssh=Sshd.alias if name == "node2" else None)
             res = run_cli("farm-resources", env={"EDGELAT_FARM": str(farm_file)})
             assert res.returncode == 0, res.stderr
             resources = json.loads(res.stdout)
