@@ -83,6 +83,9 @@ def check_options(opts: ProfileOptions) -> None:
         raise OptionError(f"--replicate must be >= 0 (got {opts.replicate})")
     if opts.passes < 0 or (opts.passes > 1 and opts.cluster):
         raise OptionError(f"--passes must be >= 0, and a farm campaign measures in one pass (got {opts.passes})")
+    if opts.cluster and (opts.serial or opts.ssh):
+        raise OptionError("--serial and --ssh name one device; a farm campaign (--cluster) reaches its units "
+                          "through each node's farm file ('serial', 'address' or 'ssh' per unit)")
     if opts.timing not in ("auto", "cold", "plain"):
         raise OptionError(f"--timing: must be auto, cold or plain, got {opts.timing!r}")
 

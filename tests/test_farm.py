@@ -124,6 +124,8 @@ def test_cluster_errors_are_one_line(tmp_path, tiny_ranges):
     assert len(res.stderr.strip().splitlines()) == 1
     res = run_cli(*base, "--replicate", "2")
     assert res.returncode == 2 and "--replicate needs --cluster" in res.stderr
+    res = run_cli(*base, "--cluster", "auto", "--ssh", "pi@board")
+    assert res.returncode == 2 and "through each node's farm file" in res.stderr
     res = run_cli(*base, "--cluster", "nowhere")
     assert res.returncode == 2 and "expected 'auto', 'ray://HOST:PORT'" in res.stderr
     with socket.socket() as probe:  # a port nothing listens on
