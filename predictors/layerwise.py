@@ -65,8 +65,10 @@ class LayerwisePredictor(LatencyPredictor):
     kind = "layerwise"
 
     def __init__(self, space: str = "fbnet", prior: str | LatencyPredictor | None = None, alpha: float | None = None,
-                 robust: bool = True, resolution: int | None = None, width: float = 1.0, dtype: str = "fp32"):
+                 robust: bool = True, resolution: int | None = None, width: float = 1.0, dtype: str = "fp32",
+                 corrections: bool = True):
         self.space = space
+        self.corrections = corrections  # False: the prior kept as it ranks, only scaled (and shifted)
         self.dtype = dtype  # of the blocks a block-predictor prior prices
         self.prior = prior
         self.alpha = alpha
@@ -105,23 +107,31 @@ class LayerwisePredictor(LatencyPredictor):
         # A block model's sum is off by a factor (cache effects) more than by a constant: below
         # MIN_FOR_CORRECTIONS networks the calibration is that factor alone, which cannot chase
         # noise or extrapolate to negative latencies the way a line through a few points can.
-        factor_only = bool(const) and len(y) < MIN_FOR_CORRECTIONS
-        with_intercept = not factor_only
-        base = [np.ones(len(y))] if with_intercept else []
+        block_few = bool(const) and len(y) < MIN_FOR_CORRECTIONS
+        factor_only = block_few or (P is not None and not self.corrections)
+        base = [] if block_few else [np.ones(len(y))]
         if P is not None:
             base.insert(0, onehot @ np.nan_to_num(P).ravel() + const)
         B = np.column_stack(base)  # unpenalised: [prior sum,] intercept
+        solve = self._factor if factor_only else self._solve
         # Relative-error weights (1/y²) and, when robust, Huber reweighting: whole-network phone
         # measurements have spikes of 2x that plain least squares would chase.
         w = 1.0 / y**2
         for _ in range(6 if self.robust else 1):
-            d, coef_b = self._solve(B, onehot, y, w) if not factor_only else self._factor(B, onehot, y, w)
-            pred = B @ coef_b + onehot @ d
+            Bx = B
+            d, coef_b = solve(Bx, onehot, y, w)
+            self.prior_dropped_ = P is not None and coef_b[0] < 0
+            if self.prior_dropped_:  # a negative scale would invert the prior's ranking: scale 0 instead
+                Bx = np.ones((len(y), 1))
+                d, coef_b = solve(Bx, onehot, y, w)
+            pred = Bx @ coef_b + onehot @ d
             rel = (y - pred) / np.maximum(pred, 1e-9)
             scale = 1.4826 * np.median(np.abs(rel - np.median(rel))) + 1e-12
             huber = np.minimum(1.0, 1.345 * scale / np.maximum(np.abs(rel), 1e-12))
             w = huber / y**2
-        scale = float(coef_b[0]) if P is not None else 0.0
+        with_prior = P is not None and not self.prior_dropped_
+        scale = float(coef_b[0]) if with_prior else 0.0
+        with_intercept = not with_prior or not block_few
         self.scale_ = scale
         self.intercept_ = (float(coef_b[-1]) if with_intercept else 0.0) + scale * const
         costs = d.reshape(len(space.layers), c)
