@@ -365,8 +365,10 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 @click.option("--space", help="The data is a whole-network table of this layer-wise space (op0..opN columns).")
 @click.option("--target", default="latency_ms", show_default=True, help="Latency column of a network table.")
 @click.option("--source", type=click.Path(), help="Source-device model for --predictor transfer.")
-@click.option("--prior", help="Network tables: 'flops', 'params', a layer-wise MODEL.json of another device, or a "
-              "block MODEL.json of this one (a block table calibrated by a few whole networks).")
+@click.option("--prior", multiple=True, help="Network tables: one of 'none', 'flops', 'params', a layer-wise "
+              "MODEL.json of another device or a block MODEL.json of this one (a block table calibrated by a few "
+              "whole networks) forces that prior; by default (or 'auto', or several) fit chooses by CV among none, "
+              "flops, params and every model given.")
 @click.option("--resolution", type=int, help="Network tables: the networks' input size [default: the space's].")
 @click.option("--dtype", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
               help="Network tables with a block-model prior: which blocks it prices.")
@@ -393,8 +395,15 @@ def fit(data, kind, space, target, source, prior, resolution, dtype, device, cv,
             for name, value in r["coefficients"].items():
                 table.add_row(name, f"{value:.6g}")
             out.print(table)
+        if "prior_choice" in r:
+            table = Table("prior", "CV Spearman", "CV ±10%", "CV MAPE", title="prior candidates (out-of-fold)")
+            for name, c in r["prior_choice"]["candidates"].items():
+                mark = " (chosen)" if name == r["prior_choice"]["chosen"] else ""
+                table.add_row(name + mark, f"{c['spearman']:.3f}", f"{c['acc10']:.1%}", f"{c['mape']:.1%}")
+            out.print(table)
         if "scale" in r:
-            out.print(f"prior scale {r['scale']:.4g}, intercept {r['intercept']:.4g} ms, ridge alpha {r['alpha']:.3g}")
+            alpha = "none (scaled prior only)" if r["alpha"] is None else f"{r['alpha']:.3g}"
+            out.print(f"prior scale {r['scale']:.4g}, intercept {r['intercept']:.4g} ms, ridge alpha {alpha}")
 
     _print_json_or(result, as_json, human)
 

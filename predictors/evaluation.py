@@ -17,8 +17,8 @@ def _take(X, idx):
     return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
 
 
-def cross_validate(make: Callable[[], LatencyPredictor], X, y, folds: int = 5, seed: int = 0) -> dict[str, float]:
-    """k-fold metrics (pooled over the folds' held-out predictions)."""
+def out_of_fold(make: Callable[[], LatencyPredictor], X, y, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Each row predicted by a model fitted on the other folds (k-fold; leave-one-out when folds = rows)."""
     y = np.asarray(y, dtype=float)
     if folds < 2 or folds > len(y):
         raise PredictorError(f"--cv must be between 2 and the number of rows ({len(y)}), got {folds}")
@@ -28,7 +28,12 @@ def cross_validate(make: Callable[[], LatencyPredictor], X, y, folds: int = 5, s
         test = order[k::folds]
         train = np.setdiff1d(order, test)
         pred[test] = make().fit(_take(X, train), y[train]).predict(_take(X, test))
-    return metrics.report(y, pred)
+    return pred
+
+
+def cross_validate(make: Callable[[], LatencyPredictor], X, y, folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """k-fold metrics (pooled over the folds' held-out predictions)."""
+    return metrics.report(np.asarray(y, dtype=float), out_of_fold(make, X, y, folds, seed))
 
 
 def plot_predictions(y_true, y_pred, path: str | Path, title: str = "") -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.spaces import get_space
 from edgelat.errors import OptionError
-from edgelat.predictors import metrics, persistence
+from edgelat.predictors import metrics, persistence, selection
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_networks
@@ -17,24 +17,42 @@ from edgelat.predictors.gbdt import GBDTPredictor
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
+from edgelat.predictors.selection import BUILT_IN_PRIORS
 from edgelat.predictors.transfer import TransferPredictor
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
 
 
-def _prior(prior: str | None) -> str | LatencyPredictor | None:
-    if prior is None or prior in ("flops", "params"):
+def _prior(prior: str | LatencyPredictor | None) -> str | LatencyPredictor | None:
+    if prior is None or prior == "none":
+        return None
+    if isinstance(prior, LatencyPredictor) or prior in ("flops", "params"):
         return prior
     return persistence.load(prior)
 
 
-def make_predictor(kind: str, space: str | None, source: str | None = None, prior: str | None = None,
-                   resolution: int | None = None, dtype: str = "fp32") -> LatencyPredictor:
+def prior_candidates(priors: list[str]) -> dict[str, str | LatencyPredictor | None] | None:
+    """The priors `fit` chooses among (none, flops, params and every model given), or None when one
+    prior is forced (a single --prior other than 'auto')."""
+    given = [p for p in priors if p != "auto"]
+    if len(given) == 1 and "auto" not in priors:
+        return None
+    out: dict[str, str | LatencyPredictor | None] = {name: _prior(name) for name in BUILT_IN_PRIORS}
+    for path in given:
+        if path not in out:
+            out[path] = _prior(path)
+    return out
+
+
+def make_predictor(kind: str, space: str | None, source: str | None = None,
+                   prior: str | LatencyPredictor | None = None, resolution: int | None = None,
+                   dtype: str = "fp32", corrections: bool = True) -> LatencyPredictor:
     if space is not None:
         if kind not in ("lut", "linear"):
             raise OptionError(f"--predictor {kind}: whole-network tables (--space) take 'lut' (a learned "
                                "per-layer table; 'linear' is the same model)")
-        return LayerwisePredictor(space=space, prior=_prior(prior), resolution=resolution, dtype=dtype)
+        return LayerwisePredictor(space=space, prior=_prior(prior), resolution=resolution, dtype=dtype,
+                                  corrections=corrections)
     if prior is not None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
     if kind == "lut":
@@ -63,10 +81,25 @@ def load_data(data: str, space: str | None, target: str, device: str | None = No
 
 
 def fit(data: str, kind: str, output: str, space: str | None = None, target: str = "latency_ms",
-        source: str | None = None, prior: str | None = None, cv: int = 5, device: str | None = None,
+        source: str | None = None, prior: str | list[str] | None = None, cv: int = 5, device: str | None = None,
         resolution: int | None = None, dtype: str = "fp32") -> dict[str, Any]:
+    """Fit and save a predictor. A whole-network table's prior is chosen by CV unless one is forced."""
+    priors = [prior] if isinstance(prior, str) else list(prior or [])
+    if priors and space is None:
+        raise OptionError("--prior applies to whole-network tables (give --space)")
     X, y, fixed, notes, provenance = load_data(data, space, target, device)
-    make = lambda: make_predictor(kind, space, source, prior, resolution, dtype)  # noqa: E731
+    cands = prior_candidates(priors) if space is not None and kind in ("lut", "linear") else None
+    choice = None
+    if cands is not None:
+        choice = selection.choose(lambda c: make_predictor(kind, space, None, c.prior, resolution, dtype,
+                                                           c.corrections), selection.candidates(cands), X, y)
+        notes.append(choice.note)
+        chosen = choice.chosen
+        make = lambda: make_predictor(kind, space, None, chosen.prior, resolution, dtype,  # noqa: E731
+                                      chosen.corrections)
+    else:
+        make = lambda: make_predictor(kind, space, source, priors[0] if priors else None,  # noqa: E731
+                                      resolution, dtype)
     cv_metrics = None
     if cv and not (kind == "lut" and space is None):  # a block LUT cannot answer unseen keys
         if cv == 1:
@@ -77,8 +110,13 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
             notes.append(f"too few rows ({len(y)}) for {cv}-fold cross-validation")
     model = make()
     model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
+    if getattr(model, "prior_dropped_", False):
+        notes.append("the prior's fitted scale came out negative (it would invert the ranking): scale 0, "
+                     "the prior unused")
     meta = {"data": str(data), "target": target, "space": space, **provenance, "training_size": int(len(y)),
             "cv": cv_metrics, "notes": notes, "train": metrics.report(y, model.predict(X))}
+    if choice is not None:
+        meta["prior_choice"] = choice.as_dict()
     persistence.save(model, output, meta)
     result = {"output": str(output), "kind": model.kind, **meta}
     if isinstance(model, LinearPredictor):
