@@ -91,3 +91,22 @@ def test_scale_is_never_negative_even_against_an_inverted_prior(nets):
     inverted = 200.0 - macs / macs.max() * 100.0
     model = LayerwisePredictor(space="fbnet", prior="flops", corrections=False).fit(pi.archs[train], inverted)
     assert model.scale_ == 0.0 and model.prior_dropped_
+
+
+def test_transfer_reaches_95_percent_with_10_samples_on_every_draw():
+    """Pixel 1's table (gbdt) to Pixel 4 and back, the shrinkage chosen by leave-one-out CV."""
+    from edgelat.predictors.datasets import load_blocks
+    from edgelat.predictors.gbdt import GBDTPredictor
+    from edgelat.predictors.transfer import SLOPE_PRIORS, TransferPredictor
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    p1, p4 = load_blocks(data / "pixel1_mbconv.csv"), load_blocks(data / "pixel4_mbconv.csv")
+    for source, target in ((p1, p4), (p4, p1)):
+        model = GBDTPredictor().fit(source.frame, source.y)
+        for seed in range(5):
+            train, test = split(10, seed, n=len(target.y))
+            t = TransferPredictor(source=model).fit(target.frame.iloc[train], target.y[train])
+            assert t.slope_prior_ in SLOPE_PRIORS and t.slope_ >= 0
+            assert metrics.report(target.y[test], t.predict(target.frame.iloc[test]))["acc10"] >= 0.95
+        inverted = TransferPredictor(source=model).fit(target.frame.iloc[:10], 1.0 / target.y[:10])
+        assert inverted.slope_ == 0.0  # a source that ranks backwards is not turned upside down
