@@ -310,6 +310,11 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs,
     out.print(f"{r['device']}: measured {r['measured_ms']:.3f} ms ({stat} of {r['runs']} runs, {r['runtime']})")
     if r["predicted_ms"] is not None:
         out.print(f"predicted {r['predicted_ms']:.3f} ms ({r['sidecar']}), error {r['error_pct']:+.1f}%")
+    if r["predicted_interval_ms"] is not None:
+        lo, hi = r["predicted_interval_ms"]
+        level = f"{r['interval_level']:.0%} " if r["interval_level"] else ""
+        where = "inside" if r["within_interval"] else "OUTSIDE"
+        out.print(f"measured {where} the predicted {level}interval {lo:.3f}–{hi:.3f} ms")
     if r["throttled"]:
         err.print("[yellow]warning:[/] the device was throttled during this measurement")
     if "hexagon_total_ms" in r:
@@ -421,9 +426,14 @@ def evaluate(model_path, data, space, target, device, plot, as_json) -> None:
     from edgelat.predictors import workflow
 
     report = workflow.evaluate(model_path, data, space, target, device, plot)
-    _print_json_or(report, as_json, lambda r: out.print(
-        f"n {r['n']}  ±10% {r['acc10']:.1%}  ±5% {r['acc5']:.1%}  MAPE {r['mape']:.2%}  RMSE {r['rmse_ms']:.4f} ms  "
-        f"Kendall {r['kendall']:.4f}  Spearman {r['spearman']:.4f}"))
+    def human(r):
+        out.print(f"n {r['n']}  ±10% {r['acc10']:.1%}  ±5% {r['acc5']:.1%}  MAPE {r['mape']:.2%}  "
+                  f"RMSE {r['rmse_ms']:.4f} ms  Kendall {r['kendall']:.4f}  Spearman {r['spearman']:.4f}")
+        if "interval_coverage" in r:
+            out.print(f"{r['interval_level']:.0%} interval: covered {r['interval_coverage']:.1%} of the rows, width "
+                      f"{r['interval_width']:.1%} of the prediction (median {r['interval_width_ms_median']:.4g} ms)")
+
+    _print_json_or(report, as_json, human)
     if plot and not as_json:
         err.print(f"wrote {plot}")
 
@@ -440,7 +450,15 @@ def predict(model_path, block, arch, space, tflite, as_json) -> None:
     from edgelat.predictors import workflow
 
     result = workflow.predict(model_path, block, arch, space, tflite)
-    _print_json_or(result, as_json, lambda r: out.print(f"{r['latency_ms']:.4f} ms"))
+
+    def human(r):
+        band = ""
+        if "interval_ms" in r:
+            lo, hi = r["interval_ms"]
+            band = f"  ({r['interval_level']:.0%} interval {lo:.4f}–{hi:.4f} ms)"
+        out.print(f"{r['latency_ms']:.4f} ms{band}")
+
+    _print_json_or(result, as_json, human)
     if not as_json:
         for note in result.get("notes", []):
             err.print(f"note: {note}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.sidecar import read_sidecar
+from edgelat.devices.sidecar import read_interval, read_sidecar
 from edgelat.errors import DataError, OptionError, RunnerError
 
 
@@ -56,6 +56,7 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
                                   or not math.isfinite(predicted) or predicted <= 0):
         warnings.append(f"{sidecar}: 'predicted_ms' is not a positive number ({predicted!r}); no prediction used")
         predicted = None
+    band = read_interval(sidecar, data) if predicted is not None else None
     if predicted is not None and data.get("device") not in (None, device.name):
         warnings.append(f"{sidecar}: the prediction is for device {data['device']!r}, not {device.name!r}")
     kwargs = {"op_profiling": True} if op_profiling else {}
@@ -71,6 +72,8 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
         "model": str(model), "device": device.name, "measured_ms": measured,
         "predicted_ms": float(predicted) if predicted is not None else None,
         "error_pct": (float(predicted) - measured) / measured * 100 if predicted is not None else None,
+        "predicted_interval_ms": band, "interval_level": data.get("interval_level") if band else None,
+        "within_interval": band[0] <= measured <= band[1] if band else None,
         "sidecar": str(sidecar) if sidecar else None, "runtime": backend.runtime,
         "runtime_version": backend.runtime_version, "runs": m.runs, "threads": m.threads,
         "stats": m.stats, "throttled": m.info.get("throttled"), "latency_stat": m.info.get("latency_stat", "median"),

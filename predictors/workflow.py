@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.spaces import get_space
 from edgelat.errors import OptionError
-from edgelat.predictors import metrics, persistence, selection
+from edgelat.predictors import intervals, metrics, persistence, selection
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_networks
-from edgelat.predictors.evaluation import cross_validate, plot_predictions
+from edgelat.predictors.evaluation import out_of_fold, plot_predictions
 from edgelat.predictors.gbdt import GBDTPredictor
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
@@ -100,14 +102,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     else:
         make = lambda: make_predictor(kind, space, source, priors[0] if priors else None,  # noqa: E731
                                       resolution, dtype)
-    cv_metrics = None
-    if cv and not (kind == "lut" and space is None):  # a block LUT cannot answer unseen keys
-        if cv == 1:
-            raise OptionError("--cv must be 0 (no cross-validation) or at least 2 folds, got 1")
-        if len(y) >= cv * 2:
-            cv_metrics = cross_validate(make, X, y, folds=cv)
-        else:
-            notes.append(f"too few rows ({len(y)}) for {cv}-fold cross-validation")
+    cv_metrics, interval = _cross_validation(make, X, y, cv, kind == "lut" and space is None, notes)
     model = make()
     model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
     if getattr(model, "prior_dropped_", False):
@@ -117,6 +112,8 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
             "cv": cv_metrics, "notes": notes, "train": metrics.report(y, model.predict(X))}
     if choice is not None:
         meta["prior_choice"] = choice.as_dict()
+    if interval is not None:
+        meta["interval"] = interval.as_dict()
     persistence.save(model, output, meta)
     result = {"output": str(output), "kind": model.kind, **meta}
     if isinstance(model, LinearPredictor):
@@ -126,12 +123,39 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     return result
 
 
+def _cross_validation(make, X, y, cv: int, block_lut: bool, notes: list[str]
+                      ) -> tuple[dict[str, float] | None, intervals.RelativeInterval | None]:
+    """CV metrics and the conformal interval, from one set of out-of-fold predictions."""
+    if cv == 1:
+        raise OptionError("--cv must be 0 (no cross-validation) or at least 2 folds, got 1")
+    if block_lut:  # a block LUT cannot answer unseen keys
+        notes.append("a block lookup table answers only the keys it holds: no cross-validation, no interval")
+        return None, None
+    if not cv:
+        notes.append("--cv 0: no cross-validation, so predictions carry no interval")
+        return None, None
+    if len(y) < cv * 2:
+        notes.append(f"too few rows ({len(y)}) for {cv}-fold cross-validation: no interval")
+        return None, None
+    pred = out_of_fold(make, X, y, folds=cv)
+    interval = intervals.conformal(y, pred)
+    if interval.capped:
+        notes.append(f"{len(y)} rows are too few for a {interval.level:.0%} interval: it spans the extreme "
+                     f"out-of-fold errors ({interval.low:.3f}x to {interval.high:.3f}x)")
+    return metrics.report(y, pred), interval
+
+
 def evaluate(model_path: str, data: str, space: str | None = None, target: str = "latency_ms",
              device: str | None = None, plot: str | None = None) -> dict[str, float]:
     model = persistence.load(model_path)
     X, y, *_ = load_data(data, space, target, device)
     pred = model.predict(X)
-    report = metrics.report(y, pred)
+    report: dict[str, Any] = metrics.report(y, pred)
+    interval = intervals.load_interval(model_path)
+    if interval is not None:  # how often the stored interval held on this table
+        report.update(interval_level=interval.level, interval_coverage=float(np.mean(interval.covers(y, pred))),
+                      interval_width=interval.width,
+                      interval_width_ms_median=float(np.median(pred * interval.width)))
     if plot:
         plot_predictions(y, pred, plot, title=f"{Path(model_path).name} on {Path(data).name}")
     return report
@@ -139,7 +163,19 @@ def evaluate(model_path: str, data: str, space: str | None = None, target: str =
 
 def predict(model_path: str, block: str | None = None, arch: str | None = None, space: str | None = None,
             tflite: str | None = None) -> dict[str, Any]:
-    model = persistence.load(model_path)
+    """The prediction, with the interval `fit` stored (``interval_ms``; a block model's interval is
+    applied to sums of blocks as it is, a conservative band since block errors partly cancel)."""
+    result = _point_prediction(persistence.load(model_path), block, arch, space, tflite)
+    interval = intervals.load_interval(model_path)
+    if interval is not None:
+        result.update(interval_ms=list(interval.around(result["latency_ms"])), interval_level=interval.level)
+    else:
+        result.setdefault("notes", []).append("no interval: the model was fitted without cross-validation")
+    return result
+
+
+def _point_prediction(model: LatencyPredictor, block: str | None, arch: str | None, space: str | None,
+                      tflite: str | None) -> dict[str, Any]:
     if sum(x is not None for x in (block, arch, tflite)) != 1:
         raise OptionError("give exactly one of --block KEY, --arch ENCODING (with --space) or --tflite FILE")
     if block is not None:
@@ -158,5 +194,3 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
     from edgelat.predictors.tflite_ops import predict_tflite
 
     return predict_tflite(model, tflite)
-
-

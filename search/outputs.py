@@ -50,7 +50,7 @@ def search_document(run: SearchRun, ri: dict[str, Any]) -> dict[str, Any]:
         "width": opts.width, "num_classes": run.data.num_classes,
         "layers": [space.layers[i].choices[j].name for i, j in enumerate(result.arch)],
         "device": run.device.name, "predictor": run.predictor, "dtype": opts.dtype,
-        "predicted_ms": result.latency_ms,
+        "predicted_ms": result.latency_ms, **_interval(run.predictor, result.latency_ms),
         "constraint": {"target_ms": opts.target_ms, "mode": opts.budget,
                        **{c.name.replace(" ", "_") + "_max": c.limit for c in run.problem.constraints}},
         "accuracy_signal": run.problem.signal.name, "accuracy": result.score, "strategy": result.strategy,
@@ -67,6 +67,16 @@ def search_document(run: SearchRun, ri: dict[str, Any]) -> dict[str, Any]:
         doc["memory"] = {"peak_sram_bytes": est.peak_sram_bytes, "flash_bytes": est.flash_bytes,
                          "estimated": True}
     return doc
+
+
+def _interval(predictor: str, predicted_ms: float) -> dict[str, Any]:
+    """The predictor file's interval around the prediction (nothing for models without one, or MCUs)."""
+    from edgelat.predictors.intervals import load_interval
+
+    interval = load_interval(predictor) if predictor and Path(predictor).is_file() else None
+    if interval is None:
+        return {}
+    return {"predicted_interval_ms": list(interval.around(predicted_ms)), "interval_level": interval.level}
 
 
 def export_model(run: SearchRun, doc: dict[str, Any], model, progress: Progress) -> dict[str, str]:
@@ -133,7 +143,8 @@ def write_outputs(run: SearchRun, doc: dict[str, Any], files: dict[str, str], st
             priced = kind == opts.dtype
             side = write_sidecar(Path(files[kind]), doc["arch"], run.device.name, kind,
                                  result.latency_ms if priced else None,
-                                 None if priced else f"the search predicted the {opts.dtype} model only")
+                                 None if priced else f"the search predicted the {opts.dtype} model only",
+                                 doc.get("predicted_interval_ms") if priced else None, doc.get("interval_level"))
             files[f"{kind}_sidecar"] = str(side)
     doc["files"] = {**files, "arch": str(out / "arch.json")}
     doc["wall_s"] = time.perf_counter() - start

@@ -30,7 +30,9 @@ def test_fit_linear_prints_named_coefficients_and_evaluate_json(tmp_path):
                  "--plot", str(plot))
     assert ev.returncode == 0, ev.stderr
     report = json.loads(ev.stdout)
-    assert set(report) == {"n", "rmse_ms", "mape", "acc5", "acc10", "kendall", "spearman"}
+    assert set(report) == {"n", "rmse_ms", "mape", "acc5", "acc10", "kendall", "spearman", "interval_level",
+                           "interval_coverage", "interval_width", "interval_width_ms_median"}
+    assert report["interval_coverage"] < 0.05  # the Pixel 1 interval does not hold on another phone
     assert report["n"] == 1788 and report["acc10"] < 0.05  # a Pixel 1 model is ~2x slow for a Pixel 4
     assert report["spearman"] > 0.98 and plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
 

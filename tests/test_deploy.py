@@ -70,6 +70,23 @@ def test_deploy_sidecar_lookup_order(models, tmp_path):
     assert bad.returncode == 2 and "not a .tflite file" in bad.stderr
 
 
+def test_deploy_says_whether_the_measurement_fell_inside_the_predicted_interval(models):
+    fp32 = models["fp32"]
+    sidecar = fp32.with_suffix(".json")
+    try:
+        for band, inside in (([1e-6, 1e6], True), ([1e-6, 2e-6], False)):
+            sidecar.write_text(json.dumps({"predicted_ms": 1e-3, "predicted_interval_ms": band, "interval_level": 0.9}))
+            r, _ = deploy_json(str(fp32), "--device", "host")
+            assert r["within_interval"] is inside and r["predicted_interval_ms"] == band
+        res = run_cli("deploy", str(fp32), "--device", "host", *FAST)
+        assert "OUTSIDE the predicted 90% interval" in res.stdout
+        sidecar.write_text(json.dumps({"predicted_ms": 1.0, "predicted_interval_ms": [2, 1]}))
+        bad = run_cli("deploy", str(fp32), "--device", "host", *FAST)
+        assert bad.returncode == 2 and "field 'predicted_interval_ms'" in bad.stderr
+    finally:
+        sidecar.unlink(missing_ok=True)
+
+
 def test_deploy_on_loopback_board_and_fake_phone(adbd, models, tmp_path):
     board = board_device_file(tmp_path / "board.toml", adbd, tmp_path / "bw")
     r, _ = deploy_json(str(models["int8"]), "--device-file", str(board), "--compare-fp32", str(models["fp32"]),

@@ -110,3 +110,38 @@ def test_transfer_reaches_95_percent_with_10_samples_on_every_draw():
             assert metrics.report(target.y[test], t.predict(target.frame.iloc[test]))["acc10"] >= 0.95
         inverted = TransferPredictor(source=model).fit(target.frame.iloc[:10], 1.0 / target.y[:10])
         assert inverted.slope_ == 0.0  # a source that ranks backwards is not turned upside down
+
+
+def test_conformal_factors_follow_the_finite_sample_ranks():
+    from edgelat.predictors.intervals import conformal
+
+    measured = np.linspace(0.8, 1.2, 99)  # ratios measured / predicted, predicted = 1
+    iv = conformal(measured, np.ones(99), level=0.9)
+    # ranks floor(100 * 0.05) = 5 and ceil(100 * 0.95) = 95 of the sorted ratios
+    assert (iv.low, iv.high, iv.capped) == (pytest.approx(measured[4]), pytest.approx(measured[94]), False)
+    assert conformal(measured[:10], np.ones(10)).capped  # 10 residuals cannot give 90% with finite-sample validity
+    assert iv.covers([0.5, 1.0, 1.5], [1.0, 1.0, 1.0]).tolist() == [False, True, False]
+
+
+def test_fit_stores_an_interval_that_predict_prints_and_evaluate_checks(tmp_path):
+    table = pd.read_csv(FBNET.parent / "pixel1_mbconv.csv")
+    train, test = split(int(0.3 * len(table)), seed=0, n=len(table))
+    table.iloc[train].to_csv(tmp_path / "train.csv", index=False)
+    table.iloc[test].to_csv(tmp_path / "test.csv", index=False)
+    model = tmp_path / "m.json"
+    fitted = run_cli("fit", "--data", str(tmp_path / "train.csv"), "--predictor", "linear", "-o", str(model))
+    assert fitted.returncode == 0, fitted.stderr
+    res = run_cli("predict", "--predictor", str(model), "--block", "mbconv-i28-c24-o40-e6-k5-s2-se0-relu6-fp32")
+    assert res.returncode == 0 and "90% interval" in res.stdout
+    r = json.loads(run_cli("predict", "--predictor", str(model), "--block",
+                           "mbconv-i28-c24-o40-e6-k5-s2-se0-relu6-fp32", "--json").stdout)
+    assert r["interval_ms"][0] < r["latency_ms"] < r["interval_ms"][1] and r["interval_level"] == 0.9
+    ev = json.loads(run_cli("evaluate", "--predictor", str(model), "--data", str(tmp_path / "test.csv"),
+                            "--json").stdout)
+    assert 0.85 <= ev["interval_coverage"] <= 0.95 and 0 < ev["interval_width"] < 0.3  # on 1,252 unseen blocks
+    no_cv = run_cli("fit", "--data", str(tmp_path / "train.csv"), "--predictor", "linear", "--cv", "0",
+                    "-o", str(tmp_path / "n.json"))
+    assert "no interval" in no_cv.stderr
+    bare = run_cli("predict", "--predictor", str(tmp_path / "n.json"), "--block",
+                   "mbconv-i28-c24-o40-e6-k5-s2-se0-relu6-fp32", "--json")
+    assert "interval_ms" not in json.loads(bare.stdout) and "no interval" in bare.stdout
