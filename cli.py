@@ -200,6 +200,8 @@ def _print_slowest(rows, top: int) -> None:
               "device can); plain = back-to-back runs.")
 @click.option("--networks", default=0, show_default=True,
               help="Measure N whole networks of --space (spread over its cost range) instead of blocks.")
+@click.option("--from-suggestions", type=click.Path(), help="Measure the whole networks listed in this file (one "
+              "encoding per line, as `edgelat suggest -o` writes).")
 @click.option("--arch", "archs", multiple=True,
               help="Measure this whole network of --space (its encoding; repeatable).")
 @click.option("--passes", default=0, show_default=True,
@@ -211,9 +213,9 @@ def _print_slowest(rows, top: int) -> None:
               help="With --cluster: measure the first N blocks on every unit (unit-to-unit spread in `report`).")
 def profile(device_name, device_file, store_path, top, as_json, **kw) -> None:
     """Measure blocks on a device into a crash-safe store (re-run to resume)."""
-    from edgelat.profiler.workflow import ProfileOptions, check_options, run_profile
+    from edgelat.profiler.workflow import ProfileOptions, check_options, run_profile, with_suggestions
 
-    opts = ProfileOptions(device=device_name, device_file=device_file, store=store_path, **kw)
+    opts = with_suggestions(ProfileOptions(device=device_name, device_file=device_file, store=store_path, **kw))
     check_options(opts)
     result = _with_bar(run_profile, opts)
     _print_profile(result, top, as_json)
@@ -462,6 +464,37 @@ def predict(model_path, block, arch, space, tflite, as_json) -> None:
     if not as_json:
         for note in result.get("notes", []):
             err.print(f"note: {note}")
+
+
+@cli.command()
+@click.option("--predictor", "model_path", required=True, type=click.Path(), help="A whole-network model JSON.")
+@click.option("--space", help="Check that the model is of this space.")
+@click.option("--n", "count", default=20, show_default=True, help="How many networks to suggest.")
+@click.option("--pool", default=2000, show_default=True, help="Random networks of the space to choose from.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(),
+              help="Write the encodings, one per line (for profile --from-suggestions).")
+@click.option("--json", "as_json", is_flag=True)
+def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
+    """Whole networks to measure next: where a bootstrap committee of the model disagrees most."""
+    from edgelat.core.paths import ensure_parent
+    from edgelat.predictors import workflow
+
+    result = workflow.suggest(model_path, count, pool, space, seed)
+    if output:
+        ensure_parent(output, "the suggestions")
+        Path(output).write_text("".join(s["arch"] + "\n" for s in result["suggestions"]))
+
+    def human(r):
+        table = Table("arch", "predicted ms", "disagreement", title=f"{len(r['suggestions'])} networks to measure "
+                      f"next (model trained on {r['trained_on']}, pool of {r['pool']})")
+        for s in r["suggestions"]:
+            table.add_row(s["arch"], f"{s['predicted_ms']:.3f}", f"{s['disagreement']:.1%}")
+        out.print(table)
+        if output:
+            err.print(f"wrote {output}: measure them with `edgelat profile --from-suggestions {output} ...`")
+
+    _print_json_or(result, as_json, human)
 
 
 # -- search ------------------------------------------------------------------------------

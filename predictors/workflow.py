@@ -9,7 +9,7 @@ import numpy as np
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.spaces import get_space
-from edgelat.errors import OptionError
+from edgelat.errors import DataError, OptionError
 from edgelat.predictors import intervals, metrics, persistence, selection
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
@@ -194,3 +194,31 @@ def _point_prediction(model: LatencyPredictor, block: str | None, arch: str | No
     from edgelat.predictors.tflite_ops import predict_tflite
 
     return predict_tflite(model, tflite)
+
+
+def suggest(model_path: str, n: int = 20, pool: int = 2000, space: str | None = None, seed: int = 0
+            ) -> dict[str, Any]:
+    """The whole networks whose measurement would help the model most (see predictors/suggest.py).
+    The committee refits on the model's own training table, which its file names."""
+    from edgelat.predictors.suggest import candidate_pool
+    from edgelat.predictors.suggest import suggest as pick
+
+    model = persistence.load(model_path)
+    if not isinstance(model, LayerwisePredictor):
+        raise OptionError(f"{model_path}: suggest works on whole-network models (fit with --space), not {model.kind}")
+    if space is not None and space != model.space:
+        raise OptionError(f"--space {space!r}: {model_path} is a model of space {model.space!r}")
+    meta = persistence.read_document(model_path).get("metadata", {})
+    table = next((p for p in (Path(meta.get("data") or "\0"), Path(model_path).parent / Path(meta.get("data") or
+                  "\0").name) if p.is_file()), None)  # as fit was given it, or beside the model
+    if table is None:
+        raise DataError(f"{model_path}: its training table {meta.get('data')!r} is gone; suggest refits on it")
+    nets = load_networks(table, model.space_(), meta.get("target", "latency_ms"))
+    candidates = candidate_pool(model, pool, nets.archs, seed)
+    picked, spread = pick(model, nets.archs, nets.y, candidates, n, seed)
+    sp = model.space_()
+    pred = model.predict(candidates[picked])
+    rows = [{"arch": sp.encode(candidates[i]), "predicted_ms": float(p), "disagreement": float(s)}
+            for i, p, s in zip(picked, pred, spread, strict=True)]
+    return {"model": str(model_path), "space": model.space, "trained_on": int(len(nets.y)),
+            "pool": int(len(candidates)), "suggestions": rows}

@@ -3,7 +3,7 @@ every unit of a device farm), optionally measure the space's fixed parts, and su
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import Device, get_device
-from edgelat.errors import DeviceFileError, OptionError
+from edgelat.errors import DataError, DeviceFileError, OptionError
 
 MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
 DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
@@ -51,6 +51,7 @@ class ProfileOptions:
     timing: str = "auto"  # blocks and fixed parts: cold (weights out of L2, as in a network) | plain | auto
     networks: int = 0  # measure this many whole networks of the space instead of blocks
     archs: tuple[str, ...] = ()  # or these whole networks of the space, by encoding
+    from_suggestions: str | None = None  # and those listed in this file (`edgelat suggest -o`)
     passes: int = 0  # measure everything this many times, far apart; the fastest counts (0: 3 for networks, else 1)
     num_classes: int | None = None  # of the head's classifier [default: the space's]
 
@@ -70,6 +71,25 @@ class ProfileResult:
             from edgelat.devices.mcu.tflm import raise_if_not_fit
 
             raise_if_not_fit(self.failures, self.device, self.summary["blocks"])
+
+
+def read_suggestions(path: str) -> tuple[str, ...]:
+    """The encodings `edgelat suggest -o` wrote, one per line (blank lines and # comments skipped)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the suggestions: {getattr(exc, 'strerror', None) or exc}") from None
+    archs = tuple(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
+    if not archs:
+        raise DataError(f"{path}: no network encodings in the suggestions file")
+    return archs
+
+
+def with_suggestions(opts: ProfileOptions) -> ProfileOptions:
+    """The options with --from-suggestions read into the whole networks to measure."""
+    if opts.from_suggestions is None:
+        return opts
+    return replace(opts, archs=(*opts.archs, *read_suggestions(opts.from_suggestions)))
 
 
 def check_options(opts: ProfileOptions) -> None:

@@ -145,3 +145,29 @@ def test_fit_stores_an_interval_that_predict_prints_and_evaluate_checks(tmp_path
     bare = run_cli("predict", "--predictor", str(tmp_path / "n.json"), "--block",
                    "mbconv-i28-c24-o40-e6-k5-s2-se0-relu6-fp32", "--json")
     assert "interval_ms" not in json.loads(bare.stdout) and "no interval" in bare.stdout
+
+
+def test_suggest_then_profile_the_suggestions(tmp_path):
+    """From 12 measured NAS-Bench-Macro networks to the next 2, measured on this machine."""
+    host = pd.read_csv(FBNET.parent / "nb_macro_host_latency.csv", dtype={"arch": str}).iloc[:12]
+    table = pd.DataFrame([[int(c) for c in a] for a in host["arch"]], columns=[f"op{i}" for i in range(8)])
+    table["latency_ms"] = host["latency_ms"]
+    table.to_csv(tmp_path / "measured.csv", index=False)
+    model = tmp_path / "m.json"
+    assert run_cli("fit", "--data", str(tmp_path / "measured.csv"), "--space", "nb-macro", "--predictor", "lut",
+                   "-o", str(model)).returncode == 0
+    res = run_cli("suggest", "--predictor", str(model), "--n", "2", "--pool", "300", "-o", str(tmp_path / "s.txt"),
+                  "--json")
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    picked = [s["arch"] for s in r["suggestions"]]
+    assert r["trained_on"] == 12 and len(set(picked)) == 2 and (tmp_path / "s.txt").read_text().split() == picked
+    assert not {a.split(":")[1] for a in picked} & set(host["arch"])  # never one already measured
+    spreads = [s["disagreement"] for s in r["suggestions"]]
+    assert spreads == sorted(spreads, reverse=True) and spreads[0] > 0
+    prof = run_cli("profile", "--space", "nb-macro", "--from-suggestions", str(tmp_path / "s.txt"), "--passes", "1",
+                   "--store", str(tmp_path / "st.sqlite"), "--cache-dir", str(tmp_path / "c"), "--runs", "10",
+                   "--warmup", "1", "--min-time-ms", "0", "--json")
+    assert prof.returncode == 0 and json.loads(prof.stdout)["measured"] == 2, prof.stderr
+    blocks = run_cli("suggest", "--predictor", str(FBNET.parent / "nope.json"))
+    assert blocks.returncode == 2 and "nope.json" in blocks.stderr
