@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/search.py
 	$(BIN)/python benchmarks/whole_network.py
 	$(BIN)/python benchmarks/search_quality.py --networks 300
+	$(BIN)/python benchmarks/trust.py
+	$(BIN)/python benchmarks/adb_overhead.py
 
 clean:
 	rm -rf $(VENV) runs

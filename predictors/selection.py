@@ -91,3 +91,17 @@ def choose(make: Callable[[Candidate], LatencyPredictor], cands: list[Candidate]
         note += (f"; fitting corrections to these networks ranked worse than the prior itself (Spearman "
                  f"{f['spearman']:.3f}), so the prior is kept and only scaled")
     return Choice(best, reports, k, note)
+
+
+def choose_layerwise(space: str, X, y, priors: dict[str, str | LatencyPredictor | None],
+                     resolution: int | None = None, dtype: str = "fp32") -> Choice:
+    """`fit`'s default for a whole-network table: the prior (and whether to correct it) chosen by CV."""
+    from edgelat.predictors.layerwise import LayerwisePredictor
+
+    return choose(lambda c: LayerwisePredictor(space=space, prior=c.prior, resolution=resolution, dtype=dtype,
+                                               corrections=c.corrections), candidates(priors), X, y)
+
+
+def default_priors(models: dict[str, LatencyPredictor] | None = None) -> dict[str, str | LatencyPredictor | None]:
+    """none, flops and params, then the given models."""
+    return {"none": None, "flops": "flops", "params": "params", **(models or {})}
