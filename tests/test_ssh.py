@@ -100,6 +100,27 @@ def test_slow_command_dead_daemon_and_missing_extra(sshd, monkeypatch):
         ssh("pi@board")
 
 
+def test_files_already_on_the_board_are_reused_not_sent_again(sshd, tmp_path):
+    """A run interrupted before its clean-up leaves its models behind; the next run keeps them."""
+    board = load_device_file(ssh_board_file(tmp_path / "b.toml", Sshd.alias, tmp_path / "work"))
+    model = tmp_path / "m.tflite"
+    model.write_bytes(os.urandom(4096))
+    first = LinuxBoardBackend(board)
+    first.prepare([model])
+    remote = Path(first.remote_path(model))
+    sent_at = remote.stat().st_mtime_ns
+    first.t.close()  # gone without cleaning up, as a killed campaign is
+    time.sleep(0.05)
+    with LinuxBoardBackend(board) as second:
+        second.prepare([model])
+        assert second.remote_path(model) == str(remote) and remote.stat().st_mtime_ns == sent_at
+        model.write_bytes(os.urandom(4096))  # changed bytes are sent again
+        second._pushed.clear()
+        second.prepare([model])
+        assert remote.read_bytes() == model.read_bytes()
+    assert not remote.exists()  # the clean-up at the end
+
+
 def test_ssh_and_serial_overrides_choose_the_transport():
     pi = with_overrides(get_device("raspi4"), ssh="pi@10.0.0.7:2222")
     assert (pi.transport, pi.address, pi.serial) == ("ssh", "pi@10.0.0.7:2222", None)

@@ -43,6 +43,7 @@ def open_transport(device: Device) -> RemoteTransport:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a local file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
