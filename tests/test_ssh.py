@@ -197,24 +197,47 @@ def test_sshd_killed_mid_campaign_then_resumed(sshd, tmp_path, tiny_ranges, cach
     assert len(keys) == 5 and len(set(keys)) == 5  # nothing lost, nothing measured twice
 
 
-@pytest.mark.slow
-def test_deploy_over_ssh_with_int8_agreement(sshd, tmp_path):
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """One small block as fp32 and int8 .tflite (real conversions, in a subprocess)."""
+    root = tmp_path_factory.mktemp("ssh-models")
     block = "mbconv-i8-c8-o8-e3-k3-s1-se0-relu6"
-    paths = {dt: tmp_path / f"{block}-{dt}.tflite" for dt in ("fp32", "int8")}
+    paths = {dt: root / f"{block}-{dt}.tflite" for dt in ("fp32", "int8")}
     code = ("import sys; from edgelat.core.blockspec import BlockSpec; from edgelat.core.convert import "
             "convert_block\nfor key, out in zip(sys.argv[1::2], sys.argv[2::2]):\n"
             "    open(out, 'wb').write(convert_block(BlockSpec.from_key(key)).data)")
     subprocess.run([sys.executable, "-c", code, *[a for dt, p in paths.items() for a in (f"{block}-{dt}", str(p))]],
                    check=True, timeout=300)
-    (tmp_path / "arch.json").write_text(json.dumps({"predicted_ms": 0.05, "device": "ssh-board"}))
+    return paths
+
+
+@pytest.mark.slow
+def test_deploy_over_ssh_with_int8_agreement(sshd, models, tmp_path):
+    (models["int8"].parent / "arch.json").write_text(json.dumps({"predicted_ms": 0.05, "device": "ssh-board"}))
     board = ssh_board_file(tmp_path / "b.toml", sshd.address, tmp_path / "work")
-    res = run_cli("deploy", str(paths["int8"]), "--device-file", str(board), "--compare-fp32", str(paths["fp32"]),
+    res = run_cli("deploy", str(models["int8"]), "--device-file", str(board), "--compare-fp32", str(models["fp32"]),
                   "--samples", "4", *FAST, "--json")
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
     assert r["runtime"] == "ai_edge_litert" and r["measured_ms"] > 0 and r["backend"]["target"] == sshd.address
     assert r["predicted_ms"] == 0.05 and r["fp32_agreement"]["samples"] == 4
     assert not (tmp_path / "work" / "models").exists()
+
+
+@pytest.mark.slow
+def test_thermal_hygiene_over_ssh_flags_a_board_that_stays_hot(sshd, models, tmp_path):
+    zone = tmp_path / "thermal" / "thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "type").write_text("cpu-thermal\n")
+    (zone / "temp").write_text("91000\n")
+    board = load_device_file(ssh_board_file(tmp_path / "hot.toml", Sshd.alias, tmp_path / "w",
+                                            thermal_path=str(tmp_path / "thermal"), thermal_limit_c=80.0,
+                                            cooldown_s=1.0))
+    with LinuxBoardBackend(board) as b:
+        m = b.measure(models["fp32"], warmup=1, runs=3)  # stays hot: waits, measures, repeats once, then flags
+    assert m.ok and m.info["throttled"] is True and m.info["attempts"] == 2
+    assert "91.0 C > thermal_limit_c 80" in m.info["throttled_reason"]
+    assert m.info["before"]["temps_c"] == {"cpu-thermal": 91.0}
 
 
 @pytest.mark.slow
