@@ -476,7 +476,7 @@ def predict(model_path, block, arch, space, tflite, as_json) -> None:
               help="Write the encodings, one per line (for profile --from-suggestions).")
 @click.option("--json", "as_json", is_flag=True)
 def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
-    """Whole networks to measure next: where a bootstrap committee of the model disagrees most."""
+    """Whole networks to measure next: those made of the layer choices measured least so far."""
     from edgelat.core.paths import ensure_parent
     from edgelat.predictors import workflow
 
@@ -486,10 +486,10 @@ def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
         Path(output).write_text("".join(s["arch"] + "\n" for s in result["suggestions"]))
 
     def human(r):
-        table = Table("arch", "predicted ms", "disagreement", title=f"{len(r['suggestions'])} networks to measure "
+        table = Table("arch", "predicted ms", "uncertainty", title=f"{len(r['suggestions'])} networks to measure "
                       f"next (model trained on {r['trained_on']}, pool of {r['pool']})")
         for s in r["suggestions"]:
-            table.add_row(s["arch"], f"{s['predicted_ms']:.3f}", f"{s['disagreement']:.1%}")
+            table.add_row(s["arch"], f"{s['predicted_ms']:.3f}", f"{s['uncertainty']:.3f}")
         out.print(table)
         if output:
             err.print(f"wrote {output}: measure them with `edgelat profile --from-suggestions {output} ...`")

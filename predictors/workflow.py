@@ -198,8 +198,8 @@ def _point_prediction(model: LatencyPredictor, block: str | None, arch: str | No
 
 def suggest(model_path: str, n: int = 20, pool: int = 2000, space: str | None = None, seed: int = 0
             ) -> dict[str, Any]:
-    """The whole networks whose measurement would help the model most (see predictors/suggest.py).
-    The committee refits on the model's own training table, which its file names."""
+    """The whole networks whose measurement would help the model most (see predictors/suggest.py),
+    judged against the model's own training table, which its file names."""
     from edgelat.predictors.suggest import candidate_pool
     from edgelat.predictors.suggest import suggest as pick
 
@@ -212,13 +212,14 @@ def suggest(model_path: str, n: int = 20, pool: int = 2000, space: str | None = 
     table = next((p for p in (Path(meta.get("data") or "\0"), Path(model_path).parent / Path(meta.get("data") or
                   "\0").name) if p.is_file()), None)  # as fit was given it, or beside the model
     if table is None:
-        raise DataError(f"{model_path}: its training table {meta.get('data')!r} is gone; suggest refits on it")
+        raise DataError(f"{model_path}: its training table {meta.get('data')!r} is gone; suggest needs it to "
+                        f"know what was measured")
     nets = load_networks(table, model.space_(), meta.get("target", "latency_ms"))
     candidates = candidate_pool(model, pool, nets.archs, seed)
-    picked, spread = pick(model, nets.archs, nets.y, candidates, n, seed)
+    picked, spread = pick(model, nets.archs, candidates, n)
     sp = model.space_()
     pred = model.predict(candidates[picked])
-    rows = [{"arch": sp.encode(candidates[i]), "predicted_ms": float(p), "disagreement": float(s)}
+    rows = [{"arch": sp.encode(candidates[i]), "predicted_ms": float(p), "uncertainty": float(s)}
             for i, p, s in zip(picked, pred, spread, strict=True)]
     return {"model": str(model_path), "space": model.space, "trained_on": int(len(nets.y)),
             "pool": int(len(candidates)), "suggestions": rows}

@@ -163,8 +163,8 @@ def test_suggest_then_profile_the_suggestions(tmp_path):
     picked = [s["arch"] for s in r["suggestions"]]
     assert r["trained_on"] == 12 and len(set(picked)) == 2 and (tmp_path / "s.txt").read_text().split() == picked
     assert not {a.split(":")[1] for a in picked} & set(host["arch"])  # never one already measured
-    spreads = [s["disagreement"] for s in r["suggestions"]]
-    assert spreads == sorted(spreads, reverse=True) and spreads[0] > 0
+    scores = [s["uncertainty"] for s in r["suggestions"]]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[-1] <= scores[0] <= 1
     prof = run_cli("profile", "--space", "nb-macro", "--from-suggestions", str(tmp_path / "s.txt"), "--passes", "1",
                    "--store", str(tmp_path / "st.sqlite"), "--cache-dir", str(tmp_path / "c"), "--runs", "10",
                    "--warmup", "1", "--min-time-ms", "0", "--json")
