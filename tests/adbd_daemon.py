@@ -8,29 +8,18 @@ skip with the build script's reason where adbd cannot be built (no root/apt-get)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from loopback import free_port, wait_listening
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "tests" / "adbd" / "build.sh"
 STUB_BIN = REPO / "tests" / "adbd" / "bin"
 FIXTURES = REPO / "tests" / "fixtures" / "benchmark_model"
 FAKE_BENCHMARK = REPO / "tests" / "fakes" / "fake_benchmark_model.sh"
-
-
-def free_port() -> int:
-    """A free loopback port outside 5555-5585 (an adb server would attach those as emulators)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not 5555 <= port <= 5585:
-            return port
 
 
 class Adbd:
@@ -53,16 +42,7 @@ class Adbd:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([str(self.binary)], cwd=self.root, env=env, stdout=log, stderr=log,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"adbd exited: {self.log.read_text()[-500:]}") from None
-                time.sleep(0.05)
-        raise RuntimeError(f"adbd did not listen on {self.address}: {self.log.read_text()[-500:]}")
+        wait_listening(self.proc, self.port, self.log, "adbd", 10)
 
     def kill(self) -> None:
         """SIGKILL the daemon and its shells (its own process group)."""

@@ -10,36 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from adbd_daemon import free_port
+from loopback import free_port, kill_tree
 
 RAY = Path(sys.executable).parent / "ray"
 NODE_IP = "127.0.0.2"
-
-
-def descendants(pid: int) -> list[int]:
-    """All processes below `pid`, from /proc (Ray's workers are in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 class RayNode:
@@ -79,12 +59,7 @@ class RayNode:
         """SIGKILL the node and every process below it."""
         if self.proc is None:
             return
-        for pid in [self.proc.pid, *descendants(self.proc.pid)]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(timeout=30)
+        kill_tree(self.proc)
         self.proc = None
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 

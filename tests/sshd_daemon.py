@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from adbd_daemon import free_port
+from loopback import free_port, kill_tree, wait_listening
 
 INSTALL = Path(__file__).resolve().parent / "sshd" / "install.sh"
 SSHD = "/usr/sbin/sshd"
@@ -76,47 +74,14 @@ class Sshd:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)], stdout=log, stderr=log,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"sshd exited: {self.log.read_text()[-500:]}") from None
-                time.sleep(0.05)
-        raise RuntimeError(f"sshd did not listen on port {self.port}: {self.log.read_text()[-500:]}")
+        wait_listening(self.proc, self.port, self.log, "sshd", 20)
 
     def kill(self) -> None:
         """SIGKILL the listener and every process under it, as a reboot would: sshd puts each
         connection in a session of its own, so its process group alone would leave them alive."""
         if self.proc is not None and self.proc.poll() is None:
-            for pid in [self.proc.pid, *descendants(self.proc.pid)]:
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
-            self.proc.wait(timeout=10)
+            kill_tree(self.proc, 10)
         self.proc = None
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rpartition(")")[2].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 @pytest.fixture(scope="session")

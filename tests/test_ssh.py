@@ -20,7 +20,7 @@ from edgelat.devices.catalog import get_device, load_device_file
 from edgelat.devices.deploy import with_overrides
 from edgelat.errors import CommandTimeoutError, DeviceAuthError, MissingDependencyError, OptionError, TransportError
 
-from conftest import run_cli
+from conftest import run_cli, wait_for
 
 FAST = ("--runs", "5", "--warmup", "1", "--min-time-ms", "5")
 
@@ -164,26 +164,13 @@ def test_board_campaign_over_ssh_with_resume_and_cleanup(sshd, tmp_path, tiny_ra
     assert (json.loads(again.stdout)["already_done"], json.loads(again.stdout)["measured"]) == (3, 0)
 
 
-def _wait_for_ok(store: Path, n: int, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if store.exists() and len(ok_keys(store)) >= n:
-                return
-        except sqlite3.OperationalError:
-            pass
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.1)
-    raise AssertionError("campaign made no progress")
-
-
 @pytest.mark.slow
 def test_sshd_killed_mid_campaign_then_resumed(sshd, tmp_path, tiny_ranges, cache_dir):
     board = ssh_board_file(tmp_path / "b.toml", Sshd.alias, tmp_path / "work")
     store = tmp_path / "k.sqlite"
     cmd = [sys.executable, "-m", "edgelat.cli", *profile_args(board, store, tiny_ranges, cache_dir, 5)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for_ok(store, 2, proc)
+    wait_for(lambda: store.exists() and len(ok_keys(store)) >= 2, proc, timeout=180)
     sshd.kill()  # and not back: a clear stop after bounded reconnects
     _, errtext = proc.communicate(timeout=180)
     assert proc.returncode == 2 and "unreachable" in errtext and "re-run the same command to resume" in errtext
