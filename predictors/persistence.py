@@ -79,6 +79,12 @@ def load(path: str | Path) -> LatencyPredictor:
     return from_document(read_document(path), str(path))
 
 
+def load_with_metadata(path: str | Path) -> tuple[LatencyPredictor, dict[str, Any]]:
+    """The model and what `fit` recorded beside it (data, CV figures, interval), from one read."""
+    doc = read_document(path)
+    return from_document(doc, str(path)), doc.get("metadata") or {}
+
+
 def read_document(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:

@@ -103,5 +103,5 @@ def choose_layerwise(space: str, X, y, priors: dict[str, str | LatencyPredictor 
 
 
 def default_priors(models: dict[str, LatencyPredictor] | None = None) -> dict[str, str | LatencyPredictor | None]:
-    """none, flops and params, then the given models."""
-    return {"none": None, "flops": "flops", "params": "params", **(models or {})}
+    """none, flops and params (the built-in priors), then the given models."""
+    return {name: (None if name == "none" else name) for name in BUILT_IN_PRIORS} | (models or {})

@@ -75,6 +75,6 @@ class TransferPredictor(LatencyPredictor):
         chosen = params.get("slope_prior")
         model = cls(source=params.get("source"), slope_prior=None if chosen is None else float(chosen))
         model.slope_, model.offset_ = float(state["slope"]), float(state["offset"])
-        model.slope_prior_ = float(state.get("slope_prior", chosen if chosen is not None else "nan"))
+        model.slope_prior_ = float(state["slope_prior"] if "slope_prior" in state else chosen)  # older files
         model.x_mean_, model.n_train_ = float(state["x_mean"]), int(state["n_train"])
         return model

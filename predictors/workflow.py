@@ -39,11 +39,7 @@ def prior_candidates(priors: list[str]) -> dict[str, str | LatencyPredictor | No
     given = [p for p in priors if p != "auto"]
     if len(given) == 1 and "auto" not in priors:
         return None
-    out: dict[str, str | LatencyPredictor | None] = {name: _prior(name) for name in BUILT_IN_PRIORS}
-    for path in given:
-        if path not in out:
-            out[path] = _prior(path)
-    return out
+    return selection.default_priors({path: _prior(path) for path in given if path not in BUILT_IN_PRIORS})
 
 
 def make_predictor(kind: str, space: str | None, source: str | None = None,
@@ -93,8 +89,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     cands = prior_candidates(priors) if space is not None and kind in ("lut", "linear") else None
     choice = None
     if cands is not None:
-        choice = selection.choose(lambda c: make_predictor(kind, space, None, c.prior, resolution, dtype,
-                                                           c.corrections), selection.candidates(cands), X, y)
+        choice = selection.choose_layerwise(space, X, y, cands, resolution, dtype)
         notes.append(choice.note)
         chosen = choice.chosen
         make = lambda: make_predictor(kind, space, None, chosen.prior, resolution, dtype,  # noqa: E731
@@ -147,11 +142,11 @@ def _cross_validation(make, X, y, cv: int, block_lut: bool, notes: list[str]
 
 def evaluate(model_path: str, data: str, space: str | None = None, target: str = "latency_ms",
              device: str | None = None, plot: str | None = None) -> dict[str, float]:
-    model = persistence.load(model_path)
+    model, meta = persistence.load_with_metadata(model_path)
     X, y, *_ = load_data(data, space, target, device)
     pred = model.predict(X)
     report: dict[str, Any] = metrics.report(y, pred)
-    interval = intervals.load_interval(model_path)
+    interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
     if interval is not None:  # how often the stored interval held on this table
         report.update(interval_level=interval.level, interval_coverage=float(np.mean(interval.covers(y, pred))),
                       interval_width=interval.width,
@@ -165,8 +160,9 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
             tflite: str | None = None) -> dict[str, Any]:
     """The prediction, with the interval `fit` stored (``interval_ms``; a block model's interval is
     applied to sums of blocks as it is, a conservative band since block errors partly cancel)."""
-    result = _point_prediction(persistence.load(model_path), block, arch, space, tflite)
-    interval = intervals.load_interval(model_path)
+    model, meta = persistence.load_with_metadata(model_path)
+    result = _point_prediction(model, block, arch, space, tflite)
+    interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
     if interval is not None:
         result.update(interval_ms=list(interval.around(result["latency_ms"])), interval_level=interval.level)
     else:
@@ -203,12 +199,11 @@ def suggest(model_path: str, n: int = 20, pool: int = 2000, space: str | None = 
     from edgelat.predictors.suggest import candidate_pool
     from edgelat.predictors.suggest import suggest as pick
 
-    model = persistence.load(model_path)
+    model, meta = persistence.load_with_metadata(model_path)
     if not isinstance(model, LayerwisePredictor):
         raise OptionError(f"{model_path}: suggest works on whole-network models (fit with --space), not {model.kind}")
     if space is not None and space != model.space:
         raise OptionError(f"--space {space!r}: {model_path} is a model of space {model.space!r}")
-    meta = persistence.read_document(model_path).get("metadata", {})
     table = next((p for p in (Path(meta.get("data") or "\0"), Path(model_path).parent / Path(meta.get("data") or
                   "\0").name) if p.is_file()), None)  # as fit was given it, or beside the model
     if table is None:
