@@ -50,6 +50,12 @@ def fit_default(A, y, models=None):
     return make().fit(A, y), c.label, interval
 
 
+def fmt(cells: list[tuple[float, float]]) -> str:
+    """'mean Spearman / mean ±10% (worst Spearman)' of (Spearman, ±10%) pairs."""
+    rho = [a for a, _ in cells]
+    return f"{np.mean(rho):.3f} / {np.mean([b for _, b in cells]):.1%} (worst {min(rho):.3f})"
+
+
 def networks(draws: int) -> dict:
     space = get_space("fbnet")
     nets = {col: load_networks(DATA / "fbnet_5000_networks.csv", space, col) for col in TARGETS}
@@ -75,7 +81,6 @@ def networks(draws: int) -> dict:
                 chosen[label] += 1
                 if interval is not None:
                     cov.append((interval.covers(y[te], auto.predict(A[te])).mean(), interval.width, interval.capped))
-            fmt = lambda v: f"{np.mean([a for a, _ in v]):.3f} / {np.mean([b for _, b in v]):.1%} (worst {min(a for a, _ in v):.3f})"  # noqa: E501, E731
             cv_text = (f"{np.mean([c for c, _, _ in cov]):.1%}, ±{np.mean([w for _, w, _ in cov]) / 2:.1%}"
                        + (" (capped: few rows)" if any(cap for *_, cap in cov) else "")) if cov else "–"
             coverage[(col, n)] = cov
