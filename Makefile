@@ -26,6 +26,8 @@ test: $(STAMP)
 	bash tests/adbd/build.sh >/dev/null || [ $$? -eq 77 ]
 	@# OpenSSH's sshd for the SSH tests (Debian's openssh-server, where apt-get runs as root; else they skip)
 	bash tests/sshd/install.sh || [ $$? -eq 77 ]
+	@# Fashion-MNIST for the dataset tests (Debian's dataset-fashion-mnist, where apt-get runs as root; else they skip)
+	bash data/install_fashion_mnist.sh || [ $$? -eq 77 ]
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)

@@ -513,7 +513,10 @@ def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
 @click.option("--accuracy", type=click.Choice(list(SIGNALS)), default="supernet", show_default=True,
               help="table: measured accuracies (--accuracy-table; NAS-Bench-Macro ships for nb-macro).")
 @click.option("--accuracy-table", type=click.Path(), help="CSV of measured accuracies: 'arch' and 'accuracy' columns.")
-@click.option("--data", help="Image folder or TFRecords [default: the embedded digits].")
+@click.option("--data", help="digits, fashion-mnist (Debian's dataset-fashion-mnist, or $EDGELAT_FASHION_MNIST), a "
+                             "folder of IDX files, an image folder or TFRecords [default: the embedded digits].")
+@click.option("--train-images", type=click.IntRange(min=1),
+              help="Train on a stratified subset of this many training images [default: all].")
 @click.option("--resolution", type=int, help="Deployment input size [default: the space's].")
 @click.option("--train-resolution", default=32, show_default=True, help="Input size of the accuracy signal.")
 @click.option("--width", default=1.0, show_default=True)
@@ -522,11 +525,20 @@ def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
 @click.option("--evaluations", default=100, show_default=True, help="Accuracy evaluations (and random baseline's).")
 @click.option("--supernet-epochs", default=30, show_default=True)
 @click.option("--single-path-epochs", default=8, show_default=True)
+@click.option("--train-epochs", default=8, show_default=True,
+              help="Epochs of each short training from scratch (the train signal, --final-eval train).")
 @click.option("--finetune-epochs", type=int, help="Fine-tune at the deployment resolution [default: 1 if it differs].")
 @click.option("--ri-samples", default=10, show_default=True, help="Random architectures for the RI baseline.")
 @click.option("--max-sram", help="MCUs: peak SRAM limit, e.g. 320KB [default: the device's].")
 @click.option("--max-flash", help="MCUs: flash limit, e.g. 1MB [default: the device's].")
 @click.option("--no-export", is_flag=True, help="Search only; write no model files.")
+@click.option("--final-eval", type=click.Choice(["none", "supernet", "train", "table"]),
+              help="How the chosen network, random search's and the RI samples are scored at the end "
+                   "[default: table for --accuracy table, supernet/train for those signals, none (no training) "
+                   "for zero-cost signals].")
+@click.option("--verify", default=0, show_default=True, metavar="ROUNDS",
+              help="Measure the chosen network on the device; while it breaks the budget, rescale the model by "
+                   "the measured error and search again (up to ROUNDS measurements).")
 @click.option("--json", "as_json", is_flag=True)
 def search(device_name, device_file, no_export, as_json, **kw) -> None:
     """Find the most accurate network within a latency budget, and export it."""
@@ -537,7 +549,8 @@ def search(device_name, device_file, no_export, as_json, **kw) -> None:
     doc = _with_bar(run_search, opts)
     if as_json:
         keys = ("arch", "predicted_ms", "accuracy", "accuracy_signal", "strategy", "files", "device", "constraint",
-                "relative_improvement", "random_baseline", "export_check", "memory", "wall_s")
+                "relative_improvement", "random_baseline", "export_check", "memory", "verification", "weights",
+                "wall_s")
         click.echo(json.dumps({k: doc.get(k) for k in keys}, default=str))
         return
     _print_search(doc)
@@ -548,12 +561,14 @@ def _print_search(doc) -> None:
     err.print(f"{doc['strategy']}: {doc['arch']}  predicted {doc['predicted_ms']:.3f} ms "
               f"(budget {doc['constraint']['target_ms']:g} ms, {doc['device']})", markup=False)
     err.print(f"  {doc['accuracy_signal']} = {doc['accuracy']:.4g}; final evaluation ({ri['evaluation']}) "
-              f"{ri['method']:.4f}", markup=False)
+              f"{ri['method']:.5g}", markup=False)
     if "ri_vs_random_search" in ri:
-        err.print(f"  random search: {ri['random_search']:.4f} -> RI {ri['ri_vs_random_search']:+.2f}%", markup=False)
+        err.print(f"  random search: {ri['random_search']:.5g} -> RI {ri['ri_vs_random_search']:+.2f}%", markup=False)
     if "ri_vs_random_sampling" in ri:
-        err.print(f"  random sampling (mean of {len(ri['random_sampling'])}): {ri['random_sampling_mean']:.4f} "
+        err.print(f"  random sampling (mean of {len(ri['random_sampling'])}): {ri['random_sampling_mean']:.5g} "
                   f"-> RI {ri['ri_vs_random_sampling']:+.2f}%", markup=False)
+    if doc.get("weights"):
+        err.print(f"  exported weights: {doc['weights']}", markup=False)
     if doc.get("memory"):
         m = doc["memory"]
         err.print(f"  memory: peak SRAM {m.get('exact_peak_sram_bytes', m['peak_sram_bytes']):,} B, flash "
@@ -563,6 +578,12 @@ def _print_search(doc) -> None:
         err.print(f"  LiteRT on {c['samples']} test images: fp32 top-1 {c['fp32_top1']:.3f}, int8 top-1 "
                   f"{c['int8_top1']:.3f}, int8 agrees with Keras on {c['int8_agreement_with_keras']:.1%}",
                   markup=False)
+    if doc.get("verification"):
+        v = doc["verification"]
+        last = next(r for r in v["rounds"] if r["arch"] == doc["arch"])
+        err.print(f"  verified on {doc['device']}: measured {last['measured_ms']:.3f} ms after {len(v['rounds'])} "
+                  f"round(s), model factor x{v['factor']:.3f}"
+                  + ("" if v["met_budget"] else " - NO measured network met the budget"), markup=False)
     for name, path in doc["files"].items():
         err.print(f"  {name}: {path}", markup=False)
 

@@ -38,6 +38,19 @@ class Dataset:
         return Dataset(self.name, *(resize(a, resolution) if a.ndim == 4 else a for a in (
             self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test)), self.num_classes)
 
+    def subset(self, train_images: int | None, seed: int = 0) -> Dataset:
+        """The same data with a stratified `train_images` of the training split (all when None)."""
+        if train_images is None or train_images >= len(self.y_train):
+            return self
+        if train_images < self.num_classes:
+            raise DataError(f"--train-images: need at least one per class ({self.num_classes}), got {train_images}")
+        rng = np.random.default_rng(seed)
+        share = train_images / len(self.y_train)
+        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(self.y_train == c))[
+            : max(1, int(round(share * np.sum(self.y_train == c))))] for c in np.unique(self.y_train)]))
+        return Dataset(self.name, self.x_train[keep], self.y_train[keep], self.x_val, self.y_val, self.x_test,
+                       self.y_test, self.num_classes)
+
     def summary(self) -> str:
         return (f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} val / {len(self.y_test)} test, "
                 f"{self.resolution}x{self.resolution}, {self.num_classes} classes")
@@ -126,13 +139,24 @@ def load_tfrecords(path: Path, resolution: int, seed: int = 0) -> Dataset:
     return _split(np.stack(xs).astype(np.float32), y, seed, path.stem, int(y.max()) + 1)
 
 
-def load_dataset(data: str | None, resolution: int, seed: int = 0) -> Dataset:
-    """`None` or 'digits' gives the embedded default; otherwise an image folder or TFRecords."""
+def load_dataset(data: str | None, resolution: int, seed: int = 0, train_images: int | None = None) -> Dataset:
+    """`None` or 'digits' gives the embedded default; 'fashion-mnist' (or a folder of its IDX files)
+    Fashion-MNIST; otherwise an image folder or TFRecords. `train_images` keeps a stratified subset
+    of the training split."""
+    from edgelat.search.fashion_mnist import FILES, load_fashion_mnist
+
+    if data == "fashion-mnist" or (data and (Path(data) / f"{FILES['x_train']}.gz").is_file()) or \
+            (data and (Path(data) / FILES["x_train"]).is_file()):
+        return load_fashion_mnist(resolution, seed, None if data == "fashion-mnist" else data, train_images)
     if data in (None, "", "digits"):
-        return load_digits(resolution, seed)
-    path = Path(data)
-    if not path.exists():
-        raise DataError(f"{path}: no such dataset (give an image folder, TFRecords, or 'digits')")
-    if path.is_file() or any(path.glob("*.tfrecord*")):
-        return load_tfrecords(path, resolution, seed)
-    return load_image_folder(path, resolution, seed)
+        found = load_digits(resolution, seed)
+    else:
+        path = Path(data)
+        if not path.exists():
+            raise DataError(f"{path}: no such dataset (give 'digits', 'fashion-mnist', an image folder or "
+                            "TFRecords)")
+        if path.is_file() or any(path.glob("*.tfrecord*")):
+            found = load_tfrecords(path, resolution, seed)
+        else:
+            found = load_image_folder(path, resolution, seed)
+    return found.subset(train_images, seed)

@@ -1,8 +1,10 @@
-"""One final evaluation for every strategy, and the relative improvements (RI) reported against
-random search and random sampling.
+"""One final evaluation for every strategy (`--final-eval`), and the relative improvements (RI)
+reported against random search and random sampling.
 
-With a supernet, a network inherits its weights and has its BatchNorm recalibrated; without
-one it is trained briefly from scratch. Both score top-1 on the test split.
+`supernet`: a network inherits the supernet's weights and has its BatchNorm recalibrated;
+`train`: it is trained briefly from scratch; both score top-1 on the test split. `table`: the
+measured accuracy itself. `none`: the signal's own values, no training (the default for zero-cost
+signals, so such a search takes seconds; the exported model then has untrained weights).
 """
 
 from __future__ import annotations
@@ -14,14 +16,28 @@ import numpy as np
 
 from edgelat.core.progress import Progress
 from edgelat.core.spaces import SearchSpace
+from edgelat.errors import SearchError
 from edgelat.search.options import SearchOptions
 from edgelat.search.problem import Problem, SearchResult
 
-Evaluator = Callable[[np.ndarray], tuple[float, Any]]  # arch -> (test top-1, Keras model)
+Evaluator = Callable[[np.ndarray], tuple[float, Any]]  # arch -> (score, Keras model or None)
+FINAL_EVALS = ("none", "supernet", "train", "table")
+_LABELS = {"none": "none: the signal's values", "supernet": "supernet: test top-1", "train": "train: test top-1"}
 
 
-def final_evaluator(kind: str, space: SearchSpace, data, net, epochs: int, seed: int) -> Evaluator:
-    """(arch) -> (test top-1, Keras model) with one fixed procedure for every strategy."""
+def final_kind(opts: SearchOptions, signal_name: str) -> str:
+    """The final evaluation asked for, else the one that fits the signal (no training for zero-cost ones)."""
+    kind = opts.final_eval or {"table": "table", "supernet": "supernet", "train": "train"}.get(signal_name, "none")
+    if kind not in FINAL_EVALS:
+        raise SearchError(f"--final-eval: unknown {kind!r} (known: {', '.join(FINAL_EVALS)})")
+    if kind == "table" and signal_name != "table":
+        raise SearchError("--final-eval table: needs --accuracy table (measured accuracies)")
+    return kind
+
+
+def final_evaluator(kind: str, space: SearchSpace, data, net, epochs: int, seed: int,
+                    signal=None) -> Evaluator:
+    """(arch) -> (score, Keras model or None) with one fixed procedure for every strategy."""
     from edgelat.core.builders import build_network
     from edgelat.search.signals import short_train
     from edgelat.search.weights import inherit_weights, recalibrate_bn, top1
@@ -36,30 +52,48 @@ def final_evaluator(kind: str, space: SearchSpace, data, net, epochs: int, seed:
         model, acc = short_train(space, arch, data, epochs, seed, split="test")
         return acc, model
 
-    return supernet_eval if kind == "supernet" else train_eval
+    def signal_eval(arch):
+        return float(signal.evaluate(np.asarray(arch)[None])[0]), None
+
+    return {"supernet": supernet_eval, "train": train_eval, "none": signal_eval}[kind]
 
 
 def evaluate_final(opts: SearchOptions, problem: Problem, result: SearchResult, baseline: SearchResult | None,
                    space: SearchSpace, data, net, progress: Progress) -> tuple[dict[str, Any], Any]:
-    """The chosen network's test top-1 and RI against the baseline and random feasible samples
-    (arch.json's ``relative_improvement``), and the chosen network's Keras model."""
-    if problem.signal.name == "table":
+    """The chosen network's final score and RI against the baseline and random feasible samples
+    (arch.json's ``relative_improvement``), and the chosen network's Keras model (None: untrained)."""
+    kind = final_kind(opts, problem.signal.name)
+    if kind == "table":
         return _table_final(opts, problem, result, baseline, space, data, progress)
-    kind = "supernet" if net is not None else "train"
-    final = final_evaluator(kind, space, data, net, opts.train_epochs, opts.seed)
-    progress.phase(f"final evaluation ({kind}) and random sampling ({opts.ri_samples} architectures)", 1)
-    acc_method, model = final(result.arch)
-    ri: dict[str, Any] = {"evaluation": f"{kind}: test top-1", "method": acc_method}
-    if baseline is not None:
-        acc_rs, _ = final(baseline.arch)
-        ri.update(random_search=acc_rs, ri_vs_random_search=100 * (acc_method - acc_rs) / acc_rs)
+    final = final_evaluator(kind, space, data, net, opts.train_epochs, opts.seed, problem.signal)
     samples = problem.random_feasible(opts.ri_samples, np.random.default_rng(opts.seed + 2))
-    if len(samples):
-        accs = [final(a)[0] for a in samples]
-        mean = float(np.mean(accs))
-        ri.update(random_sampling_mean=mean, random_sampling=accs,
-                  ri_vs_random_sampling=100 * (acc_method - mean) / mean)
+    todo = [result.arch, *([baseline.arch] if baseline is not None else []), *samples]
+    progress.note(f"final evaluation ({kind}): {len(todo)} networks (the chosen one"
+                  f"{', random search' if baseline is not None else ''}'s and {len(samples)} random samples)"
+                  + (f", each trained {opts.train_epochs} epochs from scratch; --final-eval none skips it"
+                     if kind == "train" else ""))
+    progress.phase(f"final evaluation ({kind}) of {len(todo)} networks", len(todo))
+    values, model = [], None
+    for i, arch in enumerate(todo):
+        value, m = final(arch)
+        values.append(value)
+        model = m if i == 0 else model
+        progress.advance(i + 1, len(todo), {})
+    ri = _ri(_LABELS[kind], values[0], values[1] if baseline is not None else None,
+             values[2 if baseline is not None else 1:])
     return ri, model
+
+
+def _ri(label: str, method: float, random_search: float | None, sampled: list[float]) -> dict[str, Any]:
+    """The RI figures of arch.json: against random search's network, and the mean of random samples."""
+    ri: dict[str, Any] = {"evaluation": label, "method": method}
+    if random_search is not None:
+        ri.update(random_search=random_search, ri_vs_random_search=100 * (method - random_search) / random_search)
+    if sampled:
+        mean = float(np.mean(sampled))
+        ri.update(random_sampling_mean=mean, random_sampling=list(sampled),
+                  ri_vs_random_sampling=100 * (method - mean) / mean)
+    return ri
 
 
 def _table_final(opts: SearchOptions, problem: Problem, result: SearchResult, baseline: SearchResult | None,
@@ -68,16 +102,9 @@ def _table_final(opts: SearchOptions, problem: Problem, result: SearchResult, ba
     export is trained briefly on the data, as the `train` signal would."""
     table = problem.signal
     acc = lambda arch: float(table.evaluate(np.asarray(arch)[None])[0])  # noqa: E731
-    ri: dict[str, Any] = {"evaluation": f"table: measured accuracy ({table.path.name})", "method": acc(result.arch)}
-    if baseline is not None:
-        ri.update(random_search=acc(baseline.arch),
-                  ri_vs_random_search=100 * (ri["method"] - acc(baseline.arch)) / acc(baseline.arch))
     samples = problem.random_feasible(opts.ri_samples, np.random.default_rng(opts.seed + 2))
-    if len(samples):
-        accs = [acc(a) for a in samples]
-        mean = float(np.mean(accs))
-        ri.update(random_sampling_mean=mean, random_sampling=accs,
-                  ri_vs_random_sampling=100 * (ri["method"] - mean) / mean)
+    ri = _ri(f"table: measured accuracy ({table.path.name})", acc(result.arch),
+             None if baseline is None else acc(baseline.arch), [acc(a) for a in samples])
     model = None
     if opts.export:
         from edgelat.search.signals import short_train

@@ -24,6 +24,7 @@ class SearchOptions:
     data: str | None = None
     resolution: int | None = None
     train_resolution: int = 32
+    train_images: int | None = None  # a stratified subset of the training split [default: all]
     width: float = 1.0
     out: str = "runs/search"
     seed: int = 0
@@ -38,11 +39,15 @@ class SearchOptions:
     max_sram: str | None = None
     max_flash: str | None = None
     export: bool = True
+    final_eval: str | None = None  # none | supernet | train | table [default: what fits the signal]
+    verify: int = 0  # measure the chosen network on the device; rescale and search again, up to this many rounds
 
 
 def check_options(opts: SearchOptions) -> None:
     """Cheap validation before anything heavy is imported."""
     if opts.target_ms <= 0:
         raise OptionError(f"--target-ms: must be positive, got {opts.target_ms}")
+    if opts.verify < 0:
+        raise OptionError(f"--verify: must be >= 0 rounds, got {opts.verify}")
     if opts.evaluations < 1:
         raise OptionError(f"--evaluations: must be >= 1, got {opts.evaluations}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from edgelat.core.spaces import SearchSpace
 from edgelat.errors import SearchError
+from edgelat.search.journal import ScoreJournal
 from edgelat.search.signals import AccuracySignal
 
 
@@ -66,6 +67,7 @@ class Problem:
     signal: AccuracySignal
     budget: Budget
     constraints: list[Constraint] = field(default_factory=list)
+    journal: ScoreJournal | None = None  # scores on disk: a re-run of the search continues it
 
     def __post_init__(self) -> None:
         if self.budget.mode == "soft" and not self.signal.is_accuracy:
@@ -78,7 +80,11 @@ class Problem:
 
     def sibling(self) -> Problem:
         """The same problem with fresh counters and points, sharing the signal's score cache."""
-        other = Problem(self.space, self.latency, self.signal, self.budget, self.constraints)
+        return self.priced_by(self.latency)
+
+    def priced_by(self, latency: LatencyModel) -> Problem:
+        """The same problem under another latency model, with fresh counters, sharing the score cache."""
+        other = Problem(self.space, latency, self.signal, self.budget, self.constraints, self.journal)
         other._cache = self._cache
         return other
 
@@ -96,14 +102,25 @@ class Problem:
         keys = [a.astype(np.int8).tobytes() for a in self.space.canonical(archs)]
         todo = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if todo:
-            fresh = np.frombuffer(b"".join(todo), np.int8).reshape(len(todo), -1).astype(np.int64)
-            vals = self.signal.evaluate(fresh)
+            vals = self._fresh_scores(todo)
             lat_of = dict(zip(keys, latency, strict=True))
             for k, v in zip(todo, vals, strict=True):
                 self._cache[k] = float(v)
                 self.points.append((float(lat_of[k]), float(v)))
             self.evaluations += len(todo)
         return np.array([self._cache[k] for k in keys])
+
+    def _fresh_scores(self, todo: list[bytes]) -> np.ndarray:
+        """Scores of networks this problem has not seen: from the journal when a stopped run scored them,
+        else from the signal (and then written to the journal)."""
+        known = self.journal.scores if self.journal is not None else {}
+        new = [k for k in todo if k not in known]
+        if new:
+            vals = self.signal.evaluate(np.frombuffer(b"".join(new), np.int8).reshape(len(new), -1).astype(np.int64))
+            if self.journal is not None:
+                self.journal.record(new, vals)
+            known = {**known, **dict(zip(new, map(float, vals), strict=True))}
+        return np.array([known[k] for k in todo])
 
     def unseen(self, archs: np.ndarray) -> np.ndarray:
         """Mask of the archs whose network has no score yet (scoring it would cost an evaluation)."""

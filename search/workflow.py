@@ -14,7 +14,8 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,12 +31,14 @@ from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.mcu import McuPredictor
 from edgelat.profiler.cache import default_cache_dir
 from edgelat.search.data import load_dataset
-from edgelat.search.final_eval import evaluate_final
+from edgelat.search.final_eval import evaluate_final, final_kind
+from edgelat.search.journal import JOURNAL_NAME, ScoreJournal, fingerprint
 from edgelat.search.options import SearchOptions, check_options
 from edgelat.search.outputs import SearchRun, export_model, search_document, write_outputs
 from edgelat.search.problem import Budget, Constraint, LatencyModel, Problem, SearchResult
 from edgelat.search.signals import SIGNAL_FACTORIES, SIGNALS, SignalContext
 from edgelat.search.strategies import STRATEGIES, RandomSearch, StrategyContext
+from edgelat.search.verify import device_measure, verify_loop
 
 __all__ = ["SIGNALS", "STRATEGIES", "SearchOptions", "check_options", "run_search", "supernet_for"]
 
@@ -59,29 +62,64 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     start = time.perf_counter()
     device = _checked_device(opts)
     ensure_dir(opts.out, "the search's outputs")  # before the search, not after it
-    data = load_dataset(opts.data, opts.train_resolution, opts.seed)
+    data = load_dataset(opts.data, opts.train_resolution, opts.seed, opts.train_images)
     rep.note(f"data: {data.summary()}")
+    journal = ScoreJournal(Path(opts.out) / JOURNAL_NAME, fingerprint(asdict(opts), data.num_classes))
+    if journal.scores:
+        rep.note(f"resuming: {len(journal.scores)} networks already scored in {journal.path}")
     lat_space = get_space(opts.space, opts.resolution, opts.width, num_classes=data.num_classes)
     acc_space = get_space(opts.space, opts.train_resolution, opts.width, num_classes=data.num_classes)
     latency = latency_side(opts, device, lat_space)
     budget = Budget(opts.target_ms, opts.budget)
     signal_type, strategy_type = SIGNAL_FACTORIES[opts.accuracy], STRATEGIES[opts.strategy]
-    need_supernet = signal_type.needs_supernet or strategy_type.needs_supernet
+    need_supernet = signal_type.needs_supernet or strategy_type.needs_supernet or opts.final_eval == "supernet"
     net = supernet_for(acc_space, data, opts.supernet_epochs, opts.seed, rep) if need_supernet else None
     signal = signal_type.from_context(SignalContext(acc_space, data, net, opts.train_epochs, opts.seed,
                                                          opts.accuracy_table))
-    problem = Problem(lat_space, latency.model, signal, budget, latency.constraints)
+    problem = Problem(lat_space, latency.model, signal, budget, latency.constraints, journal)
     strategy = strategy_type.from_context(StrategyContext(opts, signal, acc_space, data, net, latency.table,
                                                           latency.constant))
     rep.phase(f"{strategy.name} search (signal: {signal.name})", 1)
     result = strategy.run(problem, rep)
+    verification = None
+    if opts.verify:
+        again = _search_again(opts, signal, acc_space, data, net, latency, rep)
+        problem, result, verification = verify_loop(problem, result, again,
+                                                    device_measure(opts, Path(opts.out), data.num_classes, rep),
+                                                    opts.verify, rep)
     baseline = None if opts.strategy == "random" else random_baseline(problem, opts.evaluations, opts.seed, result,
                                                                       rep)
     run = SearchRun(opts, device, data, lat_space, acc_space, latency.name, problem, result, baseline)
     ri, model = evaluate_final(opts, problem, result, baseline, acc_space, data, net, rep)
     doc = search_document(run, ri)
+    if model is None and opts.export:
+        model = _untrained(acc_space, result.arch, opts.seed, doc, rep)
+    if verification is not None:
+        doc["verification"] = verification.document()
     files = export_model(run, doc, model, rep) if opts.export else {}
     return write_outputs(run, doc, files, start)
+
+
+def _search_again(opts: SearchOptions, signal, acc_space: SearchSpace, data, net, latency: LatencySide,
+                  rep: Progress):
+    """(problem, factor) -> a fresh strategy's answer on `problem`, its block table scaled by `factor`."""
+    def again(problem: Problem, factor: float) -> SearchResult:
+        table = None if latency.table is None else latency.table * factor
+        strategy = STRATEGIES[opts.strategy].from_context(StrategyContext(opts, signal, acc_space, data, net, table,
+                                                                          latency.constant * factor))
+        rep.phase(f"{strategy.name} search again under the rescaled model (x{factor:.3f})", 1)
+        return strategy.run(problem, rep)
+
+    return again
+
+
+def _untrained(space: SearchSpace, arch: np.ndarray, seed: int, doc: dict[str, Any], rep: Progress):
+    """The chosen network with initial weights, for export when nothing was trained (--final-eval none)."""
+    from edgelat.core.builders import build_network
+
+    doc["weights"] = "untrained (--final-eval none): right for latency and memory, not for accuracy"
+    rep.note(f"export: {doc['weights']}")
+    return build_network(space, arch, seed=seed)
 
 
 def _checked_device(opts: SearchOptions) -> Device:
@@ -95,6 +133,9 @@ def _checked_device(opts: SearchOptions) -> Device:
     device = get_device(None if opts.device_file else opts.device, opts.device_file)
     if device.kind != "mcu" and (opts.max_sram or opts.max_flash):
         raise SearchError(f"--max-sram/--max-flash apply to MCU devices; {device.name!r} is a {device.kind}")
+    final_kind(opts, opts.accuracy)
+    if opts.verify and opts.budget != "hard":
+        raise SearchError("--verify: needs a hard budget (a soft one may be exceeded by design)")
     if device.kind != "mcu" and not opts.predictor:
         raise SearchError(f"--predictor: give a model JSON from `edgelat fit` for device {device.name!r}")
     return device

@@ -62,10 +62,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
     )
 
 
-def start_cli(args: list[str]) -> subprocess.Popen:
+def start_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start the real `edgelat` entry point in its own process group (to SIGKILL it whole)."""
     return subprocess.Popen([sys.executable, "-m", "edgelat.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, **env} if env else None)
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -1,6 +1,7 @@
 """`edgelat demo --quick`: the whole loop of `make demo` (profile, calibrate with whole networks,
 search, export, measure; then the Pixel 1 leg) in a smoke-sized run."""
 
+import json
 import re
 
 import pytest
@@ -9,6 +10,10 @@ from edgelat.predictors import persistence
 from edgelat.predictors.layerwise import LayerwisePredictor
 
 from conftest import run_cli
+
+
+def r_budget(out) -> float:
+    return json.loads((out / "host" / "arch.json").read_text())["constraint"]["target_ms"]
 
 
 @pytest.mark.slow
@@ -25,4 +30,7 @@ def test_quick_demo_runs_the_whole_loop(tmp_path):
     assert isinstance(calibrated, LayerwisePredictor) and calibrated.n_train_ == 3 and calibrated.scale_ > 0
     for path in ("host/model_int8.tflite", "host/arch.json", "pixel1/model_fp32.tflite", "pixel1/arch.json"):
         assert (out / path).is_file(), path
+    verification = json.loads((out / "host" / "arch.json").read_text())["verification"]
+    assert 1 <= len(verification["rounds"]) <= 2 and verification["rounds"][0]["factor"] == 1.0
+    assert verification["met_budget"] == any(r["measured_ms"] <= r_budget(out) for r in verification["rounds"])
     assert "Pixel 1:" in res.stderr and "predicted" in res.stderr
