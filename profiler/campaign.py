@@ -97,6 +97,7 @@ def run_campaign(
     settings = (warmup, runs, min_time_ms, cold)
     suspects: list[tuple[ConversionResult, str]] = []
     measured: list[ConversionResult] = []
+    first_timed: float | None = None  # when pass 1's first measurement began (after its conversion)
     for i in range(len(chunks)):
         t0 = time.perf_counter()
         conversions = [f.result() for f in pending]  # wait: no conversion runs past this point...
@@ -105,6 +106,7 @@ def run_campaign(
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
         backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
         for j, conv in enumerate(conversions, 1):
+            first_timed = first_timed or time.perf_counter()
             m, why = _measure_one(device, conv, store, backend, settings, unit, result, progress, detector)
             if why:
                 suspects.append((conv, why))
@@ -114,7 +116,7 @@ def run_campaign(
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
     _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
-    pass_start = start
+    pass_start = first_timed or start  # not `start`: converting a lone network would use up the gap
     for p in range(2, passes + 1):
         # Passes start MIN_PASS_S apart: a short one (a single network) would otherwise repeat
         # within the very disturbance it should see past.

@@ -1,8 +1,10 @@
 """Whole networks as measured data: the stratified sample, `profile --networks` with resume after
 SIGKILL, and the exported network table that `fit --space` reads."""
 
+import itertools
 import json
 import sqlite3
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -79,5 +81,12 @@ def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_p
         best = s.rows(networks=True, estimate="min")
         assert [r["median_ms"] for r in best] == [min(r["median_ms"] for r in s.rows(networks=True, latest=False)
                                                       if r["net_key"] == b["net_key"]) for b in best]
+    db = sqlite3.connect(store)  # passes start >= 3 s apart, also for the first network (converted first)
+    try:
+        stamps = [datetime.fromisoformat(t) for (t,) in db.execute(
+            "SELECT created_at FROM networks WHERE net_key LIKE '%00000000%' ORDER BY id")]
+    finally:
+        db.close()
+    assert all((b - a).total_seconds() >= 2.9 for a, b in itertools.pairwise(stamps)), stamps
     bad = run_cli(*base, "--arch", "0000000")
     assert bad.returncode == 2 and "0000000" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
