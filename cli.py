@@ -536,6 +536,8 @@ def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
               help="How the chosen network, random search's and the RI samples are scored at the end "
                    "[default: table for --accuracy table, supernet/train for those signals, none (no training) "
                    "for zero-cost signals].")
+@click.option("--cluster", help="Run the short trainings (train signal, --final-eval train) on a Ray cluster: auto, "
+                                "HOST:PORT or ray://HOST:PORT.")
 @click.option("--verify", default=0, show_default=True, metavar="ROUNDS",
               help="Measure the chosen network on the device; while it breaks the budget, rescale the model by "
                    "the measured error and search again (up to ROUNDS measurements).")

@@ -59,9 +59,10 @@ def final_evaluator(kind: str, space: SearchSpace, data, net, epochs: int, seed:
 
 
 def evaluate_final(opts: SearchOptions, problem: Problem, result: SearchResult, baseline: SearchResult | None,
-                   space: SearchSpace, data, net, progress: Progress) -> tuple[dict[str, Any], Any]:
+                   space: SearchSpace, data, net, progress: Progress, trainer=None) -> tuple[dict[str, Any], Any]:
     """The chosen network's final score and RI against the baseline and random feasible samples
-    (arch.json's ``relative_improvement``), and the chosen network's Keras model (None: untrained)."""
+    (arch.json's ``relative_improvement``), and the chosen network's Keras model (None: untrained).
+    With a `trainer` (search --cluster), the stand-alone trainings but the chosen one's run on the cluster."""
     kind = final_kind(opts, problem.signal.name)
     if kind == "table":
         return _table_final(opts, problem, result, baseline, space, data, progress)
@@ -73,12 +74,15 @@ def evaluate_final(opts: SearchOptions, problem: Problem, result: SearchResult, 
                   + (f", each trained {opts.train_epochs} epochs from scratch; --final-eval none skips it"
                      if kind == "train" else ""))
     progress.phase(f"final evaluation ({kind}) of {len(todo)} networks", len(todo))
+    # with a cluster, the others train there; the chosen one here (its model is the one exported)
+    remote = list(trainer.accuracies(todo[1:], "test")) if trainer is not None and kind == "train" else None
     values, model = [], None
-    for i, arch in enumerate(todo):
+    for i, arch in enumerate(todo if remote is None else todo[:1]):
         value, m = final(arch)
         values.append(value)
         model = m if i == 0 else model
         progress.advance(i + 1, len(todo), {})
+    values += remote or []
     ri = _ri(_LABELS[kind], values[0], values[1] if baseline is not None else None,
              values[2 if baseline is not None else 1:])
     return ri, model

@@ -40,6 +40,7 @@ class SearchOptions:
     max_flash: str | None = None
     export: bool = True
     final_eval: str | None = None  # none | supernet | train | table [default: what fits the signal]
+    cluster: str | None = None  # a Ray cluster for the short trainings: auto | HOST:PORT | ray://HOST:PORT
     verify: int = 0  # measure the chosen network on the device; rescale and search again, up to this many rounds
 
 

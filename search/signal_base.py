@@ -23,6 +23,7 @@ class SignalContext:
     epochs: int = 8
     seed: int = 0
     table: str | None = None  # --accuracy-table: measured accuracies keyed by architecture
+    trainer: Any = None  # a RayTrainer (search --cluster): the short trainings run on the cluster
 
 
 class AccuracySignal(ABC):

@@ -64,18 +64,21 @@ class SupernetSignal(AccuracySignal):
 
 
 class TrainSignal(AccuracySignal):
-    """Validation top-1 after a short training from scratch (the most faithful, the slowest)."""
+    """Validation top-1 after a short training from scratch (the most faithful, the slowest); a
+    batch trains in parallel on a Ray cluster when a trainer is given (search --cluster)."""
 
     name, is_accuracy = "train", True
 
-    def __init__(self, space: SearchSpace, data, epochs: int = 8, seed: int = 0):
-        self.space, self.data, self.epochs, self.seed = space, data, epochs, seed
+    def __init__(self, space: SearchSpace, data, epochs: int = 8, seed: int = 0, trainer=None):
+        self.space, self.data, self.epochs, self.seed, self.trainer = space, data, epochs, seed, trainer
 
     @classmethod
     def from_context(cls, ctx: SignalContext) -> TrainSignal:
-        return cls(ctx.space, ctx.data, ctx.epochs, ctx.seed)
+        return cls(ctx.space, ctx.data, ctx.epochs, ctx.seed, ctx.trainer)
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
+        if self.trainer is not None:
+            return self.trainer.accuracies(list(np.asarray(archs)), split="val")
         return np.array([short_train(self.space, a, self.data, self.epochs, self.seed)[1] for a in np.asarray(archs)])
 
 

@@ -74,8 +74,9 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     signal_type, strategy_type = SIGNAL_FACTORIES[opts.accuracy], STRATEGIES[opts.strategy]
     need_supernet = signal_type.needs_supernet or strategy_type.needs_supernet or opts.final_eval == "supernet"
     net = supernet_for(acc_space, data, opts.supernet_epochs, opts.seed, rep) if need_supernet else None
+    trainer = _trainer(opts, acc_space, data, rep)
     signal = signal_type.from_context(SignalContext(acc_space, data, net, opts.train_epochs, opts.seed,
-                                                         opts.accuracy_table))
+                                                         opts.accuracy_table, trainer))
     problem = Problem(lat_space, latency.model, signal, budget, latency.constraints, journal)
     strategy = strategy_type.from_context(StrategyContext(opts, signal, acc_space, data, net, latency.table,
                                                           latency.constant))
@@ -90,7 +91,12 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     baseline = None if opts.strategy == "random" else random_baseline(problem, opts.evaluations, opts.seed, result,
                                                                       rep)
     run = SearchRun(opts, device, data, lat_space, acc_space, latency.name, problem, result, baseline)
-    ri, model = evaluate_final(opts, problem, result, baseline, acc_space, data, net, rep)
+    ri, model = evaluate_final(opts, problem, result, baseline, acc_space, data, net, rep, trainer)
+    if trainer is not None:
+        workers = len({(r["host"], r["pid"]) for r in trainer.runs})
+        run_log = f"cluster: {len(trainer.runs)} trainings on {workers} workers"
+        result.log.append(run_log)
+        rep.note(run_log)
     doc = search_document(run, ri)
     if model is None and opts.export:
         model = _untrained(acc_space, result.arch, opts.seed, doc, rep)
@@ -113,6 +119,18 @@ def _search_again(opts: SearchOptions, signal, acc_space: SearchSpace, data, net
     return again
 
 
+def _trainer(opts: SearchOptions, space: SearchSpace, data, rep: Progress):
+    """A RayTrainer when --cluster is given and something trains (the train signal, --final-eval train)."""
+    if not opts.cluster:
+        return None
+    from edgelat.search.remote_trainer import RayTrainer
+
+    trainer = RayTrainer(opts.cluster, (opts.space, space.resolution, space.width, space.num_classes), data,
+                         opts.train_epochs, opts.seed)
+    rep.note(f"cluster: short trainings run on {opts.cluster} (one CPU each)")
+    return trainer
+
+
 def _untrained(space: SearchSpace, arch: np.ndarray, seed: int, doc: dict[str, Any], rep: Progress):
     """The chosen network with initial weights, for export when nothing was trained (--final-eval none)."""
     from edgelat.core.builders import build_network
@@ -133,7 +151,8 @@ def _checked_device(opts: SearchOptions) -> Device:
     device = get_device(None if opts.device_file else opts.device, opts.device_file)
     if device.kind != "mcu" and (opts.max_sram or opts.max_flash):
         raise SearchError(f"--max-sram/--max-flash apply to MCU devices; {device.name!r} is a {device.kind}")
-    final_kind(opts, opts.accuracy)
+    if final_kind(opts, opts.accuracy) != "train" and opts.accuracy != "train" and opts.cluster:
+        raise SearchError("--cluster: nothing here trains (use --accuracy train or --final-eval train)")
     if opts.verify and opts.budget != "hard":
         raise SearchError("--verify: needs a hard budget (a soft one may be exceeded by design)")
     if device.kind != "mcu" and not opts.predictor:
