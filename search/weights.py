@@ -54,9 +54,13 @@ def _grouped(w: np.ndarray, groups: int) -> np.ndarray:
     return out
 
 
-def recalibrate_bn(model: keras.Model, x: np.ndarray, batch: int = 64) -> None:
-    """Reset every BatchNorm's running statistics to the average over `x` (inherited weights
-    come with statistics of mixed paths, or of another resolution)."""
+def recalibrate_bn(model: keras.Model, x: np.ndarray, batch: int = 256, max_images: int = 2048) -> None:
+    """Reset every BatchNorm's running statistics to the average over (the first `max_images` of) `x`
+    (inherited weights come with statistics of mixed paths, or of another resolution). Each chunk is
+    one eager forward pass, whose cost is per call, not per image: 5,000 images in chunks of 64 took
+    85 s for a 22-layer network; 2,048 in chunks of 256 take a tenth of that, and are plenty for means
+    and variances."""
+    x = x[:max_images]
     bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     saved = [bn.momentum for bn in bns]
     try:
