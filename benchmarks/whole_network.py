@@ -122,7 +122,19 @@ def budget_check(work: Path, space, res: int, dtype: str, model: LayerwisePredic
                       "verified_arch": last["arch"], "verified_rounds": len(check.rounds),
                       "verified_measured_ms": last["measured_ms"],
                       "verified_over_budget": last["measured_ms"] / b, "verified_factor": check.factor})
+    recheck = remeasure(work / f"recheck-r{res}-{dtype}.sqlite", res, dtype, [f["verified_arch"] for f in found])
+    for f in found:  # the loop stops at a measurement under the budget: judge it on a fresh one
+        f["rechecked_ms"] = recheck[f["verified_arch"].split(":", 1)[1]]
+        f["rechecked_over_budget"] = f["rechecked_ms"] / f["budget_ms"]
     return found
+
+
+def remeasure(store: Path, res: int, dtype: str, archs: list[str]) -> dict[str, float]:
+    """The networks measured again in a campaign of their own (5 passes, the fastest counts)."""
+    run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
+                               store=str(store), archs=tuple(dict.fromkeys(archs)), passes=5))
+    with Store(store) as s:
+        return {r["arch"]: r["median_ms"] for r in s.rows(networks=True, estimate="min")}
 
 
 def ship(results: dict, cpu: str) -> None:
@@ -200,7 +212,7 @@ def main() -> None:
             print(f"  search under {b['budget_ms']:.3f} ms (calibrated k=10): predicted {b['predicted_ms']:.3f} ms, "
                   f"measured {b['measured_ms']:.3f} ms = {b['measured_over_budget']:.3f} x budget; with --verify "
                   f"{VERIFY_ROUNDS}: {b['verified_over_budget']:.3f} x budget after {b['verified_rounds']} round(s) "
-                  f"(factor {b['verified_factor']:.3f})")
+                  f"(factor {b['verified_factor']:.3f}), measured again {b['rechecked_over_budget']:.3f} x budget")
 
 
 if __name__ == "__main__":

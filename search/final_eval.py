@@ -69,20 +69,23 @@ def evaluate_final(opts: SearchOptions, problem: Problem, result: SearchResult, 
     final = final_evaluator(kind, space, data, net, opts.train_epochs, opts.seed, problem.signal)
     samples = problem.random_feasible(opts.ri_samples, np.random.default_rng(opts.seed + 2))
     todo = [result.arch, *([baseline.arch] if baseline is not None else []), *samples]
-    progress.note(f"final evaluation ({kind}): {len(todo)} networks (the chosen one"
-                  f"{', random search' if baseline is not None else ''}'s and {len(samples)} random samples)"
+    which = ", ".join(["the chosen one", *(["random search's"] if baseline is not None else []),
+                       f"{len(samples)} random samples"])
+    progress.note(f"final evaluation ({kind}): {len(todo)} networks ({which})"
                   + (f", each trained {opts.train_epochs} epochs from scratch; --final-eval none skips it"
                      if kind == "train" else ""))
     progress.phase(f"final evaluation ({kind}) of {len(todo)} networks", len(todo))
     # with a cluster, the others train there; the chosen one here (its model is the one exported)
-    remote = list(trainer.accuracies(todo[1:], "test")) if trainer is not None and kind == "train" else None
+    remote = list(trainer.accuracies(todo[1:], "test")) if trainer is not None and kind == "train" else []
+    if remote:
+        progress.advance(len(remote), len(todo), {"where": "cluster"})
     values, model = [], None
-    for i, arch in enumerate(todo if remote is None else todo[:1]):
+    for i, arch in enumerate(todo[:1] if remote else todo):
         value, m = final(arch)
         values.append(value)
         model = m if i == 0 else model
-        progress.advance(i + 1, len(todo), {})
-    values += remote or []
+        progress.advance(len(remote) + i + 1, len(todo), {})
+    values += remote
     ri = _ri(_LABELS[kind], values[0], values[1] if baseline is not None else None,
              values[2 if baseline is not None else 1:])
     return ri, model

@@ -94,7 +94,7 @@ def test_a_tiny_search_on_real_fashion_mnist(tmp_path, fashion_mnist):
     assert run_cli("fit", "--data", str(ROOT / "data" / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0",
                    "-o", str(model)).returncode == 0
     res = run_cli("search", "--data", "fashion-mnist", "--train-images", "300", "--accuracy", "train",
-                  "--train-epochs", "1", "--evaluations", "2", "--ri-samples", "1", "--strategy", "random",
+                  "--train-epochs", "1", "--evaluations", "1", "--ri-samples", "1", "--strategy", "random",
                   "--space", "single-path", "--resolution", "32", "--width", "0.35", "--predictor", str(model),
                   "--target-ms", "3", "--no-export", "--out", str(tmp_path / "o"), "--json")
     assert res.returncode == 0, res.stderr[-3000:]

@@ -109,7 +109,9 @@ def test_cli_runs_the_final_trainings_on_the_cluster(tmp_path, cluster):
     assert res.returncode == 0, res.stderr[-3000:]
     doc = json.loads(res.stdout)
     ri = doc["relative_improvement"]
-    assert ri["evaluation"] == "train: test top-1" and len(ri["random_sampling"]) == 1
+    assert ri["evaluation"] == "train: test top-1" and len(ri["random_sampling"]) == 1 and 0 <= ri["method"] <= 1
+    assert "each trained 1 epochs from scratch; --final-eval none skips it" in res.stderr  # the cost, announced
+    assert "final evaluation (train) of 3 networks: 3/3" in res.stderr
     assert "cluster: 2 trainings on" in res.stderr  # random search's network and the sample
     arch = json.loads((tmp_path / "o" / "arch.json").read_text())
     assert any(line.startswith("cluster: 2 trainings on") for line in arch["log"])

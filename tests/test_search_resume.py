@@ -1,5 +1,6 @@
 """A search's final evaluation is a choice that fits the signal, shows its progress under --json,
-and a search killed mid-way continues from its journal when run again."""
+and a search killed mid-way continues from its journal when run again. (`--final-eval train` is
+tested with --cluster in test_search_cluster.py.)"""
 
 import json
 from pathlib import Path
@@ -46,18 +47,6 @@ def test_a_zero_cost_search_trains_nothing_by_default_and_reports_progress_on_st
     assert doc["weights"].startswith("untrained") and Path(doc["files"]["int8"]).is_file()
     assert "final evaluation (none) of 6 networks ..." in res.stderr
     assert "final evaluation (none) of 6 networks: 6/6 (100%)" in res.stderr
-
-
-@pytest.mark.slow
-def test_final_evaluation_train_is_asked_for_and_shown_with_its_cost(tmp_path, linear_model):
-    res = run_cli(*search_args(linear_model, tmp_path / "o", "--accuracy", "params", "--evaluations", "10",
-                               "--ri-samples", "1", "--final-eval", "train", "--train-epochs", "1", "--no-export",
-                               "--json"))
-    assert res.returncode == 0, res.stderr[-3000:]
-    ri = json.loads(res.stdout)["relative_improvement"]
-    assert ri["evaluation"] == "train: test top-1" and 0 <= ri["method"] <= 1 and len(ri["random_sampling"]) == 1
-    assert "each trained 1 epochs from scratch; --final-eval none skips it" in res.stderr
-    assert "final evaluation (train) of 3 networks: 3/3" in res.stderr
     bad = run_cli(*search_args(linear_model, tmp_path / "p", "--accuracy", "params", "--final-eval", "table"))
     assert bad.returncode == 2 and "--final-eval table: needs --accuracy table" in bad.stderr
 
