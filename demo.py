@@ -28,6 +28,7 @@ from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.profiler.store import Store
 from edgelat.profiler.workflow import ProfileOptions, run_profile
+from edgelat.search.journal import JOURNAL_NAME
 from edgelat.search.workflow import SearchOptions, run_search
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -52,6 +53,8 @@ def run_demo(out: Path = Path("runs/demo"), store: Path = Path("runs/demo.sqlite
     rep = progress or NullProgress()
     small = dict(supernet_epochs=3, single_path_epochs=2, evaluations=12, ri_samples=2, finetune_epochs=0) \
         if quick else dict(supernet_epochs=20, evaluations=60, ri_samples=5)
+    for leg in ("host", "pixel1"):  # a demo starts its searches afresh (a --quick run's journal would be refused)
+        (out / leg / JOURNAL_NAME).unlink(missing_ok=True)
     space = get_space("single-path", HOST_RESOLUTION, num_classes=10)
     lut = host_block_table(out, store, rep, quick)
     calibrated, cal_path = calibrate(space, lut, out, store, rep, CALIBRATION_NETWORKS if not quick else 3)
