@@ -42,18 +42,23 @@ class Dataset:
         """The same data with a stratified `train_images` of the training split (all when None)."""
         if train_images is None or train_images >= len(self.y_train):
             return self
-        if train_images < self.num_classes:
-            raise DataError(f"--train-images: need at least one per class ({self.num_classes}), got {train_images}")
-        rng = np.random.default_rng(seed)
-        share = train_images / len(self.y_train)
-        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(self.y_train == c))[
-            : max(1, int(round(share * np.sum(self.y_train == c))))] for c in np.unique(self.y_train)]))
+        keep = stratified_subset(self.y_train, train_images, seed)
         return Dataset(self.name, self.x_train[keep], self.y_train[keep], self.x_val, self.y_val, self.x_test,
                        self.y_test, self.num_classes)
 
     def summary(self) -> str:
         return (f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} val / {len(self.y_test)} test, "
                 f"{self.resolution}x{self.resolution}, {self.num_classes} classes")
+
+
+def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of about `n` labels of `y`, the same share of every class (at least one each)."""
+    classes = np.unique(y)
+    if n < len(classes):
+        raise DataError(f"--train-images: need at least one per class ({len(classes)}), got {n}")
+    rng, share = np.random.default_rng(seed), n / len(y)
+    picked = [rng.permutation(np.flatnonzero(y == c))[: max(1, int(round(share * np.sum(y == c))))] for c in classes]
+    return np.sort(np.concatenate(picked))
 
 
 def resize(images: np.ndarray, resolution: int) -> np.ndarray:
@@ -143,10 +148,9 @@ def load_dataset(data: str | None, resolution: int, seed: int = 0, train_images:
     """`None` or 'digits' gives the embedded default; 'fashion-mnist' (or a folder of its IDX files)
     Fashion-MNIST; otherwise an image folder or TFRecords. `train_images` keeps a stratified subset
     of the training split."""
-    from edgelat.search.fashion_mnist import FILES, load_fashion_mnist
+    from edgelat.search.fashion_mnist import is_idx_folder, load_fashion_mnist
 
-    if data == "fashion-mnist" or (data and (Path(data) / f"{FILES['x_train']}.gz").is_file()) or \
-            (data and (Path(data) / FILES["x_train"]).is_file()):
+    if data == "fashion-mnist" or (data and is_idx_folder(Path(data))):
         return load_fashion_mnist(resolution, seed, None if data == "fashion-mnist" else data, train_images)
     if data in (None, "", "digits"):
         found = load_digits(resolution, seed)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgelat.errors import DataError
-from edgelat.search.data import Dataset, resize
+from edgelat.search.data import Dataset, resize, stratified_subset
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
@@ -55,6 +55,11 @@ def find_folder(path: str | None = None) -> Path:
     return folder
 
 
+def is_idx_folder(folder: Path) -> bool:
+    """Whether `folder` holds Fashion-MNIST's training images (so `--data FOLDER` means this dataset)."""
+    return _file(folder, FILES["x_train"]) is not None
+
+
 def _file(folder: Path, name: str) -> Path | None:
     for candidate in (folder / f"{name}.gz", folder / name):
         if candidate.is_file():
@@ -73,22 +78,13 @@ def load_fashion_mnist(resolution: int = 32, seed: int = 0, path: str | None = N
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DataError(f"fashion-mnist: {folder}: {part} images {x.shape} do not match labels {y.shape}")
     y_all = arrays["y_train"].astype(np.int64)
-    val, train = _stratified(y_all, VALIDATION_SHARE, np.random.default_rng(0))  # fixed: not the search's seed
+    val = stratified_subset(y_all, round(VALIDATION_SHARE * len(y_all)), 0)  # fixed: not the search's seed
+    train = np.setdiff1d(np.arange(len(y_all)), val)
     if train_images is not None and train_images < len(train):
-        if train_images < 10:
-            raise DataError(f"--train-images: need at least one per class (10), got {train_images}")
-        keep, _ = _stratified(y_all[train], train_images / len(train), np.random.default_rng(seed))
-        train = train[keep]
+        train = train[stratified_subset(y_all[train], train_images, seed)]
     img = lambda a: _images(a, resolution)  # noqa: E731
     return Dataset("fashion-mnist", img(arrays["x_train"][train]), y_all[train], img(arrays["x_train"][val]),
                    y_all[val], img(arrays["x_test"]), arrays["y_test"].astype(np.int64), 10)
-
-
-def _stratified(y: np.ndarray, share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a stratified `share` of `y` and of the rest, each sorted."""
-    picked = [rng.permutation(np.flatnonzero(y == c))[: int(round(share * np.sum(y == c)))] for c in np.unique(y)]
-    chosen = np.sort(np.concatenate(picked))
-    return chosen, np.setdiff1d(np.arange(len(y)), chosen)
 
 
 def _images(x: np.ndarray, resolution: int) -> np.ndarray:
