@@ -137,7 +137,7 @@ def write_outputs(run: SearchRun, doc: dict[str, Any], files: dict[str, str], st
 
     opts, result, out = run.opts, run.result, Path(run.opts.out)
     files["plot"] = str(plot_search(out / "search.png", result, run.baseline, opts.target_ms, run.problem.signal.name,
-                                    f"{doc['arch']} on {run.device.name}: {result.latency_ms:.1f} ms predicted"))
+                                    f"{doc['arch']} on {run.device.name}: {result.latency_ms:.3g} ms predicted"))
     for kind in ("fp32", "int8"):  # per-file sidecars, read by `edgelat deploy`
         if kind in files:
             priced = kind == opts.dtype
