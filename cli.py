@@ -154,12 +154,12 @@ def _print_slowest(rows, top: int) -> None:
     if not rows or top <= 0:
         return
     rows = sorted(rows, key=lambda r: r["median_ms"], reverse=True)[:top]
-    what = "networks" if "net_key" in rows[0] else "blocks"
+    what = "networks" if "net_key" in rows[0] else "kernels" if "kernel_key" in rows[0] else "blocks"
     table = Table(what[:-1], "median ms", "p5-p95 ms", "cv", title=f"slowest {len(rows)} {what}")
     for r in rows:
         spread = f"{r['p5_ms']:.3f}-{r['p95_ms']:.3f}" if r["p5_ms"] is not None and r["p95_ms"] is not None else "-"
         cv = f"{r['cv']:.1%}" if r["cv"] is not None else "-"
-        table.add_row(r.get("block_key") or r["net_key"], f"{r['median_ms']:.3f}", spread, cv)
+        table.add_row(r.get("block_key") or r.get("kernel_key") or r["net_key"], f"{r['median_ms']:.3f}", spread, cv)
     out.print(table)
 
 
@@ -207,6 +207,11 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--passes", default=0, show_default=True,
               help="Measure everything N times, pass after pass; the fastest counts, since other work only "
               "adds time (0: 3 for whole networks, 1 for blocks).")
+@click.option("--kernels", default=0, show_default=True,
+              help="Measure N sampled kernels (single TFLite operators, per dtype) instead of blocks, drawn like "
+              "real CNNs' layers (around the --from-model ones when given).")
+@click.option("--from-model", "from_models", multiple=True, type=click.Path(),
+              help="Measure every kernel of this .tflite model (repeatable): what a kernel predictor needs for it.")
 @click.option("--fixed-parts", is_flag=True, help="Also measure the space's stem and head (printed; in --json).")
 @click.option("--num-classes", type=int, help="Head classes for --fixed-parts [default: the space's].")
 @click.option("--replicate", default=0, show_default=True,
@@ -368,7 +373,9 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 
 @cli.command()
 @click.option("--data", required=True, type=click.Path(), help="Block table (.csv/.sqlite/.json/.yaml) or network CSV.")
-@click.option("--predictor", "kind", required=True, type=click.Choice(["lut", "linear", "gbdt", "transfer"]))
+@click.option("--predictor", "kind", required=True, type=click.Choice(["lut", "linear", "gbdt", "transfer", "kernels"]),
+              help="kernels: one predictor per kernel type, from a kernel table (profile --kernels/--from-model), "
+              "for `predict --tflite` of any model.")
 @click.option("--space", help="The data is a whole-network table of this layer-wise space (op0..opN columns).")
 @click.option("--target", default="latency_ms", show_default=True, help="Latency column of a network table.")
 @click.option("--source", type=click.Path(), help="Source-device model for --predictor transfer.")
@@ -440,25 +447,43 @@ def evaluate(model_path, data, space, target, device, plot, as_json) -> None:
         err.print(f"wrote {plot}")
 
 
+def _print_ops(ops: list[dict], top: int) -> None:
+    """The per-op table of a kernel prediction: the `top` costliest ops, in model order."""
+    keep = sorted(sorted(ops, key=lambda r: -(r["latency_ms"] or 0.0))[:top], key=lambda r: r["index"])
+    table = Table("#", "op", "shape", "predicted ms", "share", title=f"{len(keep)} costliest of {len(ops)} ops")
+    for r in keep:
+        ms = "unpriced" if r["latency_ms"] is None else f"{r['latency_ms']:.4f}"
+        table.add_row(str(r["index"]), r["op"], r["shape"], ms, f"{r['share']:.1%}")
+    out.print(table)
+
+
 @cli.command()
 @click.option("--predictor", "model_path", required=True, type=click.Path())
 @click.option("--block", help="A block key, e.g. mbconv-i56-c24-o24-e6-k5-s1-se0-relu6-fp32.")
 @click.option("--arch", help="An architecture encoding, e.g. single-path:0123...")
 @click.option("--space", help="The space of --arch (default: the encoding's prefix).")
-@click.option("--tflite", type=click.Path(), help="A .tflite file whose MBConv blocks to predict.")
+@click.option("--tflite", type=click.Path(), help="A .tflite file: its MBConv blocks under a block predictor, "
+              "every op under a kernel predictor.")
+@click.option("--allow-unpriced", is_flag=True, help="Kernel predictors: ops it cannot price are a warning, and "
+              "the total a lower bound (default: an error naming the op).")
+@click.option("--blocks", "blocks_path", type=click.Path(), help="Kernel predictors: a block LUT MODEL.json whose "
+              "blocks win over their kernels' sum where it holds them.")
+@click.option("--top", default=15, show_default=True, help="Kernel predictors: show the N costliest ops.")
 @click.option("--json", "as_json", is_flag=True)
-def predict(model_path, block, arch, space, tflite, as_json) -> None:
+def predict(model_path, block, arch, space, tflite, allow_unpriced, blocks_path, top, as_json) -> None:
     """Predict the latency of a block, an architecture or a .tflite model."""
     from edgelat.predictors import workflow
 
-    result = workflow.predict(model_path, block, arch, space, tflite)
+    result = workflow.predict(model_path, block, arch, space, tflite, allow_unpriced, blocks_path)
 
     def human(r):
         band = ""
         if "interval_ms" in r:
             lo, hi = r["interval_ms"]
             band = f"  ({r['interval_level']:.0%} interval {lo:.4f}–{hi:.4f} ms)"
-        out.print(f"{r['latency_ms']:.4f} ms{band}")
+        if "ops" in r:
+            _print_ops(r["ops"], top)
+        out.print(f"{'≥ ' if r.get('lower_bound') else ''}{r['latency_ms']:.4f} ms{band}")
 
     _print_json_or(result, as_json, human)
     if not as_json:

@@ -19,6 +19,7 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
 )
 
 from edgelat.core.blockspec import BlockSpec  # noqa: E402
+from edgelat.core.kernelspec import KernelSpec  # noqa: E402
 from edgelat.core.netspec import NetworkSpec  # noqa: E402
 from edgelat.core.quiet import filtered_stderr  # noqa: E402
 from edgelat.errors import ConversionError  # noqa: E402
@@ -47,12 +48,13 @@ class Converted:
 
 def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed: int = 0,
                   representative: np.ndarray | None = None) -> Converted:
-    """Convert a batch-1 Keras model; int8 is full-integer with int8 input and output, calibrated
-    on `representative` inputs (one per sample) or else on random normal inputs."""
+    """Convert a batch-1 Keras model (one input or several); int8 is full-integer with int8 inputs and
+    output, calibrated on `representative` inputs (one per sample) or else on random normal inputs."""
     start = time.perf_counter()
-    shape = [int(d) for d in model.inputs[0].shape]
-    fn = tf.function(lambda x: model(x, training=False))
-    concrete = fn.get_concrete_function(tf.TensorSpec(shape, tf.float32, name="input"))
+    shapes = [[int(d) for d in x.shape] for x in model.inputs]
+    fn = tf.function(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False))
+    concrete = fn.get_concrete_function(*[tf.TensorSpec(s, tf.float32, name=f"input{i or ''}")
+                                          for i, s in enumerate(shapes)])
     frozen = convert_variables_to_constants_v2(concrete)
     # No trackable_obj: with one, TF takes its slower saved-model path (about 5x here).
     with _quiet_absl():
@@ -65,10 +67,10 @@ def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed
         def dataset():
             if representative is not None:
                 for sample in representative[:calibration_samples]:
-                    yield [np.asarray(sample, np.float32).reshape(shape)]
+                    yield [np.asarray(sample, np.float32).reshape(shapes[0])]
                 return
             for _ in range(calibration_samples):
-                yield [rng.standard_normal(shape).astype(np.float32)]
+                yield [rng.standard_normal(s).astype(np.float32) for s in shapes]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = dataset
@@ -90,9 +92,10 @@ _CLEAR_EVERY = 100  # keras.backend.clear_session() costs ~0.16 s, twice a whole
 _converted = 0
 
 
-def convert_block(spec: BlockSpec | NetworkSpec, calibration_samples: int = 8, seed: int = 0) -> Converted:
-    """Build `spec` (a block, or a whole network of a space) in Keras and convert it to TFLite
-    in its own dtype.
+def convert_block(spec: BlockSpec | NetworkSpec | KernelSpec, calibration_samples: int = 8,
+                  seed: int = 0) -> Converted:
+    """Build `spec` (a block, a kernel, or a whole network of a space) in Keras and convert it to
+    TFLite in its own dtype.
 
     Keras' global state is cleared every 100 conversions rather than after each one: RSS
     stays flat either way (measured over 300 blocks), and clearing each time would more
@@ -100,11 +103,14 @@ def convert_block(spec: BlockSpec | NetworkSpec, calibration_samples: int = 8, s
     """
     global _converted
     from edgelat.core.builders import build_block_model, build_network
+    from edgelat.core.kernel_builders import build_kernel_model
 
     start = time.perf_counter()
     try:
         if isinstance(spec, NetworkSpec):
             model = build_network(spec.search_space(), spec.indices(), batch_size=1, seed=seed)
+        elif isinstance(spec, KernelSpec):
+            model = build_kernel_model(spec, seed=seed)
         else:
             model = build_block_model(spec, seed=seed)
         out = convert_model(model, spec.dtype, calibration_samples, seed)

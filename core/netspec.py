@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.kernelspec import KernelSpec, is_kernel_key
 from edgelat.core.spaces import SPACES, SearchSpace, get_space
 from edgelat.errors import BlockSpecError
 
@@ -70,6 +71,8 @@ def is_network_key(key: str) -> bool:
     return key.startswith("net-")
 
 
-def spec_from_key(key: str) -> BlockSpec | NetworkSpec:
-    """The block or network that a store/cache key names."""
+def spec_from_key(key: str) -> BlockSpec | NetworkSpec | KernelSpec:
+    """The block, kernel or network that a store/cache key names."""
+    if is_kernel_key(key):
+        return KernelSpec.from_key(key)
     return NetworkSpec.from_key(key) if is_network_key(key) else BlockSpec.from_key(key)

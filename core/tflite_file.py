@@ -1,9 +1,9 @@
 """Load a .tflite flatbuffer without TensorFlow (ai_edge_litert's generated schema), for the
-readers that walk its ops: the MCU cycle model and the predictors' block recovery."""
+readers that walk its ops: the MCU cycle model, kernel extraction and the block recovery."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +54,52 @@ def load_tflite(model: str | Path | bytes, where: str | None = None) -> LoadedMo
     sub = m.subgraphs[0]
     ops = [names.get(codes[o.opcodeIndex], "CUSTOM") for o in (sub.operators or [])]
     return LoadedModel(where, len(buf), m, sub, ops, types)
+
+
+@dataclass
+class Op:
+    """One operator of the graph: its index, builtin name, tensor indices and builtin options."""
+
+    index: int
+    name: str
+    inputs: list[int]
+    outputs: list[int]
+    options: Any = None
+
+
+@dataclass
+class Graph:
+    """The first subgraph as dataflow: ops, per-tensor shapes, dtypes, names and constness."""
+
+    ops: list[Op]
+    shapes: list[list[int]]
+    dtypes: list[str]
+    names: list[str]
+    constant: list[bool]  # the tensor holds data in the file (weights, biases, shape operands)
+    producer: dict[int, Op] = field(default_factory=dict)
+    consumers: dict[int, list[Op]] = field(default_factory=dict)
+
+
+def read_graph(model: str | Path | bytes) -> Graph:
+    """The dataflow graph of a .tflite file (or its bytes); a DataError names the file on junk."""
+    loaded = load_tflite(model)
+    sub, types, buffers = loaded.subgraph, loaded.type_names, loaded.model.buffers or []
+    ops = [Op(i, name, [int(t) for t in o.inputs], [int(t) for t in o.outputs], o.builtinOptions)
+           for i, (o, name) in enumerate(zip(sub.operators or [], loaded.op_names, strict=True))]
+    tensors = sub.tensors or []
+
+    def holds_data(t: Any) -> bool:
+        buf = buffers[t.buffer] if 0 < t.buffer < len(buffers) else None
+        return buf is not None and ((buf.data is not None and len(buf.data) > 0) or bool(buf.size))
+
+    graph = Graph(ops, [[int(d) for d in t.shape] if t.shape is not None else [] for t in tensors],
+                  [types.get(t.type, "?") for t in tensors],
+                  [t.name.decode() if isinstance(t.name, bytes) else str(t.name) for t in tensors],
+                  [holds_data(t) for t in tensors])
+    for op in ops:
+        for t in op.outputs:
+            graph.producer[t] = op
+        for t in op.inputs:
+            if t >= 0:
+                graph.consumers.setdefault(t, []).append(op)
+    return graph

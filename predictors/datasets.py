@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
+from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.spaces import SearchSpace
 from edgelat.errors import BlockSpecError, DataError
 from edgelat.profiler.table import read_block_csv
@@ -236,3 +237,38 @@ def load_networks(path: str | Path, space: SearchSpace, target: str = "latency_m
         i = int(np.argmax(bad))
         raise DataError(f"{path} line {i + 2}: {target}: latency must be a positive number, got {frame[target][i]!r}")
     return NetworkData(archs, y, frame, source=str(path))
+
+
+def load_kernels(path: str | Path, device: str | None = None) -> tuple[list[KernelSpec], np.ndarray, dict]:
+    """Kernels and their ms from a store (its kernels table, the fastest pass) or a CSV with
+    `kernel_key` and `latency_ms` columns, with the device and runtime where known."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path)
+        missing = {"kernel_key", "latency_ms"} - set(frame.columns)
+        if missing:
+            raise DataError(f"{path}: a kernel table needs columns kernel_key and latency_ms (missing: "
+                            f"{', '.join(sorted(missing))})")
+        specs = []
+        for i, key in enumerate(frame["kernel_key"], start=2):
+            try:
+                specs.append(KernelSpec.from_key(str(key)))
+            except BlockSpecError as exc:
+                raise DataError(f"{path}:{i}: {exc}") from None
+        y = np.array([_positive(v, f"{path}:{i}") for i, v in enumerate(frame["latency_ms"], start=2)])
+        return specs, y, {"device": device, "runtime": None}
+    from edgelat.profiler.store import open_existing
+
+    with open_existing(path) as store:
+        rows = store.rows(device=device, kernels=True, estimate="min")
+    devices = sorted({r["device"] for r in rows})
+    if not rows:
+        raise DataError(f"{path}: no kernel measurements{f' for device {device!r}' if device else ''} "
+                        "(profile with --kernels or --from-model)")
+    if len(devices) > 1:
+        raise DataError(f"{path}: holds kernels of several devices ({', '.join(devices)}); choose one with --device")
+    runtime = ", ".join(sorted({f"{r['runtime']} {r['runtime_version']}" for r in rows}))
+    return ([KernelSpec.from_key(r["kernel_key"]) for r in rows], np.array([r["median_ms"] for r in rows]),
+            {"device": devices[0], "runtime": runtime})

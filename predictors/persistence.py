@@ -21,13 +21,14 @@ FORMAT_VERSION = 1
 
 def _registry() -> dict[str, type[LatencyPredictor]]:
     from edgelat.predictors.gbdt import GBDTPredictor
+    from edgelat.predictors.kernels import KernelPredictor
     from edgelat.predictors.layerwise import LayerwisePredictor
     from edgelat.predictors.linear import LinearPredictor
     from edgelat.predictors.lut import LUTPredictor
     from edgelat.predictors.transfer import TransferPredictor
 
     return {cls.kind: cls for cls in (LinearPredictor, GBDTPredictor, LUTPredictor, TransferPredictor,
-                                      LayerwisePredictor)}
+                                      LayerwisePredictor, KernelPredictor)}
 
 
 def to_document(model: LatencyPredictor, metadata: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,16 +13,19 @@ from edgelat.errors import DataError, OptionError
 from edgelat.predictors import intervals, metrics, persistence, selection
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
-from edgelat.predictors.datasets import load_blocks, load_networks
+from edgelat.predictors.datasets import load_blocks, load_kernels, load_networks
 from edgelat.predictors.evaluation import out_of_fold, plot_predictions
 from edgelat.predictors.gbdt import GBDTPredictor
+from edgelat.predictors.kernels import KernelPredictor, kernel_out_of_fold
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.selection import BUILT_IN_PRIORS
+from edgelat.predictors.tflite_ops import predict_kernels
 from edgelat.predictors.transfer import TransferPredictor
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
+KINDS = (*BLOCK_KINDS, "kernels")  # kernels: one predictor per kernel type, fitted on a kernel table
 
 
 def _prior(prior: str | LatencyPredictor | None) -> str | LatencyPredictor | None:
@@ -59,6 +62,8 @@ def make_predictor(kind: str, space: str | None, source: str | None = None,
         return LinearPredictor()
     if kind == "gbdt":
         return GBDTPredictor()
+    if kind == "kernels":
+        return KernelPredictor()
     if kind == "transfer":
         if source is None:
             raise OptionError("--predictor transfer needs --source MODEL.json (a predictor fitted on another device)")
@@ -66,8 +71,14 @@ def make_predictor(kind: str, space: str | None, source: str | None = None,
     raise OptionError(f"--predictor: unknown {kind!r} (known: {', '.join(BLOCK_KINDS)})")
 
 
-def load_data(data: str, space: str | None, target: str, device: str | None = None):
-    """(X, y, fixed parts, notes, provenance) from a block table, or a network table with --space."""
+def load_data(data: str, space: str | None, target: str, device: str | None = None, kernels: bool = False):
+    """(X, y, fixed parts, notes, provenance) from a block table, a kernel table, or a network table
+    with --space."""
+    if kernels:
+        if space is not None:
+            raise OptionError("--predictor kernels fits a kernel table, not a whole-network one (no --space)")
+        specs, y, provenance = load_kernels(data, device)
+        return np.array(specs, dtype=object), y, {}, [], provenance
     if space is not None:
         nets = load_networks(data, get_space(space), target)
         return nets.archs, nets.y, {}, [], {"device": device, "runtime": None}
@@ -85,7 +96,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     priors = [prior] if isinstance(prior, str) else list(prior or [])
     if priors and space is None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
-    X, y, fixed, notes, provenance = load_data(data, space, target, device)
+    X, y, fixed, notes, provenance = load_data(data, space, target, device, kind == "kernels")
     cands = prior_candidates(priors) if space is not None and kind in ("lut", "linear") else None
     choice = None
     if cands is not None:
@@ -97,7 +108,8 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     else:
         make = lambda: make_predictor(kind, space, source, priors[0] if priors else None,  # noqa: E731
                                       resolution, dtype)
-    cv_metrics, interval = _cross_validation(make, X, y, cv, kind == "lut" and space is None, notes)
+    cv_metrics, interval = _cross_validation(make, X, y, cv, kind == "lut" and space is None, notes,
+                                             kind == "kernels")
     model = make()
     model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
     if getattr(model, "prior_dropped_", False):
@@ -118,7 +130,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     return result
 
 
-def _cross_validation(make, X, y, cv: int, block_lut: bool, notes: list[str]
+def _cross_validation(make, X, y, cv: int, block_lut: bool, notes: list[str], kernels: bool = False
                       ) -> tuple[dict[str, float] | None, intervals.RelativeInterval | None]:
     """CV metrics and the conformal interval, from one set of out-of-fold predictions."""
     if cv == 1:
@@ -132,7 +144,13 @@ def _cross_validation(make, X, y, cv: int, block_lut: bool, notes: list[str]
     if len(y) < cv * 2:
         notes.append(f"too few rows ({len(y)}) for {cv}-fold cross-validation: no interval")
         return None, None
-    pred = out_of_fold(make, X, y, folds=cv)
+    if kernels:
+        pred = kernel_out_of_fold(make, X, y, folds=cv)
+        if np.isnan(pred).any():
+            notes.append(f"{int(np.isnan(pred).sum())} kernel(s) of types measured once are left out of the CV")
+        y, pred = y[~np.isnan(pred)], pred[~np.isnan(pred)]
+    else:
+        pred = out_of_fold(make, X, y, folds=cv)
     interval = intervals.conformal(y, pred)
     if interval.capped:
         notes.append(f"{len(y)} rows are too few for a {interval.level:.0%} interval: it spans the extreme "
@@ -143,7 +161,7 @@ def _cross_validation(make, X, y, cv: int, block_lut: bool, notes: list[str]
 def evaluate(model_path: str, data: str, space: str | None = None, target: str = "latency_ms",
              device: str | None = None, plot: str | None = None) -> dict[str, float]:
     model, meta = persistence.load_with_metadata(model_path)
-    X, y, *_ = load_data(data, space, target, device)
+    X, y, *_ = load_data(data, space, target, device, isinstance(model, KernelPredictor))
     pred = model.predict(X)
     report: dict[str, Any] = metrics.report(y, pred)
     interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
@@ -157,11 +175,19 @@ def evaluate(model_path: str, data: str, space: str | None = None, target: str =
 
 
 def predict(model_path: str, block: str | None = None, arch: str | None = None, space: str | None = None,
-            tflite: str | None = None) -> dict[str, Any]:
+            tflite: str | None = None, allow_unpriced: bool = False, blocks: str | None = None) -> dict[str, Any]:
     """The prediction, with the interval `fit` stored (``interval_ms``; a block model's interval is
     applied to sums of blocks as it is, a conservative band since block errors partly cancel)."""
     model, meta = persistence.load_with_metadata(model_path)
-    result = _point_prediction(model, block, arch, space, tflite)
+    if isinstance(model, KernelPredictor):
+        if tflite is None:
+            raise OptionError(f"{model_path}: a kernel predictor prices .tflite models: give --tflite FILE")
+        block_model = persistence.load(blocks) if blocks else None
+        result = predict_kernels(model, tflite, allow_unpriced, block_model)
+    elif blocks or allow_unpriced:
+        raise OptionError("--blocks and --allow-unpriced go with a kernel predictor (fit --predictor kernels)")
+    else:
+        result = _point_prediction(model, block, arch, space, tflite)
     interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
     if interval is not None:
         result.update(interval_ms=list(interval.around(result["latency_ms"])), interval_level=interval.level)

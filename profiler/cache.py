@@ -12,10 +12,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.paths import ensure_parent
 
-Measurable = BlockSpec | NetworkSpec  # anything with a canonical `key` and a `dtype`
+Measurable = BlockSpec | NetworkSpec | KernelSpec  # anything with a canonical `key` and a `dtype`
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.devices.backends import Backend
 from edgelat.devices.catalog import Device
@@ -77,8 +78,8 @@ def run_campaign(
     detector: InterferenceDetector | None = None,
     passes: int = 1,
 ) -> CampaignResult:
-    """Measure every block (or network) of `specs` not yet in `store` for (device, threads); blocks are
-    timed with their weights cold when `cold` (networks never: they are the truth blocks stand in for).
+    """Measure every block (or kernel, or network) of `specs` not yet in `store` for (device, threads); blocks
+    and kernels are timed with their weights cold when `cold` (networks never: they are the truth).
     Measurements the `detector` flags as disturbed are stored flagged and measured again at the end.
     With `passes` > 1 every block is then measured again, pass after pass, each pass a stored row:
     runs of one block far apart in time, of which the fastest is the estimate (Store.rows "min")."""
@@ -173,7 +174,7 @@ def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: 
             result.conversion_s += conv.total_s
         t0 = time.perf_counter()
         warmup, runs, min_time_ms, cold = settings
-        m = backend.measure(conv.path, warmup, runs, min_time_ms, cold=cold and isinstance(spec, BlockSpec))
+        m = backend.measure(conv.path, warmup, runs, min_time_ms, cold=cold and not isinstance(spec, NetworkSpec))
         result.measure_s += time.perf_counter() - t0
     why = detector.check(m)
     if remeasure_of is not None:

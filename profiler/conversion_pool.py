@@ -14,15 +14,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgelat.core.blockspec import BlockSpec
-from edgelat.core.netspec import NetworkSpec, spec_from_key
+from edgelat.core.netspec import spec_from_key
 from edgelat.errors import ConversionError
-from edgelat.profiler.cache import TFLiteCache
+from edgelat.profiler.cache import Measurable, TFLiteCache
 
 
 @dataclass(frozen=True)
 class ConversionResult:
-    spec: BlockSpec | NetworkSpec
+    spec: Measurable
     path: Path | None
     convert_s: float = 0.0  # the converter's own convert() call
     total_s: float = 0.0  # build + freeze + convert + write
@@ -68,7 +67,7 @@ class ConversionPool:
             )
         return self._executor
 
-    def submit(self, spec: BlockSpec | NetworkSpec) -> Future[ConversionResult]:
+    def submit(self, spec: Measurable) -> Future[ConversionResult]:
         """Convert `spec` unless cached. Errors come back in the result, never raised here."""
         done: Future[ConversionResult] = Future()
         cached = self.cache.get(spec)

@@ -1,9 +1,9 @@
 """The crash-safe measurement store: an append-only SQLite file in WAL mode.
 
 One transaction per measurement, so killing the process (even with SIGKILL) loses at most
-the measurement in flight. Rows are never updated or deleted; a block (table `measurements`)
-or a whole network (table `networks`) counts as done for a (device, threads) pair once it
-has an 'ok' row. Failed rows keep the raw runner output.
+the measurement in flight. Rows are never updated or deleted; a block (table `measurements`),
+a kernel (table `kernels`) or a whole network (table `networks`) counts as done for a (device,
+threads) pair once it has an 'ok' row. Failed rows keep the raw runner output.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
+from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.paths import ensure_parent
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
 
 DISTURBED = "disturbed by other work: "  # the error of a measurement kept but measured again
-SCHEMA_VERSION = 3  # 3: the networks table (a v1/v2 store gains it in place)
+SCHEMA_VERSION = 4  # 3: the networks table; 4: the kernels table (older stores gain them in place)
 
 # Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
 _V2_COLUMNS = {"peak_sram_bytes": "INTEGER", "flash_bytes": "INTEGER", "throttled": "INTEGER", "info": "TEXT"}
@@ -74,6 +75,18 @@ CREATE TABLE IF NOT EXISTS fixed_parts (
     name TEXT NOT NULL, median_ms REAL NOT NULL CHECK (median_ms > 0), timing TEXT, created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS networks_lookup ON networks (device, threads, net_key, status);
+CREATE TABLE IF NOT EXISTS kernels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    unit TEXT,
+    kernel_key TEXT NOT NULL,
+    kind TEXT NOT NULL, dtype TEXT NOT NULL,
+    {_RESULT_COLUMNS}
+    info TEXT,
+    timing TEXT,
+    CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
+);
+CREATE INDEX IF NOT EXISTS kernels_lookup ON kernels (device, threads, kernel_key, status);
 """
 _NET_FIELDS = ("space", "arch", "resolution", "width", "num_classes", "dtype")
 
@@ -106,7 +119,7 @@ class Store:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) in (1, 2):
+            elif int(row[0]) in (1, 2, 3):
                 self._upgrade(int(row[0]))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: store schema version {row[0]}, this edgelat reads {SCHEMA_VERSION}")
@@ -117,7 +130,8 @@ class Store:
 
     def _upgrade(self, version: int) -> None:
         """v1 -> v2: the MCU and hygiene columns; v2 -> v3: the timing column (which method timed a row;
-        NULL in older rows, which were timed plainly) and the networks table (created above)."""
+        NULL in older rows, which were timed plainly) and the networks table; v3 -> v4: the kernels table
+        (tables are created above)."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(measurements)")}
         with self.db:
             for col, kind in {**_V2_COLUMNS, "timing": "TEXT"}.items():
@@ -134,7 +148,7 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add(self, device: str, spec: BlockSpec | NetworkSpec, m: Measurement, runtime: str,
+    def add(self, device: str, spec: BlockSpec | NetworkSpec | KernelSpec, m: Measurement, runtime: str,
             runtime_version: str, unit: str | None = None, disturbed: bool = False) -> None:
         """Append one measurement of a block or a network in its own transaction (durable when this
         returns). A `disturbed` one (interference) keeps its figures in a 'failed' row whose error
@@ -151,6 +165,9 @@ class Store:
         if isinstance(spec, NetworkSpec):
             table, cols = "networks", ("device", "unit", "net_key", *_NET_FIELDS, *common_cols, "info")
             row = (device, unit, spec.key, *(getattr(spec, f) for f in _NET_FIELDS), *common, info)
+        elif isinstance(spec, KernelSpec):
+            table, cols = "kernels", ("device", "unit", "kernel_key", "kind", "dtype", *common_cols, "info")
+            row = (device, unit, spec.key, spec.kind, spec.dtype, *common, info)
         else:
             table = "measurements"
             cols = ("device", "unit", "block_key", *FIELD_NAMES, *common_cols, "peak_sram_bytes", "flash_bytes",
@@ -165,30 +182,32 @@ class Store:
             raise StoreError(f"{self.path}: cannot write measurement of {spec.key}: {exc}") from None
 
     def done_keys(self, device: str, threads: int, cold: bool | None = None) -> set[str]:
-        """Block and network keys already measured successfully on (device, threads); with `cold`, only
+        """Block, kernel and network keys already measured successfully on (device, threads); with `cold`, only
         blocks timed that way count (a block timed plainly is not done for a cold campaign)."""
         timing = {None: "", True: "AND timing LIKE 'cold%'", False: "AND (timing IS NULL OR timing = 'plain')"}[cold]
         rows = self.db.execute(
             f"SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok' {timing} "
-            "UNION SELECT DISTINCT net_key FROM networks WHERE device=? AND threads=? AND status='ok'",
-            (device, threads, device, threads),
+            "UNION SELECT DISTINCT net_key FROM networks WHERE device=? AND threads=? AND status='ok' "
+            "UNION SELECT DISTINCT kernel_key FROM kernels WHERE device=? AND threads=? AND status='ok'",
+            (device, threads, device, threads, device, threads),
         )
         return {r[0] for r in rows}
 
     def rows(self, device: str | None = None, status: str | None = "ok", latest: bool = True,
-             networks: bool = False, estimate: str = "latest") -> list[dict[str, Any]]:
-        """Block (or, with `networks`, whole-network) rows as dicts; with `latest`, one per (device,
-        threads, key): the newest, or with `estimate="min"` the fastest of the rows timed like the
+             networks: bool = False, estimate: str = "latest", kernels: bool = False) -> list[dict[str, Any]]:
+        """Block rows (or with `networks` whole-network, with `kernels` kernel rows) as dicts; with `latest`,
+        one per (device, threads, key): the newest, or with `estimate="min"` the fastest of the rows timed like the
         newest (several passes of a campaign: other work on the machine only ever adds time)."""
         if estimate not in ("latest", "min"):
             raise StoreError(f"estimate: must be 'latest' or 'min', got {estimate!r}")
         if estimate == "min" and not (latest and status == "ok"):
             raise StoreError("estimate='min' picks among the successful rows: it needs latest=True, status='ok'")
         if estimate == "min":  # disturbed rows count too: they were timed
-            everything = self.rows(device, None, latest=False, networks=networks)
+            everything = self.rows(device, None, latest=False, networks=networks, kernels=kernels)
             return self._fastest([r for r in everything if r["status"] == "ok"
                                   or (r["error"] or "").startswith(DISTURBED)])
-        table, key = ("networks", "net_key") if networks else ("measurements", "block_key")
+        table, key = (("networks", "net_key") if networks else ("kernels", "kernel_key") if kernels
+                      else ("measurements", "block_key"))
         where, args = [], []
         if device is not None:
             where.append("device = ?")
@@ -210,7 +229,8 @@ class Store:
         re-measurement: other work only ever adds time)."""
         groups: dict[tuple, list[dict[str, Any]]] = {}
         for r in rows:  # in id order
-            groups.setdefault((r["device"], r["threads"], r.get("block_key") or r.get("net_key")), []).append(r)
+            key = r.get("block_key") or r.get("net_key") or r.get("kernel_key")
+            groups.setdefault((r["device"], r["threads"], key), []).append(r)
         out = []
         for grp in groups.values():
             ok = [r for r in grp if r["status"] == "ok"]

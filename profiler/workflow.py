@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.spaces import get_space
@@ -54,6 +55,8 @@ class ProfileOptions:
     from_suggestions: str | None = None  # and those listed in this file (`edgelat suggest -o`)
     passes: int = 0  # measure everything this many times, far apart; the fastest counts (0: 3 for networks, else 1)
     num_classes: int | None = None  # of the head's classifier [default: the space's]
+    kernels: int = 0  # measure this many sampled kernels (single TFLite operators) instead of blocks
+    from_models: tuple[str, ...] = ()  # and the kernels of these .tflite files (their sampling prior too)
 
 
 @dataclass
@@ -106,6 +109,11 @@ def check_options(opts: ProfileOptions) -> None:
     if opts.cluster and (opts.serial or opts.ssh):
         raise OptionError("--serial and --ssh name one device; a farm campaign (--cluster) reaches its units "
                           "through each node's farm file ('serial', 'address' or 'ssh' per unit)")
+    if (opts.kernels or opts.from_models) and (opts.networks or opts.archs or opts.fixed_parts):
+        raise OptionError("--kernels/--from-model profile single operators: not with --networks, --arch or "
+                          "--fixed-parts")
+    if opts.kernels < 0:
+        raise OptionError(f"--kernels must be >= 0 (got {opts.kernels})")
     if opts.timing not in ("auto", "cold", "plain"):
         raise OptionError(f"--timing: must be auto, cold or plain, got {opts.timing!r}")
 
@@ -135,11 +143,28 @@ def resolve_device(opts: ProfileOptions) -> Device:
     return device
 
 
-def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSpec | NetworkSpec]:
-    """Whole networks of the space, or the blocks of its layers, or a random/grid sample over the
-    ranges, limited."""
+def select_kernels(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[KernelSpec]:
+    """The kernels of the given models (in their own dtype), then `opts.kernels` sampled ones per dtype
+    (around the models' kernels when given), limited."""
+    from edgelat.core.kernels import unique_kernels
+    from edgelat.profiler import kernel_sampling, sampling
+
+    found, _ = unique_kernels(opts.from_models)
+    sampled = kernel_sampling.sample_kernels(opts.kernels, opts.seed, dtypes, found) if opts.kernels else []
+    return sampling.limit_blocks(list({s.key: s for s in (*found, *sampled)}.values()), opts.limit, opts.seed)
+
+
+def measures_kernels(opts: ProfileOptions) -> bool:
+    return bool(opts.kernels or opts.from_models)
+
+
+def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSpec | NetworkSpec | KernelSpec]:
+    """Kernels, or whole networks of the space, or the blocks of its layers, or a random/grid sample
+    over the ranges, limited."""
     from edgelat.profiler import sampling
 
+    if measures_kernels(opts):
+        return select_kernels(opts, dtypes)
     if opts.networks or opts.archs:
         space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
         if opts.archs:
@@ -176,9 +201,10 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         else:
             r, extra = _local(opts, device, specs, store, cache, progress, cold), {}
         wanted = {s.key for s in specs}
-        whole = bool(opts.networks or opts.archs)
-        key = "net_key" if whole else "block_key"
-        rows = [row for row in store.rows(device=device.name, networks=whole, estimate="min") if row[key] in wanted]
+        whole, kernels = bool(opts.networks or opts.archs), measures_kernels(opts)
+        key = "net_key" if whole else "kernel_key" if kernels else "block_key"
+        rows = [row for row in store.rows(device=device.name, networks=whole, kernels=kernels, estimate="min")
+                if row[key] in wanted]
     summary = {"device": device.name, "store": str(store_path), "blocks": r.requested,
                "already_done": r.already_done, "measured": r.measured, "failed": len(r.failures),
                "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2),

@@ -1,0 +1,192 @@
+"""Predict any model (issue #15): kernel predictors against real keras.applications models measured
+end to end on the host, fp32 and int8, 1 thread.
+
+Stages (each resumable; `--stage all` runs them in order):
+  convert  build the 40+ validation models with random weights and convert them (fp32, int8);
+  measure  time every whole model with the project's LiteRT runner, 3 passes far apart (fastest);
+  kernels  `profile --from-model` on all of them (timed: the target is < 30 min), and optionally
+           --sampled N kernels from the built-in prior alone (no validation kernel);
+  report   fit the kernel predictors, predict every model, report per family and overall,
+           calibrate on 5 models per dtype and report the other models (held out), write the
+           measured set to data/ and the figure to benchmarks/any_model.png.
+Run it with nothing else on the machine: the measurements are the ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from any_model_models import convert_all, validation_models  # noqa: E402
+
+from edgelat.devices.backends import open_backend  # noqa: E402
+from edgelat.devices.catalog import get_device  # noqa: E402
+from edgelat.predictors import metrics  # noqa: E402
+from edgelat.profiler.store import host_info  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_CSV = REPO / "data" / "keras_apps_host_latency.csv"
+FIGURE = Path(__file__).with_suffix(".png")
+CALIBRATION_K = 5
+
+
+def model_files(work: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted((work / "models").glob("*.tflite"))}
+
+
+def measure(work: Path, passes: int = 3) -> None:
+    """Every whole model, `passes` times in rounds over all models; the fastest pass counts."""
+    files = model_files(work)
+    out = work / "measured.json"
+    done = json.loads(out.read_text()) if out.is_file() else {}
+    todo = [k for k in files if len(done.get(k, [])) < passes]
+    with open_backend(get_device("host")) as backend:
+        for p in range(passes):
+            for i, key in enumerate(todo, 1):
+                if len(done.get(key, [])) > p:
+                    continue
+                m = backend.measure(files[key], warmup=3, runs=10, min_time_ms=500.0)
+                if not m.ok:
+                    print(f"{key}: measurement failed: {m.error}", file=sys.stderr)
+                    continue
+                done.setdefault(key, []).append(m.latency_ms)
+                out.write_text(json.dumps(done, indent=1))
+                print(f"pass {p + 1} [{i}/{len(todo)}] {key} {m.latency_ms:.3f} ms", file=sys.stderr, flush=True)
+
+
+def profile_kernels(work: Path, timing: str, sampled: int) -> None:
+    """The user's flow: `edgelat profile --from-model <every model>` (or --kernels N alone), timed."""
+    from edgelat.profiler.workflow import ProfileOptions, run_profile
+
+    name = f"kernels-{timing}" + (f"-sampled{sampled}" if sampled else "")
+    what = {"kernels": sampled} if sampled else {"from_models": tuple(map(str, model_files(work).values()))}
+    opts = ProfileOptions(device="host", store=str(work / f"{name}.sqlite"), timing=timing, dtype="both",
+                          cache_dir=str(work / "cache"), min_time_ms=100.0, runs=30, warmup=5, **what)
+    start = time.perf_counter()
+    result = run_profile(opts)
+    summary = {**result.summary, "elapsed_s": time.perf_counter() - start}
+    (work / f"{name}.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary), file=sys.stderr)
+
+
+def _family(key: str) -> str:
+    return key.split("-")[0]
+
+
+def predictions(work: Path, store: Path) -> dict[str, float]:
+    """Kernel-sum prediction of every model from the predictors fitted on `store`."""
+    from edgelat.predictors.datasets import load_kernels
+    from edgelat.predictors.kernels import KernelPredictor
+    from edgelat.predictors.tflite_ops import predict_kernels
+
+    specs, y, _ = load_kernels(store)
+    model = KernelPredictor().fit(specs, y)
+    return {k: predict_kernels(model, p)["latency_ms"] for k, p in model_files(work).items()}
+
+
+def _row(label: str, y: np.ndarray, p: np.ndarray) -> str:
+    r = metrics.report(y, p)
+    worst = float(np.max(np.abs(p / y - 1))) if len(y) else float("nan")
+    return (f"| {label} | {r['n']} | {r['acc5']:.0%} | {r['acc10']:.0%} | {r['mape']:.1%} | {r['spearman']:.3f} | "
+            f"{worst:+.0%} |")
+
+
+def calibration_split(keys: list[str], seed: int = 0) -> set[str]:
+    """CALIBRATION_K models per dtype, drawn once by seed; everything else is held out."""
+    rng = np.random.default_rng(seed)
+    chosen: set[str] = set()
+    for dtype in ("fp32", "int8"):
+        mine = sorted(k for k in keys if k.endswith(dtype))
+        chosen |= set(rng.choice(mine, size=min(CALIBRATION_K, len(mine)), replace=False))
+    return chosen
+
+
+def report(work: Path, timing: str) -> None:
+    measured = {k: min(v) for k, v in json.loads((work / "measured.json").read_text()).items()}
+    pred = predictions(work, work / f"kernels-{timing}.sqlite")
+    keys = sorted(k for k in measured if k in pred)
+    cal = calibration_split(keys)
+    factor = {d: float(np.median([measured[k] / pred[k] for k in cal if k.endswith(d)])) for d in ("fp32", "int8")}
+    print(f"kernel timing {timing}; CPU {host_info()['cpu']}; calibration factor (median of {CALIBRATION_K} models "
+          f"per dtype): fp32 {factor['fp32']:.3f}, int8 {factor['int8']:.3f}\n")
+    print("| set | n | ±5% | ±10% | MAPE | Spearman | worst |\n|---|---|---|---|---|---|---|")
+    for dtype in ("fp32", "int8"):
+        ks = [k for k in keys if k.endswith(dtype)]
+        held = [k for k in ks if k not in cal]
+        y, p = np.array([measured[k] for k in ks]), np.array([pred[k] for k in ks])
+        print(_row(f"{dtype}, kernel sum, all", y, p))
+        yh, ph = np.array([measured[k] for k in held]), np.array([pred[k] for k in held])
+        print(_row(f"{dtype}, kernel sum, held out", yh, ph))
+        print(_row(f"{dtype}, calibrated, held out", yh, ph * factor[dtype]))
+        for fam in sorted({_family(k) for k in ks}):
+            fk = [k for k in ks if _family(k) == fam]
+            print(_row(f"{dtype} {fam}", np.array([measured[k] for k in fk]), np.array([pred[k] for k in fk])))
+    worst = sorted(keys, key=lambda k: -abs(pred[k] / measured[k] - 1))[:8]
+    print("\nlargest errors: " + ", ".join(f"{k} {pred[k] / measured[k] - 1:+.1%}" for k in worst))
+    _write(keys, measured, pred, timing)
+    _plot(keys, measured, pred, factor, cal, timing)
+
+
+def _write(keys: list[str], measured: dict[str, float], pred: dict[str, float], timing: str) -> None:
+    cpu = host_info()["cpu"]
+    with DATA_CSV.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["model", "family", "dtype", "measured_ms", f"kernel_sum_{timing}_ms", "cpu", "threads"])
+        for k in keys:
+            w.writerow([k.rsplit("-", 1)[0], _family(k), k.rsplit("-", 1)[1], f"{measured[k]:.4f}",
+                        f"{pred[k]:.4f}", cpu, 1])
+    print(f"wrote {DATA_CSV}", file=sys.stderr)
+
+
+def _plot(keys, measured, pred, factor, cal, timing: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, dtype in zip(axes, ("fp32", "int8"), strict=True):
+        ks = [k for k in keys if k.endswith(dtype)]
+        for fam in sorted({_family(k) for k in ks}):
+            fk = [k for k in ks if _family(k) == fam]
+            ax.scatter([measured[k] for k in fk], [pred[k] for k in fk], s=18, label=fam)
+        lo, hi = min(measured[k] for k in ks) * 0.8, max(measured[k] for k in ks) * 1.25
+        xs = np.geomspace(lo, hi, 50)
+        ax.plot(xs, xs, "k-", lw=0.8)
+        ax.fill_between(xs, xs * 0.9, xs * 1.1, color="grey", alpha=0.2, label="±10%")
+        ax.set(xscale="log", yscale="log", xlabel="measured ms (host, 1 thread)", ylabel="kernel-sum prediction ms",
+               title=f"{dtype}: {len(ks)} keras.applications models")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Predicting whole models from kernel predictors (kernels timed {timing})")
+    fig.tight_layout()
+    fig.savefig(FIGURE, dpi=110)
+    print(f"wrote {FIGURE}", file=sys.stderr)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=Path("runs/any-model"))
+    ap.add_argument("--stage", choices=["convert", "measure", "kernels", "report", "all"], default="all")
+    ap.add_argument("--timing", choices=["plain", "cold"], default="plain")
+    ap.add_argument("--sampled", type=int, default=0, help="kernels stage: N sampled kernels instead of the models'")
+    args = ap.parse_args()
+    stages = ["convert", "measure", "kernels", "report"] if args.stage == "all" else [args.stage]
+    if "convert" in stages:
+        convert_all(validation_models(), args.work / "models")
+    if "measure" in stages:
+        measure(args.work)
+    if "kernels" in stages:
+        profile_kernels(args.work, args.timing, args.sampled)
+    if "report" in stages:
+        report(args.work, args.timing)
+
+
+if __name__ == "__main__":
+    main()

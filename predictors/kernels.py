@@ -1,0 +1,155 @@
+"""Kernel predictors: one model per kernel type (kind and dtype), a non-negative linear fit on
+physical costs (MACs, elements read and written, weights) with gradient-boosted trees on its
+log residual once a type has enough samples, as the block predictors do. Any .tflite model is
+then priced op by op (see tflite_ops.predict_kernels)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from edgelat.core.kernelspec import KernelSpec
+from edgelat.errors import PredictorError
+from edgelat.predictors.base import LatencyPredictor, check_targets
+
+COSTS = ("macs", "in_elems", "out_elems", "weight_elems")
+SHAPE_FEATURES = ("out_hw", "c_in", "c_out", "kernel", "stride", "act", "same", "n_inputs", "const_elems")
+_ACT_CODE = {"none": 0, "relu": 1, "relu6": 2}
+
+
+def kernel_features(spec: KernelSpec) -> dict[str, float]:
+    """The cost and shape features of one kernel."""
+    shapes = spec.input_shapes()
+    tensors = [s for s, const in shapes if not const]
+    out = spec.output_shape()
+    first = tensors[0]
+    weights = {"conv2d": spec.kernel ** 2 * first[-1] * out[-1], "dwconv2d": spec.kernel ** 2 * out[-1],
+               "fc": prod(first) * out[-1]}.get(spec.kind, 0)
+    return {"macs": spec.macs(), "in_elems": sum(prod(s) for s in tensors), "out_elems": prod(out),
+            "weight_elems": weights, "out_hw": out[0] if len(out) == 3 else 1, "c_in": first[-1] if first else 1,
+            "c_out": out[-1] if out else 1, "kernel": spec.kernel, "stride": spec.stride,
+            "act": _ACT_CODE[spec.act], "same": int(spec.padding == "same"), "n_inputs": len(tensors),
+            "const_elems": sum(prod(s) for s, const in shapes if const)}
+
+
+def kernel_type(spec: KernelSpec) -> str:
+    return f"{spec.kind}/{spec.dtype}"
+
+
+def _specs(X: Sequence[KernelSpec | str]) -> list[KernelSpec]:
+    return [x if isinstance(x, KernelSpec) else KernelSpec.from_key(str(x)) for x in X]
+
+
+class KernelPredictor(LatencyPredictor):
+    """latency_ms of a kernel: per type, NNLS on COSTS (relative error), times exp(trees) when the type
+    has at least `min_gbdt` training kernels."""
+
+    kind = "kernels"
+
+    def __init__(self, min_gbdt: int = 30, n_estimators: int = 200, max_depth: int = 4, learning_rate: float = 0.05,
+                 random_state: int = 0):
+        self.min_gbdt = min_gbdt
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def fit(self, X: Sequence[KernelSpec | str], y) -> KernelPredictor:
+        from scipy.optimize import nnls
+
+        specs, y = _specs(X), check_targets(y)
+        types = np.array([kernel_type(s) for s in specs])
+        feats = [kernel_features(s) for s in specs]
+        self.linear_, self.trees_, self.counts_ = {}, {}, {}
+        for t in sorted(set(types)):
+            idx = np.flatnonzero(types == t)
+            A = np.array([[feats[i][c] for c in COSTS] + [1.0] for i in idx]) / y[idx, None]
+            scale = np.where(A.std(0) > 0, A.std(0), 1.0)
+            scale[-1] = max(A[:, -1].mean(), 1e-12)
+            w = nnls(A / scale, np.ones(len(idx)), maxiter=50 * A.shape[1])[0] / scale
+            if w[-1] <= 0 and not np.any(w[:-1] > 0):
+                w[-1] = float(np.median(y[idx]))
+            self.linear_[t] = [float(v) for v in w]
+            self.counts_[t] = int(len(idx))
+            if len(idx) >= self.min_gbdt:
+                self.trees_[t] = self._fit_trees([feats[i] for i in idx], np.log(y[idx]) - np.log(
+                    self._linear(t, [feats[i] for i in idx])))
+        self.n_train_ = len(y)
+        return self
+
+    def _fit_trees(self, feats: list[dict[str, float]], residual: np.ndarray):
+        import xgboost
+
+        F = np.array([[f[c] for c in (*COSTS, *SHAPE_FEATURES)] for f in feats], float)
+        return xgboost.XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth,
+                                    learning_rate=self.learning_rate, subsample=0.8, n_jobs=1,
+                                    random_state=self.random_state).fit(np.log1p(F), residual)
+
+    def _linear(self, t: str, feats: list[dict[str, float]]) -> np.ndarray:
+        w = np.asarray(self.linear_[t])
+        pred = np.array([[f[c] for c in COSTS] + [1.0] for f in feats]) @ w
+        return np.maximum(pred, 1e-6)
+
+    def types(self) -> list[str]:
+        self._check_fitted()
+        return list(self.linear_)
+
+    def predict(self, X: Sequence[KernelSpec | str]) -> np.ndarray:
+        self._check_fitted()
+        specs = _specs(X)
+        out = np.empty(len(specs))
+        types = [kernel_type(s) for s in specs]
+        for t in set(types):
+            if t not in self.linear_:
+                raise PredictorError(f"no kernel predictor for {t} (this model prices: {', '.join(self.linear_)})")
+            idx = [i for i, u in enumerate(types) if u == t]
+            feats = [kernel_features(specs[i]) for i in idx]
+            pred = self._linear(t, feats)
+            if t in self.trees_:
+                F = np.array([[f[c] for c in (*COSTS, *SHAPE_FEATURES)] for f in feats], float)
+                pred = pred * np.exp(self.trees_[t].predict(np.log1p(F)))
+            out[idx] = pred
+        return out
+
+    def state(self) -> dict[str, Any]:
+        trees = {t: json.loads(b.get_booster().save_raw("json").decode()) for t, b in self.trees_.items()}
+        return {"n_train": self.n_train_, "linear": self.linear_, "counts": self.counts_, "trees": trees}
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], state: dict[str, Any]) -> KernelPredictor:
+        import xgboost
+
+        model = cls(**params)
+        model.linear_ = {t: [float(v) for v in w] for t, w in state["linear"].items()}
+        model.counts_ = {t: int(n) for t, n in state["counts"].items()}
+        model.trees_ = {}
+        for t, doc in state["trees"].items():
+            reg = xgboost.XGBRegressor()
+            reg.load_model(bytearray(json.dumps(doc).encode()))
+            model.trees_[t] = reg
+        model.n_train_ = int(state["n_train"])
+        return model
+
+
+def kernel_out_of_fold(make, specs: Sequence[KernelSpec], y: np.ndarray, folds: int = 5, seed: int = 0
+                       ) -> np.ndarray:
+    """Out-of-fold predictions with folds drawn within each kernel type, so every training fold knows
+    every type; kernels of a type with fewer than 2 samples get NaN (nothing to learn them from)."""
+    types = np.array([kernel_type(s) for s in specs])
+    fold = np.full(len(y), -1)
+    rng = np.random.default_rng(seed)
+    for t in set(types):
+        idx = rng.permutation(np.flatnonzero(types == t))
+        if len(idx) >= 2:
+            fold[idx] = np.arange(len(idx)) % min(folds, len(idx))
+    pred = np.full(len(y), np.nan)
+    X = np.array(list(specs), dtype=object)
+    for k in range(folds):
+        test, train = np.flatnonzero(fold == k), np.flatnonzero((fold != k) & (fold >= 0))
+        if len(test):
+            pred[test] = make().fit(X[train], y[train]).predict(X[test])
+    return pred

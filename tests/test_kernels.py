@@ -1,0 +1,197 @@
+"""Kernels of real converted keras.applications models: extraction, one-op rebuilds, keys, and
+the kernel predictor's refusal to price what it cannot."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from edgelat.core.kernels import model_kernels, unique_kernels
+from edgelat.core.kernelspec import KernelSpec
+from edgelat.errors import BlockSpecError, DataError, PredictorError
+from edgelat.predictors.kernels import KernelPredictor, kernel_out_of_fold
+from edgelat.profiler.kernel_sampling import sample_kernels
+
+from conftest import run_cli
+
+
+def _app(tmp_path_factory, family: str, dtype: str, **kwargs):
+    keras = pytest.importorskip("keras")
+    from edgelat.core.convert import convert_model
+
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, family)(input_tensor=keras.Input((96, 96, 3), batch_size=1), weights=None,
+                                                **kwargs)
+    path = tmp_path_factory.mktemp("apps") / f"{family}-{dtype}.tflite"
+    path.write_bytes(convert_model(model, dtype, calibration_samples=2).data)
+    return model, path
+
+
+@pytest.fixture(scope="module")
+def mobilenet_v2(tmp_path_factory):
+    return _app(tmp_path_factory, "MobileNetV2", "fp32", alpha=0.35)
+
+
+@pytest.fixture(scope="module")
+def mobilenet_v3_int8(tmp_path_factory):
+    return _app(tmp_path_factory, "MobileNetV3Small", "int8", minimalistic=False)
+
+
+def _layers(model, cls_name: str):
+    return [layer for layer in model.layers if type(layer).__name__ == cls_name]
+
+
+def test_kernels_of_mobilenet_v2_match_its_keras_layers(mobilenet_v2):
+    model, path = mobilenet_v2
+    kernels = model_kernels(path)
+    assert all(k.spec is not None for k in kernels), [k for k in kernels if k.spec is None]
+    counts = Counter(k.op for k in kernels)
+    # BatchNorms fold away and ReLU6 fuses, so every conv layer is one op, and nothing else is left over
+    assert counts["CONV_2D"] == len(_layers(model, "Conv2D"))
+    assert counts["DEPTHWISE_CONV_2D"] == len(_layers(model, "DepthwiseConv2D"))
+    assert counts["ADD"] == len(_layers(model, "Add"))
+    assert counts["FULLY_CONNECTED"] == 1 and counts["SOFTMAX"] == 1
+    convs = [k.spec for k in kernels if k.op in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    layers = [la for la in model.layers if type(la).__name__ in ("Conv2D", "DepthwiseConv2D")]
+    shape = lambda t: "x".join(str(d) for d in t.shape[1:])  # noqa: E731
+    padded = {la.output.name: la.input for la in _layers(model, "ZeroPadding2D")}
+    for spec, layer in zip(convs, layers, strict=True):  # same order, shapes, window and stride
+        assert spec.output == shape(layer.output), layer.name
+        assert (spec.kernel, spec.stride, spec.dtype) == (layer.kernel_size[0], layer.strides[0], "fp32")
+        if layer.input.name in padded:  # the converter folds ZeroPadding + 'valid' into a 'same' conv
+            assert (spec.inputs[0], spec.padding) == (shape(padded[layer.input.name]), "same"), layer.name
+        else:
+            assert (spec.inputs[0], spec.padding) == (shape(layer.input), layer.padding), layer.name
+    assert {s.act for s in convs} == {"none", "relu6"}  # the projections are linear, the rest ReLU6
+
+
+def test_int8_kernels_and_every_one_rebuilds_as_exactly_that_op(mobilenet_v3_int8):
+    from edgelat.core.convert import convert_block
+
+    model, path = mobilenet_v3_int8
+    kernels = model_kernels(path)
+    counts = Counter(k.op for k in kernels)
+    assert counts["HARD_SWISH"] > 0 and counts["MEAN"] > 0 and counts["MUL"] > 0
+    assert counts["DEPTHWISE_CONV_2D"] == len(_layers(model, "DepthwiseConv2D"))
+    assert all(k.spec is not None and k.spec.dtype == "int8" for k in kernels)
+    unique, missing = unique_kernels([path])
+    assert not missing
+    by_kind = {}
+    for spec in unique:  # one of each kind and shape class, to keep the conversions few
+        by_kind.setdefault((spec.kind, len(spec.inputs), spec.act), spec)
+    for spec in by_kind.values():
+        rebuilt = model_kernels(convert_block(spec, calibration_samples=2).data)
+        assert [k.spec for k in rebuilt] == [spec], spec.key
+
+
+def test_kernel_keys_round_trip_and_bad_keys_name_the_problem():
+    for spec in sample_kernels(200, seed=3, dtypes=("fp32", "int8")):
+        assert KernelSpec.from_key(spec.key) == spec
+    with pytest.raises(BlockSpecError, match="not a kernel key"):
+        KernelSpec.from_key("kernel-conv2d-i8x8x8")
+    with pytest.raises(BlockSpecError, match="kind: unknown kernel type 'gelu'"):
+        KernelSpec("gelu", ("8x8x8",), "8x8x8")
+    with pytest.raises(BlockSpecError, match="at least one input must be a tensor"):
+        KernelSpec("add", ("c8", "c8"), "8")
+
+
+def test_sampler_draws_distinct_kernels_near_a_prior(mobilenet_v2):
+    _, path = mobilenet_v2
+    prior, _ = unique_kernels([path])
+    drawn = sample_kernels(120, seed=0, prior=prior)
+    assert len({s.key for s in drawn}) == 120 and sample_kernels(120, seed=0, prior=prior) == drawn
+    assert Counter(s.kind for s in drawn)["conv2d"] >= 20  # convolutions dominate, as in real models
+    assert all(s.macs() <= 300_000_000 for s in drawn)
+
+
+def _costs_fit(specs):
+    """Synthetic latencies from the kernels' MACs and bytes, for predictor-logic tests only."""
+    from edgelat.predictors.kernels import kernel_features
+
+    f = [kernel_features(s) for s in specs]
+    return np.array([2e-6 + 1e-9 * x["macs"] + 3e-10 * (x["in_elems"] + x["out_elems"]) for x in f]) * 1e3
+
+
+def test_kernel_predictor_learns_costs_and_refuses_unknown_types(tmp_path):
+    specs = sample_kernels(400, seed=1)
+    y = _costs_fit(specs)
+    pred = kernel_out_of_fold(KernelPredictor, specs, y)
+    ok = ~np.isnan(pred)
+    assert ok.mean() > 0.95 and np.mean(np.abs(pred[ok] / y[ok] - 1) < 0.10) > 0.9
+    model = KernelPredictor().fit(specs, y)
+    conv = next(s for s in specs if s.kind == "conv2d")
+    with pytest.raises(PredictorError, match="no kernel predictor for conv2d/int8"):
+        model.predict([conv.with_dtype("int8")])
+
+
+def test_an_unpriced_op_is_an_error_unless_allowed(mobilenet_v3_int8, mobilenet_v2, tmp_path):
+    from edgelat.predictors import persistence
+
+    _, int8_path = mobilenet_v3_int8
+    specs, _ = unique_kernels([mobilenet_v2[1]])  # fp32 kernels only
+    model_path = persistence.save(KernelPredictor().fit(specs, _costs_fit(specs)), tmp_path / "k.json")
+    res = run_cli("predict", "--predictor", str(model_path), "--tflite", str(int8_path))
+    assert res.returncode == 2
+    line = res.stderr.strip().splitlines()[-1]
+    assert "cannot be priced" in line and "int8 predictor" in line and str(int8_path) in line
+    res = run_cli("predict", "--predictor", str(model_path), "--tflite", str(int8_path), "--allow-unpriced",
+                  "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["lower_bound"] and out["latency_ms"] == 0.0 and all(r["priced_as"] == "unpriced" for r in out["ops"])
+    res = run_cli("predict", "--predictor", str(model_path), "--tflite", str(mobilenet_v2[1]), "--json")
+    out = json.loads(res.stdout)
+    assert not out["lower_bound"] and len(out["ops"]) == len(model_kernels(mobilenet_v2[1]))
+    assert sum(r["share"] for r in out["ops"]) == pytest.approx(1.0)
+    assert out["latency_ms"] == pytest.approx(sum(r["latency_ms"] for r in out["ops"]))
+
+
+def test_an_op_without_a_kernel_type_is_named(tmp_path):
+    keras = pytest.importorskip("keras")
+    from edgelat.core.convert import convert_model
+
+    inp = keras.Input((8, 8, 4), batch_size=1)
+    path = tmp_path / "tanh.tflite"
+    path.write_bytes(convert_model(keras.Model(inp, keras.layers.Activation("tanh")(
+        keras.layers.Conv2D(4, 3, padding="same")(inp))), "fp32").data)
+    kernels = model_kernels(path)
+    assert [(k.op, k.spec is None) for k in kernels] == [("CONV_2D", False), ("TANH", True)]
+    from edgelat.predictors.tflite_ops import predict_kernels
+
+    specs = sample_kernels(60, seed=0)
+    with pytest.raises(DataError, match="op TANH cannot be priced"):
+        predict_kernels(KernelPredictor().fit(specs, _costs_fit(specs)), path)
+
+
+@pytest.mark.slow
+def test_kernel_campaign_fit_and_predict_a_real_model_on_the_host(tmp_path, cache_dir):
+    """profile --from-model --kernels, fit --predictor kernels, predict --tflite: the whole user flow, and
+    the prediction lands near the model's measured latency (loose: the machine may be busy)."""
+    keras = pytest.importorskip("keras")
+    from edgelat.core.convert import convert_model
+
+    model = keras.applications.MobileNetV2(input_tensor=keras.Input((64, 64, 3), batch_size=1), weights=None,
+                                           alpha=0.35)
+    app = tmp_path / "mnv2.tflite"
+    app.write_bytes(convert_model(model, "fp32").data)
+    store, fitted = tmp_path / "k.sqlite", tmp_path / "k.json"
+    res = run_cli("profile", "--device", "host", "--from-model", str(app), "--kernels", "12", "--store", str(store),
+                  "--cache-dir", str(cache_dir), "--timing", "plain", "--runs", "20", "--min-time-ms", "50", "--json")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    unique, _ = unique_kernels([app])
+    assert summary["measured"] == summary["blocks"] == len(unique) + 12 and summary["failed"] == 0
+    res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "-o", str(fitted), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["training_size"] == len(unique) + 12
+    res = run_cli("predict", "--predictor", str(fitted), "--tflite", str(app), "--json")
+    assert res.returncode == 0, res.stderr
+    predicted = json.loads(res.stdout)
+    res = run_cli("deploy", str(app), "--device", "host", "--json")
+    measured = json.loads(res.stdout)["measured_ms"]
+    assert 0.5 < predicted["latency_ms"] / measured < 2.0, (predicted["latency_ms"], measured)
+    res = run_cli("predict", "--predictor", str(fitted), "--tflite", str(app))  # the per-op table
+    assert "costliest of" in res.stdout and "CONV_2D" in res.stdout and "ms" in res.stdout.splitlines()[-1]
