@@ -212,17 +212,33 @@ def _print_slowest(rows, top: int) -> None:
               "real CNNs' layers (around the --from-model ones when given).")
 @click.option("--from-model", "from_models", multiple=True, type=click.Path(),
               help="Measure every kernel of this .tflite model (repeatable): what a kernel predictor needs for it.")
+@click.option("--adaptive", default=0, show_default=True,
+              help="With --kernels N: N more kernels in each of this many rounds, drawn near the kernels the "
+              "fitted predictors get most wrong out of fold (nn-Meter's adaptive sampling).")
 @click.option("--fixed-parts", is_flag=True, help="Also measure the space's stem and head (printed; in --json).")
 @click.option("--num-classes", type=int, help="Head classes for --fixed-parts [default: the space's].")
 @click.option("--replicate", default=0, show_default=True,
               help="With --cluster: measure the first N blocks on every unit (unit-to-unit spread in `report`).")
-def profile(device_name, device_file, store_path, top, as_json, **kw) -> None:
-    """Measure blocks on a device into a crash-safe store (re-run to resume)."""
+def profile(device_name, device_file, store_path, top, as_json, adaptive, **kw) -> None:
+    """Measure blocks (or kernels, or whole networks) on a device into a crash-safe store (re-run to resume)."""
     from edgelat.profiler.workflow import ProfileOptions, check_options, run_profile, with_suggestions
 
     opts = with_suggestions(ProfileOptions(device=device_name, device_file=device_file, store=store_path, **kw))
     check_options(opts)
-    result = _with_bar(run_profile, opts)
+    if adaptive < 0 or (adaptive and not opts.kernels):
+        raise OptionError(f"--adaptive must be >= 0 and needs --kernels N (the size of each round), got {adaptive}")
+    if adaptive:
+        from edgelat.predictors.kernel_adaptive import run_adaptive
+
+        result, rounds = _with_bar(run_adaptive, opts, adaptive)
+        result.summary["adaptive"] = [r.as_dict() for r in rounds]
+        if not as_json:
+            for i, r in enumerate(rounds):
+                accs = sorted(a for a in r.acc10.values() if a == a)
+                err.print(f"round {i}: {r.kernels} kernels, out-of-fold ±10% by type: median "
+                          f"{accs[len(accs) // 2]:.0%}, lowest {accs[0]:.0%}" if accs else f"round {i}: {r.kernels}")
+    else:
+        result = _with_bar(run_profile, opts)
     _print_profile(result, top, as_json)
     result.check_fits()  # MCUs: a block that does not fit is one line, exit code 2
     for key, error in result.failures:
@@ -388,13 +404,16 @@ def _print_json_or(obj, as_json: bool, human) -> None:
               help="Network tables with a block-model prior: which blocks it prices.")
 @click.option("--device", help="Store files: which device's rows; also recorded in the model.")
 @click.option("--cv", default=5, show_default=True, help="Cross-validation folds (0: none).")
+@click.option("--calibrate", type=click.Path(), help="Kernel predictors: a CSV of whole models measured on the device "
+              "(columns tflite, latency_ms); predictions are scaled by measured / kernel sum, per dtype.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True)
-def fit(data, kind, space, target, source, prior, resolution, dtype, device, cv, output, as_json) -> None:
+def fit(data, kind, space, target, source, prior, resolution, dtype, device, cv, calibrate, output, as_json) -> None:
     """Fit a latency predictor and save it as JSON."""
     from edgelat.predictors import workflow
 
-    result = workflow.fit(data, kind, output, space, target, source, prior, cv, device, resolution, dtype)
+    result = workflow.fit(data, kind, output, space, target, source, prior, cv, device, resolution, dtype,
+                          calibrate)
 
     def human(r):
         for note in r["notes"]:

@@ -29,12 +29,14 @@ from any_model_models import convert_all, validation_models  # noqa: E402
 from edgelat.devices.backends import open_backend  # noqa: E402
 from edgelat.devices.catalog import get_device  # noqa: E402
 from edgelat.predictors import metrics  # noqa: E402
+from edgelat.predictors.kernels import GROUPS, KernelPredictor  # noqa: E402
 from edgelat.profiler.store import host_info  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_CSV = REPO / "data" / "keras_apps_host_latency.csv"
 FIGURE = Path(__file__).with_suffix(".png")
-CALIBRATION_K = 5
+CALIBRATION_K = 10
+SPLITS = 20  # random calibration/held-out splits averaged, beside the fixed one
 
 
 def model_files(work: Path) -> dict[str, Path]:
@@ -68,7 +70,8 @@ def profile_kernels(work: Path, timing: str, sampled: int) -> None:
     name = f"kernels-{timing}" + (f"-sampled{sampled}" if sampled else "")
     what = {"kernels": sampled} if sampled else {"from_models": tuple(map(str, model_files(work).values()))}
     opts = ProfileOptions(device="host", store=str(work / f"{name}.sqlite"), timing=timing, dtype="both",
-                          cache_dir=str(work / "cache"), min_time_ms=100.0, runs=30, warmup=5, **what)
+                          cache_dir=str(work / "cache"), runs=30, warmup=5, **what,
+                          min_time_ms=0.0 if timing == "cold" else 100.0)  # each cold run flushes L2 first
     start = time.perf_counter()
     result = run_profile(opts)
     summary = {**result.summary, "elapsed_s": time.perf_counter() - start}
@@ -80,72 +83,109 @@ def _family(key: str) -> str:
     return key.split("-")[0]
 
 
-def predictions(work: Path, store: Path) -> dict[str, float]:
-    """Kernel-sum prediction of every model from the predictors fitted on `store`."""
+def predictions(work: Path, store: Path) -> tuple[KernelPredictor, dict[str, dict]]:
+    """The kernel predictors fitted on `store`, and their pricing of every model (uncalibrated)."""
     from edgelat.predictors.datasets import load_kernels
-    from edgelat.predictors.kernels import KernelPredictor
-    from edgelat.predictors.tflite_ops import predict_kernels
+    from edgelat.predictors.kernel_pricing import predict_kernels
 
     specs, y, _ = load_kernels(store)
     model = KernelPredictor().fit(specs, y)
-    return {k: predict_kernels(model, p)["latency_ms"] for k, p in model_files(work).items()}
+    return model, {k: predict_kernels(model, p) for k, p in model_files(work).items()}
+
+
+def calibrated(model: KernelPredictor, priced: dict[str, dict], measured: dict[str, float], cal: list[str],
+               keys: list[str]) -> dict[str, float]:
+    """`keys` priced after calibrating `model` on the whole models `cal` (fit --calibrate's method)."""
+    model.calibration_ = {}
+    model.calibrate(np.array([[priced[k]["group_sums_ms"][g] for g in GROUPS] for k in cal]),
+                    [measured[k] for k in cal], [priced[k]["dtype"] for k in cal])
+    return {k: sum(model.calibration_[priced[k]["dtype"]]["factors"][g] * priced[k]["group_sums_ms"][g]
+                   for g in GROUPS) for k in keys}
 
 
 def _row(label: str, y: np.ndarray, p: np.ndarray) -> str:
     r = metrics.report(y, p)
-    worst = float(np.max(np.abs(p / y - 1))) if len(y) else float("nan")
+    err = p / y - 1
+    worst = float(err[np.argmax(np.abs(err))]) if len(y) else float("nan")
     return (f"| {label} | {r['n']} | {r['acc5']:.0%} | {r['acc10']:.0%} | {r['mape']:.1%} | {r['spearman']:.3f} | "
             f"{worst:+.0%} |")
 
 
-def calibration_split(keys: list[str], seed: int = 0) -> set[str]:
-    """CALIBRATION_K models per dtype, drawn once by seed; everything else is held out."""
+def calibration_split(keys: list[str], seed: int = 0) -> list[str]:
+    """CALIBRATION_K models per dtype, drawn by seed; everything else is held out."""
     rng = np.random.default_rng(seed)
-    chosen: set[str] = set()
+    chosen: list[str] = []
     for dtype in ("fp32", "int8"):
         mine = sorted(k for k in keys if k.endswith(dtype))
-        chosen |= set(rng.choice(mine, size=min(CALIBRATION_K, len(mine)), replace=False))
+        chosen += list(rng.choice(mine, size=min(CALIBRATION_K, len(mine)), replace=False))
     return chosen
+
+
+def _summary_rows(timing: str, model: KernelPredictor, priced: dict[str, dict], measured: dict[str, float]
+                  ) -> list[str]:
+    """Kernel sum on all models and on the held-out ones, calibrated on the held-out ones, per dtype;
+    and the held-out ±10% averaged over SPLITS random splits."""
+    keys = sorted(k for k in measured if k in priced)
+    raw = {k: priced[k]["kernel_sum_ms"] for k in keys}
+    cal = calibration_split(keys)
+    held = [k for k in keys if k not in cal]
+    fixed = calibrated(model, priced, measured, cal, held)
+    spread = {"fp32": [], "int8": []}
+    for seed in range(1, SPLITS + 1):
+        c = calibration_split(keys, seed)
+        h = [k for k in keys if k not in c]
+        pred = calibrated(model, priced, measured, c, h)
+        for d in spread:
+            spread[d].append(np.mean([abs(pred[k] / measured[k] - 1) < 0.10 for k in h if k.endswith(d)]))
+    out = []
+    for d in ("fp32", "int8"):
+        ks, hk = [k for k in keys if k.endswith(d)], [k for k in held if k.endswith(d)]
+        y, yh = np.array([measured[k] for k in ks]), np.array([measured[k] for k in hk])
+        out += [_row(f"{d}, {timing} kernel sum, all", y, np.array([raw[k] for k in ks])),
+                _row(f"{d}, {timing} kernel sum, held out", yh, np.array([raw[k] for k in hk])),
+                _row(f"{d}, {timing} calibrated on {CALIBRATION_K}, held out", yh, np.array([fixed[k] for k in hk])),
+                f"| {d}, {timing} calibrated, held out, {SPLITS} random splits | {len(hk)} | | "
+                f"{np.mean(spread[d]):.0%} (min {np.min(spread[d]):.0%}) | | | |"]
+    return out
 
 
 def report(work: Path, timing: str) -> None:
     measured = {k: min(v) for k, v in json.loads((work / "measured.json").read_text()).items()}
-    pred = predictions(work, work / f"kernels-{timing}.sqlite")
+    fitted = {t: predictions(work, work / f"kernels-{t}.sqlite") for t in ("plain", "cold")
+              if (work / f"kernels-{t}.sqlite").is_file()}
+    pred = {k: r["kernel_sum_ms"] for k, r in fitted[timing][1].items()}
     keys = sorted(k for k in measured if k in pred)
-    cal = calibration_split(keys)
-    factor = {d: float(np.median([measured[k] / pred[k] for k in cal if k.endswith(d)])) for d in ("fp32", "int8")}
-    print(f"kernel timing {timing}; CPU {host_info()['cpu']}; calibration factor (median of {CALIBRATION_K} models "
-          f"per dtype): fp32 {factor['fp32']:.3f}, int8 {factor['int8']:.3f}\n")
+    print(f"CPU {host_info()['cpu']}, 1 thread; calibration: {CALIBRATION_K} models per dtype "
+          f"({', '.join(sorted(calibration_split(keys)))}), judged on the other models\n")
+    print("| set | n | ±5% | ±10% | MAPE | Spearman | worst |\n|---|---|---|---|---|---|---|")
+    for t, (model, priced) in fitted.items():
+        print("\n".join(_summary_rows(t, model, priced, measured)))
+    print(f"\nper family ({timing} kernel sum, all models)\n")
     print("| set | n | ±5% | ±10% | MAPE | Spearman | worst |\n|---|---|---|---|---|---|---|")
     for dtype in ("fp32", "int8"):
         ks = [k for k in keys if k.endswith(dtype)]
-        held = [k for k in ks if k not in cal]
-        y, p = np.array([measured[k] for k in ks]), np.array([pred[k] for k in ks])
-        print(_row(f"{dtype}, kernel sum, all", y, p))
-        yh, ph = np.array([measured[k] for k in held]), np.array([pred[k] for k in held])
-        print(_row(f"{dtype}, kernel sum, held out", yh, ph))
-        print(_row(f"{dtype}, calibrated, held out", yh, ph * factor[dtype]))
         for fam in sorted({_family(k) for k in ks}):
             fk = [k for k in ks if _family(k) == fam]
             print(_row(f"{dtype} {fam}", np.array([measured[k] for k in fk]), np.array([pred[k] for k in fk])))
     worst = sorted(keys, key=lambda k: -abs(pred[k] / measured[k] - 1))[:8]
     print("\nlargest errors: " + ", ".join(f"{k} {pred[k] / measured[k] - 1:+.1%}" for k in worst))
-    _write(keys, measured, pred, timing)
-    _plot(keys, measured, pred, factor, cal, timing)
+    _write(keys, measured, {t: {k: r["kernel_sum_ms"] for k, r in p.items()} for t, (_, p) in fitted.items()})
+    _plot(keys, measured, pred, timing)
 
 
-def _write(keys: list[str], measured: dict[str, float], pred: dict[str, float], timing: str) -> None:
+def _write(keys: list[str], measured: dict[str, float], preds: dict[str, dict[str, float]]) -> None:
     cpu = host_info()["cpu"]
     with DATA_CSV.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["model", "family", "dtype", "measured_ms", f"kernel_sum_{timing}_ms", "cpu", "threads"])
+        sums = [f"kernel_sum_{t}_ms" for t in preds]
+        w.writerow(["model", "family", "dtype", "measured_ms", *sums, "cpu", "threads"])
         for k in keys:
             w.writerow([k.rsplit("-", 1)[0], _family(k), k.rsplit("-", 1)[1], f"{measured[k]:.4f}",
-                        f"{pred[k]:.4f}", cpu, 1])
+                        *(f"{p[k]:.4f}" for p in preds.values()), cpu, 1])
     print(f"wrote {DATA_CSV}", file=sys.stderr)
 
 
-def _plot(keys, measured, pred, factor, cal, timing: str) -> None:
+def _plot(keys, measured, pred, timing: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,9 +194,10 @@ def _plot(keys, measured, pred, factor, cal, timing: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     for ax, dtype in zip(axes, ("fp32", "int8"), strict=True):
         ks = [k for k in keys if k.endswith(dtype)]
-        for fam in sorted({_family(k) for k in ks}):
+        for i, fam in enumerate(sorted({_family(k) for k in keys})):
             fk = [k for k in ks if _family(k) == fam]
-            ax.scatter([measured[k] for k in fk], [pred[k] for k in fk], s=18, label=fam)
+            ax.scatter([measured[k] for k in fk], [pred[k] for k in fk], s=20, label=fam, color=plt.cm.tab20(i),
+                       marker="os^Dv<>"[i % 7])
         lo, hi = min(measured[k] for k in ks) * 0.8, max(measured[k] for k in ks) * 1.25
         xs = np.geomspace(lo, hi, 50)
         ax.plot(xs, xs, "k-", lw=0.8)
@@ -164,7 +205,7 @@ def _plot(keys, measured, pred, factor, cal, timing: str) -> None:
         ax.set(xscale="log", yscale="log", xlabel="measured ms (host, 1 thread)", ylabel="kernel-sum prediction ms",
                title=f"{dtype}: {len(ks)} keras.applications models")
         ax.legend(fontsize=7)
-    fig.suptitle(f"Predicting whole models from kernel predictors (kernels timed {timing})")
+    fig.suptitle(f"Whole models predicted from kernel predictors (kernels timed {timing})")
     fig.tight_layout()
     fig.savefig(FIGURE, dpi=110)
     print(f"wrote {FIGURE}", file=sys.stderr)

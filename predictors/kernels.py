@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from math import prod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgelat.core.kernelspec import KernelSpec
-from edgelat.errors import PredictorError
+from edgelat.errors import DataError, PredictorError
 from edgelat.predictors.base import LatencyPredictor, check_targets
 
 COSTS = ("macs", "in_elems", "out_elems", "weight_elems")
@@ -38,6 +39,13 @@ def kernel_features(spec: KernelSpec) -> dict[str, float]:
 
 def kernel_type(spec: KernelSpec) -> str:
     return f"{spec.kind}/{spec.dtype}"
+
+
+GROUPS = ("conv2d", "dwconv2d", "other")  # calibration groups: the two kinds that dominate CNNs, and the rest
+
+
+def kernel_group(spec: KernelSpec) -> str:
+    return spec.kind if spec.kind in GROUPS else "other"
 
 
 def _specs(X: Sequence[KernelSpec | str]) -> list[KernelSpec]:
@@ -78,7 +86,22 @@ class KernelPredictor(LatencyPredictor):
             if len(idx) >= self.min_gbdt:
                 self.trees_[t] = self._fit_trees([feats[i] for i in idx], np.log(y[idx]) - np.log(
                     self._linear(t, [feats[i] for i in idx])))
+        self.calibration_: dict[str, dict] = {}
         self.n_train_ = len(y)
+        return self
+
+    def calibrate(self, group_sums_ms: np.ndarray, measured_ms: Sequence[float], dtypes: Sequence[str],
+                  ridge: float = 1.0) -> KernelPredictor:
+        """Learn, per dtype, one factor per kernel group (GROUPS) from whole models: measured ≈ Σ factor ·
+        the group's kernel sum, in relative error, shrunk toward 1 by `ridge` (kernels timed alone do not
+        run as they do inside a model, and not by one factor for every kind)."""
+        self._check_fitted()
+        sums, measured, dtypes = np.asarray(group_sums_ms, float), np.asarray(measured_ms, float), np.asarray(dtypes)
+        for d in sorted(set(dtypes)):
+            A = sums[dtypes == d] / measured[dtypes == d, None]
+            factors = np.linalg.solve(A.T @ A + ridge * np.eye(len(GROUPS)), A.sum(0) + ridge)
+            self.calibration_[d] = {"factors": dict(zip(GROUPS, map(float, factors), strict=True)),
+                                    "models": int(len(A))}
         return self
 
     def _fit_trees(self, feats: list[dict[str, float]], residual: np.ndarray):
@@ -117,7 +140,8 @@ class KernelPredictor(LatencyPredictor):
 
     def state(self) -> dict[str, Any]:
         trees = {t: json.loads(b.get_booster().save_raw("json").decode()) for t, b in self.trees_.items()}
-        return {"n_train": self.n_train_, "linear": self.linear_, "counts": self.counts_, "trees": trees}
+        return {"n_train": self.n_train_, "linear": self.linear_, "counts": self.counts_, "trees": trees,
+                "calibration": self.calibration_}
 
     @classmethod
     def from_state(cls, params: dict[str, Any], state: dict[str, Any]) -> KernelPredictor:
@@ -131,6 +155,8 @@ class KernelPredictor(LatencyPredictor):
             reg = xgboost.XGBRegressor()
             reg.load_model(bytearray(json.dumps(doc).encode()))
             model.trees_[t] = reg
+        model.calibration_ = {d: {"factors": {g: float(c["factors"][g]) for g in GROUPS}, "models": int(c["models"])}
+                              for d, c in state.get("calibration", {}).items()}
         model.n_train_ = int(state["n_train"])
         return model
 
@@ -153,3 +179,37 @@ def kernel_out_of_fold(make, specs: Sequence[KernelSpec], y: np.ndarray, folds: 
         if len(test):
             pred[test] = make().fit(X[train], y[train]).predict(X[test])
     return pred
+
+
+def calibrate_from_table(model: KernelPredictor, path: str | Path) -> list[str]:
+    """Calibrate `model` on the whole models a CSV lists (columns `tflite`, a path relative to the CSV,
+    and `latency_ms`, measured on the same device); returns notes for the user."""
+    import csv
+
+    from edgelat.predictors.kernel_pricing import predict_kernels
+
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the calibration table: {exc.strerror}") from None
+    if not rows or not {"tflite", "latency_ms"} <= set(rows[0]):
+        raise DataError(f"{path}: a calibration table needs columns tflite and latency_ms, and at least one row")
+    sums, measured, dtypes = [], [], []
+    for i, row in enumerate(rows, start=2):
+        try:
+            ms = float(row["latency_ms"])
+        except ValueError:
+            raise DataError(f"{path}:{i}: latency_ms is not a number: {row['latency_ms']!r}") from None
+        if not ms > 0:
+            raise DataError(f"{path}:{i}: latency_ms must be positive, got {ms}")
+        tflite = path.parent / row["tflite"]
+        result = predict_kernels(model, tflite)
+        sums.append([result["group_sums_ms"][g] for g in GROUPS])
+        measured.append(ms)
+        dtypes.append(result["dtype"])
+    model.calibrate(np.array(sums), measured, dtypes)
+    return [f"calibrated on {c['models']} whole {d} model(s) of {path.name}: factors "
+            + ", ".join(f"{g} {f:.3f}" for g, f in c["factors"].items()) for d, c in model.calibration_.items()]
+

@@ -118,52 +118,6 @@ def _se_branch(graph: Graph, x: int) -> tuple[list[int], Op | None]:
     return seen, None
 
 
-def predict_kernels(model, path: str | Path, allow_unpriced: bool = False, blocks=None) -> dict[str, Any]:
-    """Latency of every op of a .tflite model under a kernel predictor: the total and a per-op table.
-    With a block model (`blocks`, a lookup table), MBConv blocks it holds are priced as blocks.
-    An op with no kernel type, or of a type the model has no predictor for, is an error naming it;
-    with `allow_unpriced` a note, and the total is then a lower bound."""
-    from edgelat.core.kernels import model_kernels
-
-    graph = read_graph(path)
-    ops, rows, notes = model_kernels(graph), [], []
-    block_ops: dict[int, tuple[str, float]] = {}
-    if blocks is not None:
-        held = [(spec, idx) for spec, idx in find_blocks(graph)[0] if spec.key in getattr(blocks, "table_", {})]
-        for (spec, idx), ms in zip(held, blocks.predict([s for s, _ in held]) if held else [], strict=True):
-            block_ops.update({i: (spec.key, 0.0) for i in idx})
-            block_ops[min(idx)] = (spec.key, float(ms))
-    priced = set(model.types())
-    unpriced = [(k.op, k.why or f"no {k.spec.kind}/{k.spec.dtype} predictor in the model") for k in ops
-                if k.index not in block_ops and (k.spec is None or f"{k.spec.kind}/{k.spec.dtype}" not in priced)]
-    if unpriced and not allow_unpriced:
-        op, why = unpriced[0]
-        raise DataError(f"{path}: op {op} cannot be priced ({why}); {len(unpriced)} op(s) in all "
-                        "(--allow-unpriced makes the total a lower bound)")
-    wanted = [k for k in ops if k.index not in block_ops and k.spec is not None
-              and f"{k.spec.kind}/{k.spec.dtype}" in priced]
-    kernel_ms = dict(zip((k.index for k in wanted), model.predict([k.spec for k in wanted]) if wanted else [],
-                         strict=True))
-    for k in ops:
-        shape = "+".join(k.spec.inputs) + " -> " + k.spec.output if k.spec else ""
-        if k.index in block_ops:
-            key, ms = block_ops[k.index]
-            rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": ms, "priced_as": key})
-        else:
-            ms = float(kernel_ms[k.index]) if k.index in kernel_ms else None
-            rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": ms,
-                         "priced_as": "kernel" if ms is not None else "unpriced"})
-    total = sum(r["latency_ms"] or 0.0 for r in rows)
-    for r in rows:
-        r["share"] = (r["latency_ms"] or 0.0) / total if total > 0 else 0.0
-    if unpriced:
-        notes.append(f"{len(unpriced)} op(s) not priced ({', '.join(sorted({op for op, _ in unpriced}))}): "
-                     "the total is a lower bound")
-    if block_ops:
-        notes.append(f"{len({v[0] for v in block_ops.values()})} MBConv block(s) priced from the block table")
-    return {"tflite": str(path), "latency_ms": total, "lower_bound": bool(unpriced), "ops": rows, "notes": notes}
-
-
 def predict_tflite(model, path: str | Path) -> dict[str, Any]:
     """Latency of the MBConv blocks of a .tflite model under a block predictor."""
     graph = read_graph(path)

@@ -16,12 +16,12 @@ from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_kernels, load_networks
 from edgelat.predictors.evaluation import out_of_fold, plot_predictions
 from edgelat.predictors.gbdt import GBDTPredictor
-from edgelat.predictors.kernels import KernelPredictor, kernel_out_of_fold
+from edgelat.predictors.kernel_pricing import predict_kernels
+from edgelat.predictors.kernels import KernelPredictor, calibrate_from_table, kernel_out_of_fold
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.selection import BUILT_IN_PRIORS
-from edgelat.predictors.tflite_ops import predict_kernels
 from edgelat.predictors.transfer import TransferPredictor
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
@@ -91,11 +91,14 @@ def load_data(data: str, space: str | None, target: str, device: str | None = No
 
 def fit(data: str, kind: str, output: str, space: str | None = None, target: str = "latency_ms",
         source: str | None = None, prior: str | list[str] | None = None, cv: int = 5, device: str | None = None,
-        resolution: int | None = None, dtype: str = "fp32") -> dict[str, Any]:
-    """Fit and save a predictor. A whole-network table's prior is chosen by CV unless one is forced."""
+        resolution: int | None = None, dtype: str = "fp32", calibrate: str | None = None) -> dict[str, Any]:
+    """Fit and save a predictor. A whole-network table's prior is chosen by CV unless one is forced;
+    a kernel predictor is calibrated on the whole models of `calibrate` when given."""
     priors = [prior] if isinstance(prior, str) else list(prior or [])
     if priors and space is None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
+    if calibrate is not None and kind != "kernels":
+        raise OptionError("--calibrate applies to kernel predictors (--predictor kernels)")
     X, y, fixed, notes, provenance = load_data(data, space, target, device, kind == "kernels")
     cands = prior_candidates(priors) if space is not None and kind in ("lut", "linear") else None
     choice = None
@@ -112,6 +115,8 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
                                              kind == "kernels")
     model = make()
     model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
+    if calibrate is not None:
+        notes.extend(calibrate_from_table(model, calibrate))
     if getattr(model, "prior_dropped_", False):
         notes.append("the prior's fitted scale came out negative (it would invert the ranking): scale 0, "
                      "the prior unused")

@@ -47,7 +47,7 @@ MIN_PASS_S = 3.0  # passes of a campaign start at least this far apart
 def report_start(progress: Progress, total: int, already_done: int) -> None:
     """Say what a (resumed) campaign has left, and open its progress phase."""
     if already_done:
-        progress.note(f"resuming: {already_done} block(s) already measured, {total} to go")
+        progress.note(f"resuming: {already_done} already measured, {total} to go")
     if total:
         progress.phase("profiling", total)
 

@@ -96,7 +96,7 @@ def sample_kernel(rng: random.Random, kind: str | None = None, hw: int | None = 
     return _elementwise(kind, rng, hw, c)
 
 
-def _near(rng: random.Random, spec: KernelSpec) -> KernelSpec:
+def near_kernel(rng: random.Random, spec: KernelSpec) -> KernelSpec:
     """A kernel like `spec`: same kind, its feature map one size step away, channels x0.5 to x2."""
     (shape, _), = spec.input_shapes()[:1]
     if len(shape) != 3:
@@ -116,7 +116,7 @@ def sample_kernels(n: int, seed: int = 0, dtypes: Sequence[str] = ("fp32",),
     tries = 0
     while len(seen) < n and tries < 50 * n:
         tries += 1
-        spec = _near(rng, rng.choice(prior)) if prior and rng.random() < 0.5 else sample_kernel(rng)
+        spec = near_kernel(rng, rng.choice(prior)) if prior and rng.random() < 0.5 else sample_kernel(rng)
         if spec.macs() <= MAX_MACS:
             seen.setdefault(spec.key, spec)
     return [s.with_dtype(d) for d in dtypes for s in seen.values()]

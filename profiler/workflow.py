@@ -57,6 +57,7 @@ class ProfileOptions:
     num_classes: int | None = None  # of the head's classifier [default: the space's]
     kernels: int = 0  # measure this many sampled kernels (single TFLite operators) instead of blocks
     from_models: tuple[str, ...] = ()  # and the kernels of these .tflite files (their sampling prior too)
+    kernel_keys: tuple[str, ...] = ()  # and these kernels, by key (adaptive sampling's later rounds)
 
 
 @dataclass
@@ -151,11 +152,13 @@ def select_kernels(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[Kernel
 
     found, _ = unique_kernels(opts.from_models)
     sampled = kernel_sampling.sample_kernels(opts.kernels, opts.seed, dtypes, found) if opts.kernels else []
-    return sampling.limit_blocks(list({s.key: s for s in (*found, *sampled)}.values()), opts.limit, opts.seed)
+    given = [KernelSpec.from_key(k) for k in opts.kernel_keys]
+    return sampling.limit_blocks(list({s.key: s for s in (*found, *sampled, *given)}.values()), opts.limit,
+                                 opts.seed)
 
 
 def measures_kernels(opts: ProfileOptions) -> bool:
-    return bool(opts.kernels or opts.from_models)
+    return bool(opts.kernels or opts.from_models or opts.kernel_keys)
 
 
 def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSpec | NetworkSpec | KernelSpec]:

@@ -159,7 +159,7 @@ def test_an_op_without_a_kernel_type_is_named(tmp_path):
         keras.layers.Conv2D(4, 3, padding="same")(inp))), "fp32").data)
     kernels = model_kernels(path)
     assert [(k.op, k.spec is None) for k in kernels] == [("CONV_2D", False), ("TANH", True)]
-    from edgelat.predictors.tflite_ops import predict_kernels
+    from edgelat.predictors.kernel_pricing import predict_kernels
 
     specs = sample_kernels(60, seed=0)
     with pytest.raises(DataError, match="op TANH cannot be priced"):
@@ -195,3 +195,31 @@ def test_kernel_campaign_fit_and_predict_a_real_model_on_the_host(tmp_path, cach
     assert 0.5 < predicted["latency_ms"] / measured < 2.0, (predicted["latency_ms"], measured)
     res = run_cli("predict", "--predictor", str(fitted), "--tflite", str(app))  # the per-op table
     assert "costliest of" in res.stdout and "CONV_2D" in res.stdout and "ms" in res.stdout.splitlines()[-1]
+
+
+def test_calibration_from_whole_models_scales_the_kernel_sum(mobilenet_v2, tmp_path):
+    _, app = mobilenet_v2
+    specs, _ = unique_kernels([app])
+    specs += sample_kernels(40, seed=2)
+    store = tmp_path / "kernels.csv"
+    store.write_text("kernel_key,latency_ms\n" + "".join(f"{s.key},{v:.6f}\n" for s, v in zip(specs, _costs_fit(specs),
+                                                                                              strict=True)))
+    raw = tmp_path / "raw.json"
+    assert run_cli("fit", "--data", str(store), "--predictor", "kernels", "-o", str(raw)).returncode == 0
+    kernel_sum = json.loads(run_cli("predict", "--predictor", str(raw), "--tflite", str(app), "--json").stdout)
+    assert not kernel_sum["calibrated"] and kernel_sum["latency_ms"] == kernel_sum["kernel_sum_ms"]
+    table = tmp_path / "measured.csv"
+    table.write_text(f"tflite,latency_ms\n{app},{1.5 * kernel_sum['latency_ms']}\n")
+    cal = tmp_path / "cal.json"
+    res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "--calibrate", str(table), "-o", str(cal))
+    assert res.returncode == 0, res.stderr
+    assert "calibrated on 1 whole fp32 model(s) of measured.csv: factors conv2d" in res.stderr
+    out = json.loads(run_cli("predict", "--predictor", str(cal), "--tflite", str(app), "--json").stdout)
+    assert out["kernel_sum_ms"] == pytest.approx(kernel_sum["latency_ms"], rel=1e-6)
+    # one model, three factors shrunk toward 1: the calibrated total moves from 1.0x toward the measured 1.5x
+    assert kernel_sum["latency_ms"] * 1.05 < out["latency_ms"] < kernel_sum["latency_ms"] * 1.5
+    assert out["latency_ms"] == pytest.approx(sum(r["latency_ms"] for r in out["ops"]))
+    assert any("calibrated by the fp32 factors of 1 measured whole model" in n for n in out["notes"])
+    table.write_text("model,ms\na.tflite,3\n")
+    res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "--calibrate", str(table), "-o", str(cal))
+    assert res.returncode == 2 and "needs columns tflite and latency_ms" in res.stderr.strip().splitlines()[-1]
