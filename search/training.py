@@ -28,7 +28,7 @@ def adam(lr: float, decay_steps: int | None = None) -> keras.optimizers.Adam:
     return keras.optimizers.Adam(learning_rate=rate)
 
 
-# Tracing a search network's train step costs about 20 s here (Intel Xeon, 2 cores), an eager step
+# Tracing a search network's train step costs about 20 s here (AMD EPYC, 2 cores), an eager step
 # about 0.9 s and a traced one 0.05 s: trainings of up to this many steps run eagerly.
 EAGER_MAX_STEPS = 16
 

@@ -60,14 +60,14 @@ def archs(n: int, seed: int) -> list[np.ndarray]:
 
 @pytest.mark.slow
 def test_a_batch_of_trainings_runs_on_two_workers_at_once(trainer):
-    start = time.time()
     acc = trainer.accuracies(archs(2, 1), split="test")
-    wall = time.time() - start
     assert acc.shape == (2,) and np.all((acc >= 0) & (acc <= 1))
     runs = trainer.runs[-2:]
     assert len({(r["host"], r["pid"]) for r in runs}) >= 2
-    busy = sum(r["end"] - r["start"] for r in runs)
-    assert busy / wall > 1.3, (busy, wall)  # the two ran at the same time: the batch took well under their sum
+    # the two ran at the same time: their intervals overlap for most of the shorter one (the batch's wall
+    # time also holds Ray's dispatch, several seconds against trainings that take a few seconds each)
+    overlap = min(r["end"] for r in runs) - max(r["start"] for r in runs)
+    assert overlap > 0.6 * min(r["end"] - r["start"] for r in runs), runs
 
 
 @pytest.mark.slow
