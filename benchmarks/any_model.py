@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_CSV = REPO / "data" / "keras_apps_host_latency.csv"
 FIGURE = Path(__file__).with_suffix(".png")
 CALIBRATION_K = 10
+SAMPLED = 1500  # kernels per dtype of the sampled-only variant (no kernel of the validation models)
 SPLITS = 20  # random calibration/held-out splits averaged, beside the fixed one
 
 
@@ -151,8 +152,9 @@ def _summary_rows(timing: str, model: KernelPredictor, priced: dict[str, dict], 
 
 def report(work: Path, timing: str) -> None:
     measured = {k: min(v) for k, v in json.loads((work / "measured.json").read_text()).items()}
-    fitted = {t: predictions(work, work / f"kernels-{t}.sqlite") for t in ("plain", "cold")
-              if (work / f"kernels-{t}.sqlite").is_file()}
+    stores = {"plain": "kernels-plain", "cold": "kernels-cold", "sampled": f"kernels-plain-sampled{SAMPLED}"}
+    fitted = {t: predictions(work, work / f"{name}.sqlite") for t, name in stores.items()
+              if (work / f"{name}.sqlite").is_file()}
     pred = {k: r["kernel_sum_ms"] for k, r in fitted[timing][1].items()}
     keys = sorted(k for k in measured if k in pred)
     print(f"CPU {host_info()['cpu']}, 1 thread; calibration: {CALIBRATION_K} models per dtype "

@@ -188,11 +188,15 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
         if tflite is None:
             raise OptionError(f"{model_path}: a kernel predictor prices .tflite models: give --tflite FILE")
         block_model = persistence.load(blocks) if blocks else None
+        if block_model is not None and not isinstance(block_model, LUTPredictor):
+            raise OptionError(f"--blocks {blocks}: needs a block lookup table (fit --predictor lut), not a "
+                              f"{block_model.kind} model")
         result = predict_kernels(model, tflite, allow_unpriced, block_model)
-    elif blocks or allow_unpriced:
+        result["notes"].append("no interval: the kernel predictors' CV errors are per kernel, not per model")
+        return result
+    if blocks or allow_unpriced:
         raise OptionError("--blocks and --allow-unpriced go with a kernel predictor (fit --predictor kernels)")
-    else:
-        result = _point_prediction(model, block, arch, space, tflite)
+    result = _point_prediction(model, block, arch, space, tflite)
     interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
     if interval is not None:
         result.update(interval_ms=list(interval.around(result["latency_ms"])), interval_level=interval.level)

@@ -223,3 +223,25 @@ def test_calibration_from_whole_models_scales_the_kernel_sum(mobilenet_v2, tmp_p
     table.write_text("model,ms\na.tflite,3\n")
     res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "--calibrate", str(table), "-o", str(cal))
     assert res.returncode == 2 and "needs columns tflite and latency_ms" in res.stderr.strip().splitlines()[-1]
+
+
+def test_blocks_the_table_holds_are_priced_as_blocks(mobilenet_v2, tmp_path):
+    from edgelat.predictors import persistence
+    from edgelat.predictors.lut import LUTPredictor
+    from edgelat.predictors.tflite_ops import find_blocks, read_graph
+
+    _, app = mobilenet_v2
+    found = list(dict.fromkeys(spec for spec, _ in find_blocks(read_graph(app))[0]))
+    assert len(found) >= 10  # MobileNetV2's inverted residuals are MBConv blocks
+    lut = persistence.save(LUTPredictor().fit(found[:3], [7.0, 8.0, 9.0]), tmp_path / "lut.json")
+    specs, _ = unique_kernels([app])
+    kernels = persistence.save(KernelPredictor().fit(specs, _costs_fit(specs)), tmp_path / "k.json")
+    plain = json.loads(run_cli("predict", "--predictor", str(kernels), "--tflite", str(app), "--json").stdout)
+    res = run_cli("predict", "--predictor", str(kernels), "--tflite", str(app), "--blocks", str(lut), "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    as_blocks = {r["priced_as"] for r in out["ops"]} - {"kernel"}
+    assert as_blocks == {s.key for s in found[:3]} and any("3 MBConv block(s)" in n for n in out["notes"])
+    assert out["latency_ms"] > plain["latency_ms"] + 20  # 24 ms of blocks replaced their (tiny) kernel prices
+    res = run_cli("predict", "--predictor", str(kernels), "--tflite", str(app), "--blocks", str(kernels))
+    assert res.returncode == 2 and "needs a block lookup table" in res.stderr
