@@ -1,7 +1,7 @@
 """Kernel predictors: one model per kernel type (kind and dtype), a non-negative linear fit on
 physical costs (MACs, elements read and written, weights) with gradient-boosted trees on its
 log residual once a type has enough samples, as the block predictors do. Any .tflite model is
-then priced op by op (see tflite_ops.predict_kernels)."""
+then priced op by op (kernel_pricing.predict_kernels)."""
 
 from __future__ import annotations
 

@@ -245,3 +245,18 @@ def test_blocks_the_table_holds_are_priced_as_blocks(mobilenet_v2, tmp_path):
     assert out["latency_ms"] > plain["latency_ms"] + 20  # 24 ms of blocks replaced their (tiny) kernel prices
     res = run_cli("predict", "--predictor", str(kernels), "--tflite", str(app), "--blocks", str(kernels))
     assert res.returncode == 2 and "needs a block lookup table" in res.stderr
+
+
+def test_adaptive_sampling_draws_near_the_worst_predicted_kernels():
+    from collections import Counter as Count
+
+    from edgelat.predictors.kernel_adaptive import next_batch
+
+    specs = [s for s in sample_kernels(300, seed=4) if s.kind in ("conv2d", "dwconv2d", "add")]
+    y = _costs_fit(specs)
+    noisy = np.random.default_rng(0).uniform(0.5, 2.0, len(specs))  # depthwise convs: erratic, so mispredicted
+    y = np.where([s.kind == "dwconv2d" for s in specs], y * noisy, y)
+    batch, acc = next_batch(specs, y, 40, seed=1)
+    assert len(batch) == 40 and not {s.key for s in batch} & {s.key for s in specs}
+    assert acc["dwconv2d/fp32"] < acc["conv2d/fp32"]
+    assert Count(s.kind for s in batch)["dwconv2d"] >= 30, Count(s.kind for s in batch)
