@@ -71,7 +71,7 @@ class KernelSpec:
             raise BlockSpecError(f"act: must be one of {ACTS}, got {self.act!r}")
         if self.dtype not in DTYPES:
             raise BlockSpecError(f"dtype: must be fp32 or int8, got {self.dtype!r}")
-        if not self.inputs or any(not re.fullmatch(_SHAPE, t) for t in (*self.inputs, self.output)):
+        if not self.inputs or any(not re.fullmatch(_SHAPE, t) or t == "" for t in (*self.inputs, self.output)):
             raise BlockSpecError(f"shapes: not valid shape texts: {self.inputs} -> {self.output!r}")
         if self.kind in WINDOWED and (self.kernel < 1 or self.stride < 1):
             raise BlockSpecError(f"{self.kind}: needs kernel >= 1 and stride >= 1, got k{self.kernel} s{self.stride}")

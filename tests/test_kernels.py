@@ -96,6 +96,8 @@ def test_kernel_keys_round_trip_and_bad_keys_name_the_problem():
         KernelSpec("gelu", ("8x8x8",), "8x8x8")
     with pytest.raises(BlockSpecError, match="at least one input must be a tensor"):
         KernelSpec("add", ("c8", "c8"), "8")
+    with pytest.raises(BlockSpecError, match="not valid shape texts"):
+        KernelSpec("relu", ("",), "8")
 
 
 def test_sampler_draws_distinct_kernels_near_a_prior(mobilenet_v2):
