@@ -20,6 +20,10 @@ from loopback import free_port, kill_tree
 
 RAY = Path(sys.executable).parent / "ray"
 NODE_IP = "127.0.0.2"
+# Once any local ray.init() has left ~/.ray/auth_token, Ray 2.60 starts these nodes with token
+# authentication and the drivers here cannot join them. A loopback test cluster needs none; the
+# setting reaches the nodes, the waiting driver, this process's drivers and the CLI subprocesses.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 class RayNode:
