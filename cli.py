@@ -405,7 +405,7 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 @click.option("--device", help="Store files: which device's rows; also recorded in the model.")
 @click.option("--cv", default=5, show_default=True, help="Cross-validation folds (0: none).")
 @click.option("--calibrate", type=click.Path(), help="Kernel predictors: a CSV of whole models measured on the device "
-              "(columns tflite, latency_ms): one factor per kernel group and dtype, shrunk toward 1.")
+              "(columns tflite, latency_ms): per dtype, a factor and the cost of weights streamed past the cache.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True)
 def fit(data, kind, space, target, source, prior, resolution, dtype, device, cv, calibrate, output, as_json) -> None:

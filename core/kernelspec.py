@@ -114,6 +114,13 @@ class KernelSpec:
             return prod(first) * out[-1]
         return max(prod(s) for s, _ in self.input_shapes()) if self.kind in ("mean",) else prod(out)
 
+    def weights(self) -> int:
+        """Weight elements of the kinds that carry weights (biases aside); 0 otherwise."""
+        tensors = [s for s, const in self.input_shapes() if not const]
+        first, out = (tensors[0] if tensors else (1,)), self.output_shape()
+        return {"conv2d": self.kernel ** 2 * first[-1] * out[-1], "dwconv2d": self.kernel ** 2 * out[-1],
+                "fc": prod(first) * out[-1]}.get(self.kind, 0)
+
 
 def is_kernel_key(key: str) -> bool:
     return key.startswith("kernel-")

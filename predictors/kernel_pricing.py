@@ -9,7 +9,8 @@ from typing import Any
 from edgelat.core.kernels import OpKernel, model_kernels
 from edgelat.core.tflite_file import Graph, read_graph
 from edgelat.errors import DataError
-from edgelat.predictors.kernels import GROUPS, KernelPredictor, kernel_group, kernel_type
+from edgelat.predictors.kernel_context import describe, kernel_bytes, streamed_fraction
+from edgelat.predictors.kernels import KernelPredictor, kernel_type
 from edgelat.predictors.tflite_ops import find_blocks
 
 
@@ -49,6 +50,31 @@ def _rows(model: KernelPredictor, ops: list[OpKernel], by_block: dict) -> list[d
     return rows
 
 
+def _context_mb(rows: list[dict[str, Any]], ops: list[OpKernel]) -> tuple[float, float]:
+    """MB of weights of the ops priced as kernels, and MB of traffic per inference of every op."""
+    weights = traffic = 0.0
+    for r, k in zip(rows, ops, strict=True):
+        if k.spec is not None:
+            w, t = kernel_bytes(k.spec)
+            weights += w if r["priced_as"] == "kernel" else 0.0
+            traffic += t
+    return weights / 1e6, traffic / 1e6
+
+
+def _apply_calibration(calibration: dict[str, Any], rows: list[dict[str, Any]], ops: list[OpKernel],
+                       traffic_mb: float, kernel_sum: float, dtype: str) -> str:
+    """Each kernel-priced op times the factor, plus the cost of its share of weights streamed past the
+    cache; returns the note that says so."""
+    share = streamed_fraction(traffic_mb, calibration["cache_mb"]) if calibration["cache_mb"] else 0.0
+    for r, k in zip(rows, ops, strict=True):
+        if r["priced_as"] == "kernel":
+            r["latency_ms"] = (r["latency_ms"] * calibration["factor"]
+                               + calibration["ms_per_mb"] * share * kernel_bytes(k.spec)[0] / 1e6)
+    streamed = f" ({share:.0%} of its weights streamed: {traffic_mb:.1f} MB of traffic)" if share else ""
+    return (f"kernel sum {kernel_sum:.4f} ms calibrated on {calibration['models']} measured whole {dtype} model(s): "
+            f"{describe(calibration)}{streamed}")
+
+
 def predict_kernels(model: KernelPredictor, path: str | Path, allow_unpriced: bool = False, blocks=None
                     ) -> dict[str, Any]:
     """Latency of every op of a .tflite model. An op with no kernel type, or of a type the model has no
@@ -63,17 +89,11 @@ def predict_kernels(model: KernelPredictor, path: str | Path, allow_unpriced: bo
                         "(--allow-unpriced makes the total a lower bound)")
     rows, notes = _rows(model, ops, by_block), []
     dtype = "int8" if any(k.spec is not None and k.spec.dtype == "int8" for k in ops) else "fp32"
-    groups = {g: sum(r["latency_ms"] for r, k in zip(rows, ops, strict=True)
-                     if r["priced_as"] == "kernel" and kernel_group(k.spec) == g) for g in GROUPS}
     kernel_sum = sum(r["latency_ms"] or 0.0 for r in rows)
+    weight_mb, traffic_mb = _context_mb(rows, ops)
     calibration = model.calibration_.get(dtype)
     if calibration is not None:
-        for r, k in zip(rows, ops, strict=True):
-            if r["priced_as"] == "kernel":
-                r["latency_ms"] *= calibration["factors"][kernel_group(k.spec)]
-        factors = ", ".join(f"{g} x{f:.3f}" for g, f in calibration["factors"].items())
-        notes.append(f"kernel sum {kernel_sum:.4f} ms calibrated by the {dtype} factors of {calibration['models']} "
-                     f"measured whole model(s): {factors}")
+        notes.append(_apply_calibration(calibration, rows, ops, traffic_mb, kernel_sum, dtype))
     total = sum(r["latency_ms"] or 0.0 for r in rows)
     for r in rows:
         r["share"] = (r["latency_ms"] or 0.0) / total if total > 0 else 0.0
@@ -83,5 +103,5 @@ def predict_kernels(model: KernelPredictor, path: str | Path, allow_unpriced: bo
     if by_block:
         notes.append(f"{len({v[0] for v in by_block.values()})} MBConv block(s) priced from the block table")
     return {"tflite": str(path), "dtype": dtype, "latency_ms": total, "kernel_sum_ms": kernel_sum,
-            "group_sums_ms": groups, "calibrated": calibration is not None, "lower_bound": bool(unpriced),
-            "ops": rows, "notes": notes}
+            "weight_mb": weight_mb, "traffic_mb": traffic_mb, "calibrated": calibration is not None,
+            "lower_bound": bool(unpriced), "ops": rows, "notes": notes}

@@ -28,10 +28,8 @@ def kernel_features(spec: KernelSpec) -> dict[str, float]:
     tensors = [s for s, const in shapes if not const]
     out = spec.output_shape()
     first = tensors[0]
-    weights = {"conv2d": spec.kernel ** 2 * first[-1] * out[-1], "dwconv2d": spec.kernel ** 2 * out[-1],
-               "fc": prod(first) * out[-1]}.get(spec.kind, 0)
     return {"macs": spec.macs(), "in_elems": sum(prod(s) for s in tensors), "out_elems": prod(out),
-            "weight_elems": weights, "out_hw": out[0] if len(out) == 3 else 1, "c_in": first[-1] if first else 1,
+            "weight_elems": spec.weights(), "out_hw": out[0] if len(out) == 3 else 1, "c_in": first[-1] if first else 1,
             "c_out": out[-1] if out else 1, "kernel": spec.kernel, "stride": spec.stride,
             "act": _ACT_CODE[spec.act], "same": int(spec.padding == "same"), "n_inputs": len(tensors),
             "const_elems": sum(prod(s) for s, const in shapes if const)}
@@ -39,13 +37,6 @@ def kernel_features(spec: KernelSpec) -> dict[str, float]:
 
 def kernel_type(spec: KernelSpec) -> str:
     return f"{spec.kind}/{spec.dtype}"
-
-
-GROUPS = ("conv2d", "dwconv2d", "other")  # calibration groups: the two kinds that dominate CNNs, and the rest
-
-
-def kernel_group(spec: KernelSpec) -> str:
-    return spec.kind if spec.kind in GROUPS else "other"
 
 
 def _specs(X: Sequence[KernelSpec | str]) -> list[KernelSpec]:
@@ -90,18 +81,17 @@ class KernelPredictor(LatencyPredictor):
         self.n_train_ = len(y)
         return self
 
-    def calibrate(self, group_sums_ms: np.ndarray, measured_ms: Sequence[float], dtypes: Sequence[str],
-                  ridge: float = 1.0) -> KernelPredictor:
-        """Learn, per dtype, one factor per kernel group (GROUPS) from whole models: measured ≈ Σ factor ·
-        the group's kernel sum, in relative error, shrunk toward 1 by `ridge` (kernels timed alone do not
-        run as they do inside a model, and not by one factor for every kind)."""
+    def calibrate(self, kernel_sum_ms: Sequence[float], weight_mb: Sequence[float], traffic_mb: Sequence[float],
+                  measured_ms: Sequence[float], dtypes: Sequence[str], ridge: float = 1.0) -> KernelPredictor:
+        """Learn, per dtype, how whole models measured on the device differ from their kernel sums: a
+        factor, and the cost of weights streamed past the cache (kernel_context.fit_context)."""
+        from edgelat.predictors.kernel_context import fit_context
+
         self._check_fitted()
-        sums, measured, dtypes = np.asarray(group_sums_ms, float), np.asarray(measured_ms, float), np.asarray(dtypes)
+        columns = [np.asarray(v, float) for v in (kernel_sum_ms, weight_mb, traffic_mb, measured_ms)]
+        dtypes = np.asarray(dtypes)
         for d in sorted(set(dtypes)):
-            A = sums[dtypes == d] / measured[dtypes == d, None]
-            factors = np.linalg.solve(A.T @ A + ridge * np.eye(len(GROUPS)), A.sum(0) + ridge)
-            self.calibration_[d] = {"factors": dict(zip(GROUPS, map(float, factors), strict=True)),
-                                    "models": int(len(A))}
+            self.calibration_[str(d)] = fit_context(*(c[dtypes == d] for c in columns), ridge=ridge)
         return self
 
     def _fit_trees(self, feats: list[dict[str, float]], residual: np.ndarray):
@@ -155,10 +145,18 @@ class KernelPredictor(LatencyPredictor):
             reg = xgboost.XGBRegressor()
             reg.load_model(bytearray(json.dumps(doc).encode()))
             model.trees_[t] = reg
-        model.calibration_ = {d: {"factors": {g: float(c["factors"][g]) for g in GROUPS}, "models": int(c["models"])}
-                              for d, c in state.get("calibration", {}).items()}
+        model.calibration_ = {d: _calibration_state(d, c) for d, c in state.get("calibration", {}).items()}
         model.n_train_ = int(state["n_train"])
         return model
+
+
+def _calibration_state(dtype: str, doc: dict[str, Any]) -> dict[str, Any]:
+    if "factor" not in doc:
+        raise PredictorError(f"the {dtype} calibration was written by an earlier edgelat (a factor per kernel "
+                             "group): run fit --calibrate again")
+    cache = doc.get("cache_mb")
+    return {"factor": float(doc["factor"]), "ms_per_mb": float(doc["ms_per_mb"]),
+            "cache_mb": None if cache is None else float(cache), "models": int(doc["models"])}
 
 
 def kernel_out_of_fold(make, specs: Sequence[KernelSpec], y: np.ndarray, folds: int = 5, seed: int = 0
@@ -186,6 +184,7 @@ def calibrate_from_table(model: KernelPredictor, path: str | Path) -> list[str]:
     and `latency_ms`, measured on the same device); returns notes for the user."""
     import csv
 
+    from edgelat.predictors.kernel_context import describe
     from edgelat.predictors.kernel_pricing import predict_kernels
 
     path = Path(path)
@@ -196,7 +195,7 @@ def calibrate_from_table(model: KernelPredictor, path: str | Path) -> list[str]:
         raise DataError(f"{path}: cannot read the calibration table: {exc.strerror}") from None
     if not rows or not {"tflite", "latency_ms"} <= set(rows[0]):
         raise DataError(f"{path}: a calibration table needs columns tflite and latency_ms, and at least one row")
-    sums, measured, dtypes = [], [], []
+    columns: list[list] = [[], [], [], [], []]  # kernel sum, weight MB, traffic MB, measured, dtype
     for i, row in enumerate(rows, start=2):
         try:
             ms = float(row["latency_ms"])
@@ -204,12 +203,10 @@ def calibrate_from_table(model: KernelPredictor, path: str | Path) -> list[str]:
             raise DataError(f"{path}:{i}: latency_ms is not a number: {row['latency_ms']!r}") from None
         if not ms > 0:
             raise DataError(f"{path}:{i}: latency_ms must be positive, got {ms}")
-        tflite = path.parent / row["tflite"]
-        result = predict_kernels(model, tflite)
-        sums.append([result["group_sums_ms"][g] for g in GROUPS])
-        measured.append(ms)
-        dtypes.append(result["dtype"])
-    model.calibrate(np.array(sums), measured, dtypes)
-    return [f"calibrated on {c['models']} whole {d} model(s) of {path.name}: factors "
-            + ", ".join(f"{g} {f:.3f}" for g, f in c["factors"].items()) for d, c in model.calibration_.items()]
-
+        result = predict_kernels(model, path.parent / row["tflite"])
+        for column, value in zip(columns, (result["kernel_sum_ms"], result["weight_mb"], result["traffic_mb"], ms,
+                                           result["dtype"]), strict=True):
+            column.append(value)
+    model.calibrate(*columns)
+    return [f"calibrated on {c['models']} whole {d} model(s) of {path.name}: {describe(c)}"
+            for d, c in model.calibration_.items()]

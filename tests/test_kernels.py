@@ -215,16 +215,49 @@ def test_calibration_from_whole_models_scales_the_kernel_sum(mobilenet_v2, tmp_p
     cal = tmp_path / "cal.json"
     res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "--calibrate", str(table), "-o", str(cal))
     assert res.returncode == 0, res.stderr
-    assert "calibrated on 1 whole fp32 model(s) of measured.csv: factors conv2d" in res.stderr
+    assert "calibrated on 1 whole fp32 model(s) of measured.csv: x1." in res.stderr
     out = json.loads(run_cli("predict", "--predictor", str(cal), "--tflite", str(app), "--json").stdout)
     assert out["kernel_sum_ms"] == pytest.approx(kernel_sum["latency_ms"], rel=1e-6)
-    # one model, three factors shrunk toward 1: the calibrated total moves from 1.0x toward the measured 1.5x
+    # one model: a factor alone, shrunk toward 1, moves the total from 1.0x toward the measured 1.5x
     assert kernel_sum["latency_ms"] * 1.05 < out["latency_ms"] < kernel_sum["latency_ms"] * 1.5
     assert out["latency_ms"] == pytest.approx(sum(r["latency_ms"] for r in out["ops"]))
-    assert any("calibrated by the fp32 factors of 1 measured whole model" in n for n in out["notes"])
+    assert any("calibrated on 1 measured whole fp32 model(s): x1." in n for n in out["notes"])
+    assert out["weight_mb"] == pytest.approx(kernel_sum["weight_mb"]) and out["traffic_mb"] > out["weight_mb"] > 1
+    doc = json.loads(cal.read_text())  # a calibration of the earlier form (a factor per kernel group)
+    doc["state"]["calibration"]["fp32"] = {"factors": {"conv2d": 1.1, "dwconv2d": 1.0, "other": 1.0}, "models": 3}
+    cal.write_text(json.dumps(doc))
+    res = run_cli("predict", "--predictor", str(cal), "--tflite", str(app))
+    assert res.returncode == 2 and "run fit --calibrate again" in res.stderr.strip().splitlines()[-1]
     table.write_text("model,ms\na.tflite,3\n")
     res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "--calibrate", str(table), "-o", str(cal))
     assert res.returncode == 2 and "needs columns tflite and latency_ms" in res.stderr.strip().splitlines()[-1]
+
+
+def _context_models(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n made-up whole models: kernel sums 0.5-50 ms, weights 1-60 MB, traffic 2-6x the weights."""
+    rng = np.random.default_rng(seed)
+    weight_mb = rng.uniform(1, 60, n)
+    return rng.uniform(0.5, 50, n), weight_mb, weight_mb * rng.uniform(2, 6, n)
+
+
+def test_context_calibration_finds_the_cache_the_models_stream_past():
+    from edgelat.predictors.kernel_context import context_ms, fit_context, streamed_fraction
+
+    sums, weights, traffic = _context_models(24, seed=3)
+    truth = {"factor": 1.02, "ms_per_mb": 0.05, "cache_mb": 16.0}
+    measured = np.array([context_ms(truth, *row) for row in zip(sums, weights, traffic, strict=True)])
+    measured *= np.random.default_rng(4).normal(1.0, 0.01, len(measured))  # 1% measurement noise
+    fit = fit_context(sums[:12], weights[:12], traffic[:12], measured[:12], ridge=0.1)
+    assert 10.0 < fit["cache_mb"] < 26.0 and 0.03 < fit["ms_per_mb"] < 0.07, fit
+    held = np.array([context_ms(fit, *row) for row in zip(sums[12:], weights[12:], traffic[12:], strict=True)])
+    assert np.max(np.abs(held / measured[12:] - 1)) < 0.04
+    assert streamed_fraction(8.0, 16.0) == 0.0 and streamed_fraction(32.0, 16.0) == 0.5
+    # models that all run 10% over their kernel sum, with no streaming: the factor alone
+    plain = fit_context(sums[:12], weights[:12], traffic[:12], 1.1 * sums[:12], ridge=0.1)
+    assert plain["factor"] == pytest.approx(1.1, rel=0.02)
+    assert plain["cache_mb"] is None or plain["ms_per_mb"] * np.max(weights) < 0.01 * np.min(sums)
+    # two models cannot choose a cache by leave-one-out
+    assert fit_context(sums[:2], weights[:2], traffic[:2], measured[:2])["cache_mb"] is None
 
 
 def test_blocks_the_table_holds_are_priced_as_blocks(mobilenet_v2, tmp_path):
