@@ -571,7 +571,8 @@ def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
 @click.option("--single-path-epochs", default=8, show_default=True)
 @click.option("--train-epochs", default=8, show_default=True,
               help="Epochs of each short training from scratch (the train signal, --final-eval train).")
-@click.option("--finetune-epochs", type=int, help="Fine-tune at the deployment resolution [default: 1 if it differs].")
+@click.option("--finetune-epochs", type=int,
+              help="Fine-tune at the deployment resolution [default: 1 if it differs and the weights were trained].")
 @click.option("--ri-samples", default=10, show_default=True, help="Random architectures for the RI baseline.")
 @click.option("--max-sram", help="MCUs: peak SRAM limit, e.g. 320KB [default: the device's].")
 @click.option("--max-flash", help="MCUs: flash limit, e.g. 1MB [default: the device's].")

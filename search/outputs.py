@@ -52,7 +52,7 @@ def search_document(run: SearchRun, ri: dict[str, Any]) -> dict[str, Any]:
         "device": run.device.name, "predictor": run.predictor, "dtype": opts.dtype,
         "predicted_ms": result.latency_ms, **_interval(run.predictor, result.latency_ms),
         "constraint": {"target_ms": opts.target_ms, "mode": opts.budget,
-                       **{c.name.replace(" ", "_") + "_max": c.limit for c in run.problem.constraints}},
+                       **{c.name.replace(" ", "_") + "_max": c.user_limit for c in run.problem.constraints}},
         "accuracy_signal": run.problem.signal.name, "accuracy": result.score, "strategy": result.strategy,
         "evaluations": result.evaluations, "candidates": result.candidates, "search_s": result.wall_s,
         "random_baseline": None if baseline is None else {
@@ -106,7 +106,8 @@ def _at_deployment_resolution(run: SearchRun, doc: dict[str, Any], model, progre
     deploy = build_network(lat_space, run.result.arch, seed=opts.seed)
     copy_weights(deploy, model)
     hi = run.data.resized(lat_space.resolution)
-    epochs = 1 if opts.finetune_epochs is None else opts.finetune_epochs
+    untrained = str(doc.get("weights", "")).startswith("untrained")  # nothing to adapt: no fine-tuning by default
+    epochs = (0 if untrained else 1) if opts.finetune_epochs is None else opts.finetune_epochs
     if epochs > 0:
         progress.note(f"fine-tuning {epochs} epoch(s) at the deployment resolution {lat_space.resolution} px "
                       f"(the inherited weights were trained at {acc_space.resolution} px)")
@@ -122,7 +123,7 @@ def _exact_memory(run: SearchRun, doc: dict[str, Any], int8: Path) -> None:
     from edgelat.devices.mcu.tflm import mcu_report
 
     exact = mcu_report(int8, run.device)
-    limits = {c.name: int(c.limit) for c in run.problem.constraints}
+    limits = {c.name: int(c.user_limit) for c in run.problem.constraints}
     exact = replace(exact, sram_available=limits.get("peak SRAM", exact.sram_available),
                     flash_available=limits.get("flash", exact.flash_available))
     doc["memory"].update(exact_peak_sram_bytes=exact.peak_sram_bytes, exact_flash_bytes=exact.flash_bytes,

@@ -34,6 +34,11 @@ class Constraint:
     fn: Callable[[np.ndarray], np.ndarray]
     limit: float
     unit: str = ""
+    declared: float | None = None  # the user's limit, when `limit` was tightened to steer an estimate
+
+    @property
+    def user_limit(self) -> float:
+        return self.limit if self.declared is None else self.declared
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,12 @@ class Problem:
     def priced_by(self, latency: LatencyModel) -> Problem:
         """The same problem under another latency model, with fresh counters, sharing the score cache."""
         other = Problem(self.space, latency, self.signal, self.budget, self.constraints, self.journal)
+        other._cache = self._cache
+        return other
+
+    def constrained_by(self, constraints: list[Constraint]) -> Problem:
+        """The same problem under other hard limits, with fresh counters, sharing the score cache."""
+        other = Problem(self.space, self.latency, self.signal, self.budget, constraints, self.journal)
         other._cache = self._cache
         return other
 

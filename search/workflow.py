@@ -15,6 +15,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from edgelat.profiler.cache import default_cache_dir
 from edgelat.search.data import load_dataset
 from edgelat.search.final_eval import evaluate_final, final_kind
 from edgelat.search.journal import JOURNAL_NAME, ScoreJournal, fingerprint
+from edgelat.search.mcu_fit import exact_memory, fit_exactly
 from edgelat.search.options import SearchOptions, check_options
 from edgelat.search.outputs import SearchRun, export_model, search_document, write_outputs
 from edgelat.search.problem import Budget, Constraint, LatencyModel, Problem, SearchResult
@@ -82,12 +84,8 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
                                                           latency.constant))
     rep.phase(f"{strategy.name} search (signal: {signal.name})", 1)
     result = strategy.run(problem, rep)
-    verification = None
-    if opts.verify:
-        again = _search_again(opts, signal, acc_space, data, net, latency, rep)
-        problem, result, verification = verify_loop(problem, result, again,
-                                                    device_measure(opts, Path(opts.out), data.num_classes, rep),
-                                                    opts.verify, rep)
+    again = partial(_search_again, opts, signal, acc_space, data, net, latency, rep)
+    problem, result, checks = _check_chosen(opts, device, problem, result, again, data.num_classes, rep)
     baseline = None if opts.strategy == "random" else random_baseline(problem, opts.evaluations, opts.seed, result,
                                                                       rep)
     run = SearchRun(opts, device, data, lat_space, acc_space, latency.name, problem, result, baseline)
@@ -100,20 +98,36 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     doc = search_document(run, ri)
     if model is None and opts.export:
         model = _untrained(acc_space, result.arch, opts.seed, doc, rep)
-    if verification is not None:
-        doc["verification"] = verification.document()
+    doc.update(checks)
     files = export_model(run, doc, model, rep) if opts.export else {}
     return write_outputs(run, doc, files, start)
 
 
+def _check_chosen(opts: SearchOptions, device: Device, problem: Problem, result: SearchResult, again, classes: int,
+                  rep: Progress) -> tuple[Problem, SearchResult, dict[str, Any]]:
+    """The chosen network checked where the search's model can err, searching again while it fails:
+    measured on the device (--verify N), and TFLM's exact memory on MCUs. Returns what to record."""
+    checks: dict[str, Any] = {}
+    if opts.verify:
+        problem, result, verification = verify_loop(problem, result, again(),
+                                                    device_measure(opts, Path(opts.out), classes, rep), opts.verify,
+                                                    rep)
+        checks["verification"] = verification.document()
+    if device.kind == "mcu" and opts.export:
+        search = again("under the tightened memory limits")
+        problem, result, checks["memory_rounds"] = fit_exactly(
+            problem, result, lambda p: search(p, 1.0), lambda a: exact_memory(problem.space, a, device, opts.seed), rep)
+    return problem, result, checks
+
+
 def _search_again(opts: SearchOptions, signal, acc_space: SearchSpace, data, net, latency: LatencySide,
-                  rep: Progress):
+                  rep: Progress, why: str | None = None):
     """(problem, factor) -> a fresh strategy's answer on `problem`, its block table scaled by `factor`."""
     def again(problem: Problem, factor: float) -> SearchResult:
         table = None if latency.table is None else latency.table * factor
         strategy = STRATEGIES[opts.strategy].from_context(StrategyContext(opts, signal, acc_space, data, net, table,
                                                                           latency.constant * factor))
-        rep.phase(f"{strategy.name} search again under the rescaled model (x{factor:.3f})", 1)
+        rep.phase(f"{strategy.name} search again {why or f'under the rescaled model (x{factor:.3f})'}", 1)
         return strategy.run(problem, rep)
 
     return again
