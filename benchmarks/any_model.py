@@ -39,6 +39,7 @@ DATA_CSV = REPO / "data" / "keras_apps_host_latency.csv"
 FIGURE = Path(__file__).with_suffix(".png")
 CALIBRATION_K = 10
 SAMPLED = 1500  # kernels per dtype of the sampled-only variant (no kernel of the validation models)
+ADAPTIVE = 2  # rounds of the adaptive variant, each of SAMPLED kernels near the worst predicted
 SPLITS = 100  # random calibration/held-out draws averaged, beside the fixed one
 
 
@@ -66,18 +67,29 @@ def measure(work: Path, passes: int = 3) -> None:
                 print(f"pass {p + 1} [{i}/{len(todo)}] {key} {m.latency_ms:.3f} ms", file=sys.stderr, flush=True)
 
 
-def profile_kernels(work: Path, timing: str, sampled: int) -> None:
-    """The user's flow: `edgelat profile --from-model <every model>` (or --kernels N alone), timed."""
+def profile_kernels(work: Path, timing: str, sampled: int, adaptive: int = 0) -> None:
+    """The user's flow: `edgelat profile --from-model <every model>` (or --kernels N alone, then
+    --adaptive R rounds of N more near the worst predicted, starting from a copy of the sampled store), timed."""
+    import shutil
+
+    from edgelat.predictors.kernel_adaptive import run_adaptive
     from edgelat.profiler.workflow import ProfileOptions, run_profile
 
     name = f"kernels-{timing}" + (f"-sampled{sampled}" if sampled else "")
+    if adaptive:
+        shutil.copyfile(work / f"{name}.sqlite", work / f"{name}-adaptive{adaptive}.sqlite")
+        name += f"-adaptive{adaptive}"
     what = {"kernels": sampled} if sampled else {"from_models": tuple(map(str, model_files(work).values()))}
     opts = ProfileOptions(device="host", store=str(work / f"{name}.sqlite"), timing=timing, dtype="both",
                           cache_dir=str(work / "cache"), runs=30, warmup=5, **what,
                           min_time_ms=0.0 if timing == "cold" else 100.0)  # each cold run flushes L2 first
     start = time.perf_counter()
-    result = run_profile(opts)
-    summary = {**result.summary, "elapsed_s": time.perf_counter() - start}
+    if adaptive:
+        result, rounds = run_adaptive(opts, adaptive)
+        summary = {**result.summary, "adaptive": [r.as_dict() for r in rounds]}
+    else:
+        summary = dict(run_profile(opts).summary)
+    summary["elapsed_s"] = time.perf_counter() - start
     (work / f"{name}.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary), file=sys.stderr)
 
@@ -170,7 +182,8 @@ def _summary_rows(timing: str, priced: dict[str, dict], measured: dict[str, floa
 
 def report(work: Path, timing: str) -> None:
     measured = {k: min(v) for k, v in json.loads((work / "measured.json").read_text()).items()}
-    stores = {"plain": "kernels-plain", "cold": "kernels-cold", "sampled": f"kernels-plain-sampled{SAMPLED}"}
+    stores = {"plain": "kernels-plain", "cold": "kernels-cold", "sampled": f"kernels-plain-sampled{SAMPLED}",
+              "sampled+adaptive": f"kernels-plain-sampled{SAMPLED}-adaptive{ADAPTIVE}"}
     fitted = {t: predictions(work, work / f"{name}.sqlite") for t, name in stores.items()
               if (work / f"{name}.sqlite").is_file()}
     pred = {k: r["kernel_sum_ms"] for k, r in fitted[timing][1].items()}
@@ -244,6 +257,7 @@ def main() -> None:
     ap.add_argument("--stage", choices=["convert", "measure", "kernels", "report", "all"], default="all")
     ap.add_argument("--timing", choices=["plain", "cold"], default="plain")
     ap.add_argument("--sampled", type=int, default=0, help="kernels stage: N sampled kernels instead of the models'")
+    ap.add_argument("--adaptive", type=int, default=0, help="kernels stage, with --sampled: R adaptive rounds more")
     args = ap.parse_args()
     stages = ["convert", "measure", "kernels", "report"] if args.stage == "all" else [args.stage]
     if "convert" in stages:
@@ -251,7 +265,7 @@ def main() -> None:
     if "measure" in stages:
         measure(args.work)
     if "kernels" in stages:
-        profile_kernels(args.work, args.timing, args.sampled)
+        profile_kernels(args.work, args.timing, args.sampled, args.adaptive)
     if "report" in stages:
         report(args.work, args.timing)
 
