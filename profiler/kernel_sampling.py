@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 
 from edgelat.core.kernelspec import KernelSpec
+from edgelat.errors import DataError
 
 # Kinds and their share of a sample (convolutions dominate real models' time, so their space too).
 KIND_WEIGHTS = {"conv2d": 30, "dwconv2d": 18, "add": 7, "mul": 6, "mean": 4, "avgpool": 3, "maxpool": 3,
@@ -110,7 +111,7 @@ def near_kernel(rng: random.Random, spec: KernelSpec) -> KernelSpec:
 def sample_kernels(n: int, seed: int = 0, dtypes: Sequence[str] = ("fp32",),
                    prior: Sequence[KernelSpec] = ()) -> list[KernelSpec]:
     """`n` distinct kernels per dtype: near `prior` kernels (half of them) when given, else from
-    the built-in prior; reproducible for a seed."""
+    the built-in prior; reproducible for a seed. Fewer than `n` after 50·n draws is an error."""
     rng = random.Random(seed)
     seen: dict[str, KernelSpec] = {}
     tries = 0
@@ -119,5 +120,8 @@ def sample_kernels(n: int, seed: int = 0, dtypes: Sequence[str] = ("fp32",),
         spec = near_kernel(rng, rng.choice(prior)) if prior and rng.random() < 0.5 else sample_kernel(rng)
         if spec.macs() <= MAX_MACS:
             seen.setdefault(spec.key, spec)
+    if len(seen) < n:
+        raise DataError(f"--kernels {n}: only {len(seen)} distinct kernels could be drawn "
+                        f"{'around the given models' if prior else 'from the built-in prior'}; ask for fewer")
     return [s.with_dtype(d) for d in dtypes for s in seen.values()]
 
