@@ -63,13 +63,15 @@ def correlations(truth: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str, 
             for k, v in scores.items()}
 
 
-def fidelity(space, data, net, archs: np.ndarray, epochs: int) -> dict:
-    """Supernet (4 variants) and zero-cost proxies against stand-alone validation top-1."""
+def fidelity(space, data, net, archs: np.ndarray, epochs: int, alone: np.ndarray | None = None) -> dict:
+    """Supernet (3 variants) and zero-cost proxies against stand-alone validation top-1 (trained
+    here, or `alone` from an earlier run of the same networks)."""
     from edgelat.core.builders import build_network
     from edgelat.search.weights import inherit_weights, recalibrate_bn, top1
 
     t0 = time.perf_counter()
-    alone = np.array([short_train(space, a, data, epochs, 0, split="val")[1] for a in archs])
+    if alone is None:
+        alone = np.array([short_train(space, a, data, epochs, 0, split="val")[1] for a in archs])
     train_s = time.perf_counter() - t0
     variants: dict[str, list[float]] = {k: [] for k in ("supernet, BN recalibrated, 6000 val",
                                                         "supernet, BN recalibrated, 1000 val",
@@ -135,6 +137,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--evaluations", type=int, default=60)
     ap.add_argument("--ri-samples", type=int, default=3)
+    ap.add_argument("--supernet-epochs", type=int, default=SUPERNET_EPOCHS)
+    ap.add_argument("--fidelity-only", type=Path, default=None, metavar="SUMMARY",
+                    help="only the supernet's fidelity, against the stand-alone top-1 of an earlier summary.json")
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -145,10 +150,16 @@ def main() -> None:
     predictor = ArchitecturePredictor(lat_space, persistence.load(model))
     budget = float(np.median(predictor.predict(lat_space.random(2000, seed=3))))
     data = load_dataset("fashion-mnist", RES, 0, args.train_images)
-    net = supernet_for(lat_space, data, SUPERNET_EPOCHS, 0, NullProgress())
+    net = supernet_for(lat_space, data, args.supernet_epochs, 0, NullProgress())
     t_supernet = time.perf_counter() - t0
-    fid = fidelity(lat_space, data, net, spread(lat_space, predictor, args.archs), args.epochs)
+    earlier = json.loads(args.fidelity_only.read_text())["fidelity"]["standalone_val"] if args.fidelity_only else None
+    fid = fidelity(lat_space, data, net, spread(lat_space, predictor, args.archs), args.epochs,
+                   None if earlier is None else np.array(earlier))
     t_fid = time.perf_counter() - t0 - t_supernet
+    if args.fidelity_only:
+        print(json.dumps({"supernet_epochs": args.supernet_epochs, "supernet_s": t_supernet,
+                          "correlations": fid["correlations"]}, indent=1))
+        return
     quality = search_quality(args, work, model, budget, data, lat_space)
     summary = {"data": data.summary(), "budget_ms": budget, "profile_and_supernet_s": t_supernet,
                "fidelity_s": t_fid, "total_s": time.perf_counter() - t0, "fidelity": fid, "quality": quality}
