@@ -26,7 +26,7 @@ def kernel_bytes(spec: KernelSpec) -> tuple[float, float]:
     """(weight bytes, traffic bytes) of one kernel: its weights, and its weights plus the elements it
     reads and writes (constant operands other than weights are left out)."""
     tensors = [s for s, const in spec.input_shapes() if not const]
-    weights, size = spec.weights(), DTYPE_BYTES.get(spec.dtype, 4)
+    weights, size = spec.weights(), DTYPE_BYTES[spec.dtype]
     return float(weights * size), float((weights + sum(prod(s) for s in tensors) + prod(spec.output_shape())) * size)
 
 
@@ -88,5 +88,10 @@ def describe(calibration: dict[str, Any]) -> str:
 def context_ms(calibration: dict[str, Any], kernel_sum_ms: float, weight_mb: float, traffic_mb: float) -> float:
     """A whole model's calibrated latency from its kernel sum, weights and traffic (what predict_kernels
     gives, op by op)."""
-    share = streamed_fraction(traffic_mb, calibration["cache_mb"]) if calibration["cache_mb"] else 0.0
-    return calibration["factor"] * kernel_sum_ms + calibration["ms_per_mb"] * share * weight_mb
+    return calibration["factor"] * kernel_sum_ms + calibration["ms_per_mb"] * streamed_share(calibration,
+                                                                                              traffic_mb) * weight_mb
+
+
+def streamed_share(calibration: dict[str, Any], traffic_mb: float) -> float:
+    """The share of a model's weights that `calibration` counts as streamed (0 without a cache term)."""
+    return streamed_fraction(traffic_mb, calibration["cache_mb"]) if calibration["cache_mb"] else 0.0

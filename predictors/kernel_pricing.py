@@ -9,7 +9,7 @@ from typing import Any
 from edgelat.core.kernels import OpKernel, model_kernels
 from edgelat.core.tflite_file import Graph, read_graph
 from edgelat.errors import DataError
-from edgelat.predictors.kernel_context import describe, kernel_bytes, streamed_fraction
+from edgelat.predictors.kernel_context import describe, kernel_bytes, streamed_share
 from edgelat.predictors.kernels import KernelPredictor, kernel_type
 from edgelat.predictors.tflite_ops import find_blocks
 
@@ -65,7 +65,7 @@ def _apply_calibration(calibration: dict[str, Any], rows: list[dict[str, Any]], 
                        traffic_mb: float, kernel_sum: float, dtype: str) -> str:
     """Each kernel-priced op times the factor, plus the cost of its share of weights streamed past the
     cache; returns the note that says so."""
-    share = streamed_fraction(traffic_mb, calibration["cache_mb"]) if calibration["cache_mb"] else 0.0
+    share = streamed_share(calibration, traffic_mb)
     for r, k in zip(rows, ops, strict=True):
         if r["priced_as"] == "kernel":
             r["latency_ms"] = (r["latency_ms"] * calibration["factor"]
