@@ -19,9 +19,10 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
 )
 
 from edgelat.core.blockspec import BlockSpec  # noqa: E402
-from edgelat.core.kernelspec import KernelSpec  # noqa: E402
+from edgelat.core.kernelspec import QUANT_KINDS, KernelSpec  # noqa: E402
 from edgelat.core.netspec import NetworkSpec  # noqa: E402
 from edgelat.core.quiet import filtered_stderr  # noqa: E402
+from edgelat.core.tflite_file import only_op  # noqa: E402
 from edgelat.errors import ConversionError  # noqa: E402
 
 
@@ -47,9 +48,11 @@ class Converted:
 
 
 def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed: int = 0,
-                  representative: np.ndarray | None = None) -> Converted:
+                  representative: np.ndarray | None = None, float_io: tuple[bool, bool] = (False, False)
+                  ) -> Converted:
     """Convert a batch-1 Keras model (one input or several); int8 is full-integer with int8 inputs and
-    output, calibrated on `representative` inputs (one per sample) or else on random normal inputs."""
+    output (float ones where `float_io` says so, for input and output: TFLite then adds QUANTIZE and
+    DEQUANTIZE), calibrated on `representative` inputs (one per sample) or else on random normal inputs."""
     start = time.perf_counter()
     shapes = [[int(d) for d in x.shape] for x in model.inputs]
     fn = tf.function(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False))
@@ -75,8 +78,8 @@ def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        converter.inference_input_type = tf.float32 if float_io[0] else tf.int8
+        converter.inference_output_type = tf.float32 if float_io[1] else tf.int8
     elif dtype != "fp32":
         raise ConversionError(f"dtype: must be fp32 or int8, got {dtype!r}")
     t0 = time.perf_counter()
@@ -86,6 +89,14 @@ def convert_model(model, dtype: str = "fp32", calibration_samples: int = 8, seed
         data = converter.convert()
     convert_s = time.perf_counter() - t0
     return Converted(data, convert_s, time.perf_counter() - start)
+
+
+def _convert_quant_kernel(carrier, spec: KernelSpec, calibration_samples: int, seed: int) -> Converted:
+    """A lone QUANTIZE (float in, int8 out) or DEQUANTIZE (int8 in, float out): the carrier model
+    (one RELU) is converted with a float input or output, then cut down to the op TFLite added."""
+    quantize = spec.kind == "quantize"
+    out = convert_model(carrier, "int8", calibration_samples, seed, float_io=(quantize, not quantize))
+    return Converted(only_op(out.data, "QUANTIZE" if quantize else "DEQUANTIZE"), out.convert_s, out.total_s)
 
 
 _CLEAR_EVERY = 100  # keras.backend.clear_session() costs ~0.16 s, twice a whole conversion
@@ -113,7 +124,10 @@ def convert_block(spec: BlockSpec | NetworkSpec | KernelSpec, calibration_sample
             model = build_kernel_model(spec, seed=seed)
         else:
             model = build_block_model(spec, seed=seed)
-        out = convert_model(model, spec.dtype, calibration_samples, seed)
+        if isinstance(spec, KernelSpec) and spec.kind in QUANT_KINDS:
+            out = _convert_quant_kernel(model, spec, calibration_samples, seed)
+        else:
+            out = convert_model(model, spec.dtype, calibration_samples, seed)
     except ConversionError:
         raise
     except Exception as exc:  # TF raises many types; keep the key in the message

@@ -79,7 +79,8 @@ def _apply(spec: KernelSpec, operands: list):
         return keras.layers.Activation("hard_swish")(x)
     if kind == "sigmoid":
         return keras.layers.Activation("sigmoid")(x)
-    if kind in ("relu", "relu6"):
+    if kind in ("relu", "relu6", "quantize", "dequantize"):
+        # For the quantize kinds the RELU is a carrier, cut away after conversion (convert.py).
         return keras.layers.ReLU(max_value=6.0 if kind == "relu6" else None)(x)
     raise BlockSpecError(f"{spec.key}: kernels of type {kind} are not built on their own")
 

@@ -67,6 +67,11 @@ def kernel_of(graph: Graph, op: Op) -> KernelSpec:
     act = _FUSED.get(getattr(op.options, "fusedActivationFunction", 0) or 0)
     if act is None:
         raise BlockSpecError(f"fused activation {op.options.fusedActivationFunction} is not priced")
+    if kind == "quantize" and graph.dtypes[op.inputs[0]] != "FLOAT32":
+        source, target = graph.dtypes[op.inputs[0]], graph.dtypes[op.outputs[0]]
+        raise BlockSpecError(f"requantize ({source} to {target}) is not priced")
+    if kind == "dequantize" and graph.constant[op.inputs[0]]:
+        raise BlockSpecError("dequantize of constant weights (as in fp16 models) is not priced")
     if kind == "conv2d" and graph.shapes[op.inputs[1]][3] != graph.shapes[op.inputs[0]][3]:
         raise BlockSpecError("grouped convolution")
     kernel, stride, padding = _window(graph, op, kind) if kind in ("conv2d", "dwconv2d", "maxpool", "avgpool") \

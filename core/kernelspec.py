@@ -29,6 +29,7 @@ KINDS = tuple(dict.fromkeys(OP_KINDS.values()))
 PADDINGS = ("same", "valid")
 ACTS = ("none", "relu", "relu6")
 DTYPES = ("fp32", "int8")
+QUANT_KINDS = ("quantize", "dequantize")  # float to int8 and back: int8 models only
 WINDOWED = ("conv2d", "dwconv2d", "maxpool", "avgpool")  # kinds with a kernel size, stride and padding
 
 _SHAPE = r"c?\d*(?:x\d+)*"
@@ -71,6 +72,9 @@ class KernelSpec:
             raise BlockSpecError(f"act: must be one of {ACTS}, got {self.act!r}")
         if self.dtype not in DTYPES:
             raise BlockSpecError(f"dtype: must be fp32 or int8, got {self.dtype!r}")
+        if self.kind in QUANT_KINDS and self.dtype != "int8":
+            raise BlockSpecError(f"{self.kind}: converts between float and int8, so its dtype is int8, "
+                                 f"not {self.dtype}")
         if not self.inputs or any(not re.fullmatch(_SHAPE, t) or t == "" for t in (*self.inputs, self.output)):
             raise BlockSpecError(f"shapes: not valid shape texts: {self.inputs} -> {self.output!r}")
         if self.kind in WINDOWED and (self.kernel < 1 or self.stride < 1):

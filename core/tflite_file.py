@@ -103,3 +103,22 @@ def read_graph(model: str | Path | bytes) -> Graph:
             if t >= 0:
                 graph.consumers.setdefault(t, []).append(op)
     return graph
+
+
+def only_op(model: bytes, op_name: str) -> bytes:
+    """`model` cut down to its one `op_name` operator, whose inputs and outputs become the model's:
+    the way to a model of a lone QUANTIZE or DEQUANTIZE, which no Keras layer converts to."""
+    import flatbuffers
+
+    loaded = load_tflite(model)
+    keep = [op for op, name in zip(loaded.subgraph.operators or [], loaded.op_names, strict=True) if name == op_name]
+    if len(keep) != 1:
+        raise DataError(f"{loaded.where}: {len(keep)} {op_name} operators, not 1")
+    sub = loaded.subgraph
+    sub.operators = keep
+    sub.inputs, sub.outputs = [int(t) for t in keep[0].inputs], [int(t) for t in keep[0].outputs]
+    if loaded.model.signatureDefs:  # the signature would name the tensors of the model that was cut
+        loaded.model.signatureDefs = []
+    builder = flatbuffers.Builder(len(model) + 1024)
+    builder.Finish(loaded.model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
