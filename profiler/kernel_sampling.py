@@ -12,13 +12,13 @@ import math
 import random
 from collections.abc import Sequence
 
-from edgelat.core.kernelspec import KernelSpec
+from edgelat.core.kernelspec import QUANT_KINDS, KernelSpec
 from edgelat.errors import DataError
 
 # Kinds and their share of a sample (convolutions dominate real models' time, so their space too).
 KIND_WEIGHTS = {"conv2d": 30, "dwconv2d": 18, "add": 7, "mul": 6, "mean": 4, "avgpool": 3, "maxpool": 3,
                 "concat": 4, "pad": 3, "fc": 4, "hswish": 3, "sigmoid": 3, "relu": 3, "relu6": 2, "softmax": 2,
-                "reshape": 2, "slice": 1, "sub": 2}
+                "reshape": 2, "slice": 1, "sub": 2, "quantize": 1, "dequantize": 1}
 MAX_MACS = 300_000_000  # bigger than any layer of ResNet50 at 224 px: not worth the profiling time
 SIZES = (4, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 120, 128, 160, 192, 224)
 
@@ -69,7 +69,7 @@ def _elementwise(kind: str, rng: random.Random, hw: int, c: int) -> KernelSpec:
         return KernelSpec(kind, (fmap,), f"{hw + d}x{hw + d}x{c}")
     if kind == "slice":
         return KernelSpec(kind, (f"{hw + 1}x{hw + 1}x{c}",), fmap)
-    return KernelSpec(kind, (fmap,), fmap)  # activations
+    return KernelSpec(kind, (fmap,), fmap, dtype="int8" if kind in QUANT_KINDS else "fp32")  # activations
 
 
 def _vector(kind: str, rng: random.Random) -> KernelSpec:
@@ -111,17 +111,28 @@ def near_kernel(rng: random.Random, spec: KernelSpec) -> KernelSpec:
 def sample_kernels(n: int, seed: int = 0, dtypes: Sequence[str] = ("fp32",),
                    prior: Sequence[KernelSpec] = ()) -> list[KernelSpec]:
     """`n` distinct kernels per dtype: near `prior` kernels (half of them) when given, else from
-    the built-in prior; reproducible for a seed. Fewer than `n` after 50·n draws is an error."""
+    the built-in prior; reproducible for a seed. Fewer than `n` after 50·n draws is an error.
+    QUANTIZE and DEQUANTIZE exist in int8 only: beside fp32, int8 gets them on top of its `n`.
+    A draw equal to a `prior` kernel (in any dtype) is not counted: those are measured anyway."""
     rng = random.Random(seed)
+    quant, both = "int8" in dtypes, "int8" in dtypes and len(set(dtypes)) > 1
+    known = {_shape_key(p) for p in prior}
     seen: dict[str, KernelSpec] = {}
-    tries = 0
-    while len(seen) < n and tries < 50 * n:
+    counted = tries = 0
+    while counted < n and tries < 50 * n:
         tries += 1
         spec = near_kernel(rng, rng.choice(prior)) if prior and rng.random() < 0.5 else sample_kernel(rng)
-        if spec.macs() <= MAX_MACS:
-            seen.setdefault(spec.key, spec)
-    if len(seen) < n:
-        raise DataError(f"--kernels {n}: only {len(seen)} distinct kernels could be drawn "
+        is_quant = spec.kind in QUANT_KINDS
+        key = _shape_key(spec)
+        if spec.macs() <= MAX_MACS and (quant or not is_quant) and key not in seen and key not in known:
+            seen[key] = spec
+            counted += not (both and is_quant)
+    if counted < n:
+        raise DataError(f"--kernels {n}: only {counted} distinct kernels could be drawn "
                         f"{'around the given models' if prior else 'from the built-in prior'}; ask for fewer")
-    return [s.with_dtype(d) for d in dtypes for s in seen.values()]
+    return [s.with_dtype(d) for d in dtypes for s in seen.values() if d == "int8" or s.kind not in QUANT_KINDS]
 
+
+def _shape_key(spec: KernelSpec) -> str:
+    """The key without its dtype."""
+    return spec.key.rsplit("-", 1)[0]
