@@ -49,6 +49,8 @@ def build(m: AppModel):
 
 
 def _convert(job: tuple[AppModel, str, str]) -> tuple[str, str, float]:
+    """One model to `path` in `dtype`: fp32, int8 (int8 input and output) or int8-float-io (int8
+    inside, float input and output: TFLite adds a QUANTIZE and a DEQUANTIZE)."""
     import time
 
     import keras
@@ -58,7 +60,8 @@ def _convert(job: tuple[AppModel, str, str]) -> tuple[str, str, float]:
     m, dtype, path = job
     start = time.perf_counter()
     try:
-        data = convert_model(build(m), dtype, calibration_samples=4).data
+        float_io = (True, True) if dtype == "int8-float-io" else (False, False)
+        data = convert_model(build(m), dtype.split("-")[0], calibration_samples=4, float_io=float_io).data
     except Exception as exc:  # report and go on: a model that does not convert is left out, said so
         return m.name, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}", 0.0
     finally:
@@ -67,12 +70,13 @@ def _convert(job: tuple[AppModel, str, str]) -> tuple[str, str, float]:
     return m.name, "", time.perf_counter() - start
 
 
-def convert_all(models: list[AppModel], out_dir: Path, workers: int = 2) -> dict[str, Path]:
-    """Convert every model in both dtypes (skipping files already there); {name-dtype: path}."""
+def convert_all(models: list[AppModel], out_dir: Path, workers: int = 2,
+                dtypes: tuple[str, ...] = ("fp32", "int8")) -> dict[str, Path]:
+    """Convert every model in each dtype (skipping files already there); {name-dtype: path}."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {f"{m.name}-{d}": out_dir / f"{m.name}-{d}.tflite" for m in models for d in ("fp32", "int8")}
-    jobs = [(m, d, str(out_dir / f"{m.name}-{d}.tflite")) for m in models for d in ("fp32", "int8")
-            if not (out_dir / f"{m.name}-{d}.tflite").is_file()]
+    paths = {f"{m.name}-{d}": out_dir / f"{m.name}-{d}.tflite" for m in models for d in dtypes}
+    jobs = [(m, d, str(path)) for m in models for d in dtypes
+            if not (path := out_dir / f"{m.name}-{d}.tflite").is_file()]
     with mp.get_context("spawn").Pool(workers, maxtasksperchild=3) as pool:
         for i, (name, error, seconds) in enumerate(pool.imap_unordered(_convert, jobs), 1):
             print(f"[{i}/{len(jobs)}] {name}: {error or f'{seconds:.1f} s'}", file=sys.stderr, flush=True)
