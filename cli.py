@@ -195,9 +195,10 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 @click.option("--cluster", help="Device farm: shard blocks over every unit of the device in this Ray cluster "
               "('auto', 'ray://HOST:PORT' or a head's HOST:PORT; needs edgelat[farm]).")
-@click.option("--timing", type=click.Choice(["auto", "cold", "plain"]), default="auto", show_default=True,
-              help="Blocks: cold = weights out of L2 before each run, as inside a network (auto: where the "
-              "device can); plain = back-to-back runs.")
+@click.option("--timing", type=click.Choice(["auto", "context", "cold", "plain"]), default="auto", show_default=True,
+              help="Blocks: context = before each run, sweep the bytes the space's typical network streams per "
+              "inference, so weights start as cached as inside it; cold = sweep the L2; plain = back-to-back runs "
+              "(auto: context for a space's blocks, cold for other blocks, where the device can).")
 @click.option("--networks", default=0, show_default=True,
               help="Measure N whole networks of --space (spread over its cost range) instead of blocks.")
 @click.option("--from-suggestions", type=click.Path(), help="Measure the whole networks listed in this file (one "

@@ -23,6 +23,7 @@ from edgelat.devices.measurement import Measurement
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
 from edgelat.profiler.interference import InterferenceDetector
 from edgelat.profiler.store import Store
+from edgelat.profiler.timing import PLAIN, BlockTiming
 
 
 @dataclass
@@ -74,18 +75,18 @@ def run_campaign(
     min_time_ms: float = 0.0,
     chunk: int = 16,
     progress: Progress | None = None,
-    cold: bool = False,
+    timing: BlockTiming = PLAIN,
     detector: InterferenceDetector | None = None,
     passes: int = 1,
 ) -> CampaignResult:
     """Measure every block (or kernel, or network) of `specs` not yet in `store` for (device, threads); blocks
-    and kernels are timed with their weights cold when `cold` (networks never: they are the truth).
+    and kernels are timed by `timing` (networks always plainly: they are the truth).
     Measurements the `detector` flags as disturbed are stored flagged and measured again at the end.
     With `passes` > 1 every block is then measured again, pass after pass, each pass a stored row:
     runs of one block far apart in time, of which the fastest is the estimate (Store.rows "min")."""
     start = time.perf_counter()
     threads = getattr(backend, "threads", device.threads)
-    done = store.done_keys(device.name, threads, cold)
+    done = store.done_keys(device.name, threads, timing.method)
     todo = [s for s in dict.fromkeys(specs) if s.key not in done]
     result = CampaignResult(requested=len(set(specs)), already_done=len(set(specs)) - len(todo))
     progress = progress or NullProgress()
@@ -95,7 +96,7 @@ def run_campaign(
     submit = lambda c: [pool.submit(s) for s in c]  # noqa: E731
     pending: list[Future[ConversionResult]] = submit(chunks[0]) if chunks else []
     detector = detector or InterferenceDetector()
-    settings = (warmup, runs, min_time_ms, cold)
+    settings = (warmup, runs, min_time_ms, timing)
     suspects: list[tuple[ConversionResult, str]] = []
     measured: list[ConversionResult] = []
     first_timed: float | None = None  # when pass 1's first measurement began (after its conversion)
@@ -129,7 +130,7 @@ def run_campaign(
 
 
 def _another_pass(device: Device, convs: list[ConversionResult], store: Store, backend: Backend,
-                  settings: tuple[int, int, float, bool], unit: str, progress: Progress,
+                  settings: tuple[int, int, float, BlockTiming], unit: str, progress: Progress,
                   detector: InterferenceDetector, which: tuple[int, int]) -> None:
     """Measure every block of the campaign once more and store the rows (flagged if disturbed)."""
     progress.phase(f"profiling, pass {which[0]}/{which[1]}", len(convs))
@@ -142,7 +143,7 @@ def _another_pass(device: Device, convs: list[ConversionResult], store: Store, b
 
 
 def _remeasure(device: Device, suspects: list[tuple[ConversionResult, str]], store: Store, backend: Backend,
-               settings: tuple[int, int, float, bool], unit: str, result: CampaignResult, progress: Progress,
+               settings: tuple[int, int, float, BlockTiming], unit: str, result: CampaignResult, progress: Progress,
                detector: InterferenceDetector) -> None:
     """Measure the disturbed ones again, later; both rows stay (the first as a failed row whose
     error starts with store.DISTURBED; both count towards the fastest estimate)."""
@@ -156,7 +157,7 @@ def _remeasure(device: Device, suspects: list[tuple[ConversionResult, str]], sto
 
 
 def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend,
-                 settings: tuple[int, int, float, bool], unit: str, result: CampaignResult,
+                 settings: tuple[int, int, float, BlockTiming], unit: str, result: CampaignResult,
                  progress: Progress, detector: InterferenceDetector, remeasure_of: str | None = None
                  ) -> tuple[Measurement, str | None]:
     """Measure and store one conversion; returns the measurement and why it looks disturbed (if so:
@@ -173,8 +174,9 @@ def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: 
             result.convert_call_s += conv.convert_s
             result.conversion_s += conv.total_s
         t0 = time.perf_counter()
-        warmup, runs, min_time_ms, cold = settings
-        m = backend.measure(conv.path, warmup, runs, min_time_ms, cold=cold and not isinstance(spec, NetworkSpec))
+        warmup, runs, min_time_ms, timing = settings
+        how = {} if isinstance(spec, NetworkSpec) else timing.measure_kwargs(spec.dtype)
+        m = backend.measure(conv.path, warmup, runs, min_time_ms, **how)
         result.measure_s += time.perf_counter() - t0
     why = detector.check(m)
     if remeasure_of is not None:

@@ -11,14 +11,15 @@ from edgelat.core.paths import ensure_dir
 from edgelat.core.spaces import SearchSpace
 from edgelat.devices.backends import Backend
 from edgelat.errors import RunnerError
+from edgelat.profiler.timing import PLAIN, BlockTiming
 
 
 def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *, warmup: int = 10,
-                        runs: int = 50, min_time_ms: float = 200.0, cold: bool = False,
+                        runs: int = 50, min_time_ms: float = 200.0, timing: BlockTiming = PLAIN,
                         passes: int = 1) -> dict[str, float]:
     """Median latency in ms of the stem and the head on `backend`'s device, timed like the blocks
-    they are summed with (`cold`: weights out of L2 before each run); with `passes`, the fastest of
-    that many measurements, pass after pass (as for blocks)."""
+    they are summed with (`timing`); with `passes`, the fastest of that many measurements, pass after
+    pass (as for blocks)."""
     ensure_dir(workdir, "the fixed parts' models")
     paths = {}
     for name, model in fixed_part_models(space).items():
@@ -28,7 +29,7 @@ def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdi
     out: dict[str, float] = {}
     for _ in range(max(1, passes)):
         for name, path in paths.items():
-            m = backend.measure(path, warmup, runs, min_time_ms, cold=cold)
+            m = backend.measure(path, warmup, runs, min_time_ms, **timing.measure_kwargs(dtype))
             if not m.ok:
                 raise RunnerError(f"{path}: measuring the fixed part {name!r} failed: {m.error}")
             out[name] = min(out.get(name, float("inf")), m.latency_ms)

@@ -181,10 +181,14 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot write measurement of {spec.key}: {exc}") from None
 
-    def done_keys(self, device: str, threads: int, cold: bool | None = None) -> set[str]:
-        """Block, kernel and network keys already measured successfully on (device, threads); with `cold`, only
-        blocks timed that way count (a block timed plainly is not done for a cold campaign)."""
-        timing = {None: "", True: "AND timing LIKE 'cold%'", False: "AND (timing IS NULL OR timing = 'plain')"}[cold]
+    def done_keys(self, device: str, threads: int, timing: str | None = None) -> set[str]:
+        """Block, kernel and network keys already measured successfully on (device, threads); with `timing`
+        (plain, cold or context), only blocks timed by that method count (a block timed plainly is not
+        done for a cold campaign)."""
+        if timing not in (None, "plain", "cold", "context"):
+            raise ValueError(f"timing must be plain, cold or context, got {timing!r}")
+        timing = ("" if timing is None else "AND (timing IS NULL OR timing = 'plain')" if timing == "plain"
+                  else f"AND timing LIKE '{timing}%'")
         rows = self.db.execute(
             f"SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok' {timing} "
             "UNION SELECT DISTINCT net_key FROM networks WHERE device=? AND threads=? AND status='ok' "

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.core.footprint import typical_streamed_bytes
 from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import Device, get_device
 from edgelat.errors import DataError, DeviceFileError, OptionError
+from edgelat.profiler.timing import METHODS, BlockTiming
 
 MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
 DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
@@ -49,7 +51,7 @@ class ProfileOptions:
     cluster: str | None = None
     replicate: int = 0
     fixed_parts: bool = False  # also measure the space's stem and head
-    timing: str = "auto"  # blocks and fixed parts: cold (weights out of L2, as in a network) | plain | auto
+    timing: str = "auto"  # blocks and fixed parts: context | cold | plain | auto (profiler/timing.py)
     networks: int = 0  # measure this many whole networks of the space instead of blocks
     archs: tuple[str, ...] = ()  # or these whole networks of the space, by encoding
     from_suggestions: str | None = None  # and those listed in this file (`edgelat suggest -o`)
@@ -115,21 +117,33 @@ def check_options(opts: ProfileOptions) -> None:
                           "--fixed-parts")
     if opts.kernels < 0:
         raise OptionError(f"--kernels must be >= 0 (got {opts.kernels})")
-    if opts.timing not in ("auto", "cold", "plain"):
-        raise OptionError(f"--timing: must be auto, cold or plain, got {opts.timing!r}")
+    if opts.timing not in ("auto", *METHODS):
+        raise OptionError(f"--timing: must be auto, context, cold or plain, got {opts.timing!r}")
 
 
-def cold_timing(opts: ProfileOptions, device: Device) -> bool:
-    """Whether blocks are timed cold: `auto` means wherever the device's backend can (the host and
-    Linux boards), since isolated blocks timed warm sum to well below their whole networks."""
+def block_timing(opts: ProfileOptions, device: Device, dtypes: tuple[str, ...]) -> BlockTiming:
+    """How blocks are timed. `auto`: in context when the device's backend can sweep its caches (the
+    host and Linux boards) and the blocks are a space's, cold for other blocks there, else plain:
+    isolated blocks timed warm sum to well below their whole networks."""
     from edgelat.devices.backends import BACKENDS
 
     backend = BACKENDS.get((device.transport, device.runtime))
     can = bool(backend and backend.cold_timing)
-    if opts.timing == "cold" and not can:
-        raise OptionError(f"--timing cold: device {device.name!r} ({device.transport}, {device.runtime}) cannot "
-                          f"time with cold weights; use --timing plain")
-    return can if opts.timing == "auto" else opts.timing == "cold"
+    of_space = opts.sample == "space" and not (opts.networks or opts.archs or measures_kernels(opts))
+    if opts.timing in ("cold", "context") and not can:
+        raise OptionError(f"--timing {opts.timing}: device {device.name!r} ({device.transport}, {device.runtime}) "
+                          f"cannot time with cold weights; use --timing plain")
+    if opts.timing == "context" and not of_space:
+        raise OptionError("--timing context: needs the blocks of a space (--sample space), whose typical network "
+                          "sets the sweep; use --timing cold")
+    if opts.timing == "context" and opts.cluster:
+        raise OptionError("--timing context: not run on a device farm yet (--cluster); use --timing cold")
+    method = opts.timing if opts.timing != "auto" else \
+        "plain" if not can else "context" if of_space and not opts.cluster else "cold"
+    if method != "context":
+        return BlockTiming(method)
+    space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
+    return BlockTiming("context", {d: typical_streamed_bytes(space, d) for d in dtypes})
 
 
 def resolve_device(opts: ProfileOptions) -> Device:
@@ -194,15 +208,15 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
     check_options(opts)
     device = resolve_device(opts)
     dtype = opts.dtype or ("int8" if device.kind == "mcu" else "fp32")
-    cold = cold_timing(opts, device)
+    timing = block_timing(opts, device, DTYPE_CHOICES[dtype])
     specs = select_blocks(opts, DTYPE_CHOICES[dtype])
     store_path = Path(opts.store or f"runs/{device.name}.sqlite")
     cache = TFLiteCache(opts.cache_dir, opts.calibration_samples)
     with Store(store_path) as store:
         if opts.cluster:
-            r, extra = _farm(opts, device, specs, store, cache, progress, cold)
+            r, extra = _farm(opts, device, specs, store, cache, progress, timing.cold)
         else:
-            r, extra = _local(opts, device, specs, store, cache, progress, cold), {}
+            r, extra = _local(opts, device, specs, store, cache, progress, timing), {}
         wanted = {s.key for s in specs}
         whole, kernels = bool(opts.networks or opts.archs), measures_kernels(opts)
         key = "net_key" if whole else "kernel_key" if kernels else "block_key"
@@ -211,13 +225,13 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
     summary = {"device": device.name, "store": str(store_path), "blocks": r.requested,
                "already_done": r.already_done, "measured": r.measured, "failed": len(r.failures),
                "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2),
-               "timing": "plain" if whole or not cold else "cold", **extra}
+               "timing": "plain" if whole else timing.describe(), **extra}
     if opts.fixed_parts:
-        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path, cold)
+        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path, timing)
     return ProfileResult(device, summary, rows, list(r.failures))
 
 
-def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, cold: bool):
+def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, timing: BlockTiming):
     from edgelat.devices.backends import open_backend
     from edgelat.profiler.campaign import run_campaign
     from edgelat.profiler.conversion_pool import ConversionPool
@@ -229,7 +243,7 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
     with open_backend(device, opts.threads, **backend_options) as backend, \
             ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
-                            min_time_ms=opts.min_time_ms, progress=progress, cold=cold, passes=passes(opts))
+                            min_time_ms=opts.min_time_ms, progress=progress, timing=timing, passes=passes(opts))
 
 
 def passes(opts: ProfileOptions) -> int:
@@ -248,8 +262,8 @@ def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: P
                "duplicates_dropped": r.duplicates_dropped}
 
 
-def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, store_path: Path, cold: bool
-                              ) -> dict[str, dict[str, float]]:
+def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, store_path: Path,
+                              timing: BlockTiming) -> dict[str, dict[str, float]]:
     """Median ms of the space's stem, head and strided skips on the device, per dtype (converted
     here), recorded in the store, where `fit` finds them."""
     from edgelat.devices.backends import open_backend
@@ -262,8 +276,8 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
     with open_backend(device, opts.threads) as backend, Store(store_path) as store:
         for d in DTYPE_CHOICES[dtype]:
             out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts", warmup=opts.warmup,
-                                         runs=opts.runs, min_time_ms=opts.min_time_ms, cold=cold,
+                                         runs=opts.runs, min_time_ms=opts.min_time_ms, timing=timing,
                                          passes=passes(opts))
             store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
-                                  "cold" if cold else "plain")
+                                  timing.method)
     return out

@@ -28,9 +28,10 @@ class Backend(ABC):
 
     @abstractmethod
     def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
-                cold: bool = False) -> Measurement:
+                cold: bool = False, evict_bytes: int | None = None) -> Measurement:
         """Time a model; `cold` (where `cold_timing`) starts each timed run with its weights out of
-        L2 and its input warm, as a block's are inside a whole network."""
+        L2 and its input warm, as a block's are inside a whole network; with `evict_bytes`, out of
+        what a sweep of that many bytes leaves (context timing: a typical network's stream)."""
 
     def info(self) -> dict[str, Any]:
         return {}

@@ -63,9 +63,11 @@ class HostBackend(Backend):
         return {k: self._hello.get(k) for k in keys}
 
     def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
-                cold: bool = False) -> Measurement:
+                cold: bool = False, evict_bytes: int | None = None) -> Measurement:
+        evict = (evict_bytes or self._evict_bytes()) if cold else 0
         request = {"model": str(model_path), "warmup": warmup, "runs": runs, "threads": self.threads,
-                   "min_time_ms": min_time_ms, "evict_bytes": self._evict_bytes() if cold else 0}
+                   "min_time_ms": min_time_ms, "evict_bytes": evict,
+                   "timing_label": "context" if cold and evict_bytes else "cold"}
         try:
             assert self._proc is not None
             self._proc.send(json.dumps(request))

@@ -53,13 +53,14 @@ class LinuxBoardBackend(RemoteBackend):
     def info(self) -> dict[str, Any]:
         return {**super().info(), "python": self.hello.get("python"), "machine": self.hello.get("machine")}
 
-    def _run(self, remote_model: str, warmup: int, runs: int, min_time_ms: float, cold: bool = False) -> Measurement:
+    def _run(self, remote_model: str, warmup: int, runs: int, min_time_ms: float, cold: bool = False,
+             evict_bytes: int | None = None) -> Measurement:
         cpus = ",".join(map(str, self.device.cpus))
         model = shlex.quote(remote_model)
         cmd = (f"test -f {model} || exit {MISSING_MODEL_RC}; cd {shlex.quote(self.workdir)} && "
                f"TF_CPP_MIN_LOG_LEVEL=3 {shlex.quote(self.device.python)} -u litert_timer.py {model} "
                f"--warmup {warmup} --runs {runs} --min-time-ms {min_time_ms:g} --threads {self.threads}"
-               + (f" --cpus {cpus}" if cpus else "") + (" --evict-bytes l2" if cold else "") + " 2>&1")
+               + (f" --cpus {cpus}" if cpus else "") + _evict_args(cold, evict_bytes) + " 2>&1")
         # Each run starts the runner afresh (its start-up budget), then times for about
         # max(runs x the block, min_time_ms), cold runs a little more: generous but bounded.
         res = self.t.shell(cmd, timeout_s=self.device.startup_timeout_s + 120.0 + 10 * min_time_ms / 1000)
@@ -91,3 +92,10 @@ class LinuxBoardBackend(RemoteBackend):
 
     def _cleanup_paths(self) -> list[str]:
         return [self.runner]
+
+
+def _evict_args(cold: bool, evict_bytes: int | None) -> str:
+    """The runner's sweep before each timed run: none, the board's L2, or a context of N bytes."""
+    if not cold:
+        return ""
+    return f" --evict-bytes {int(evict_bytes)} --timing-label context" if evict_bytes else " --evict-bytes l2"

@@ -44,7 +44,7 @@ class McuSimBackend(Backend):
                 "clock_mhz": self.device.clock_mhz, "latency": "estimated by the MCU cycle model"}
 
     def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
-                cold: bool = False) -> Measurement:
+                cold: bool = False, evict_bytes: int | None = None) -> Measurement:
         try:
             report = mcu_report(model_path, self.device, reference=True, timeout_s=self.timeout_s)
         except (DataError, RunnerError) as exc:

@@ -116,10 +116,11 @@ class RemoteBackend(Backend):
         return self._pushed[str(model_path)]
 
     def measure(self, model_path: Path, warmup: int, runs: int, min_time_ms: float = 0.0,
-                cold: bool = False) -> Measurement:
+                cold: bool = False, evict_bytes: int | None = None) -> Measurement:
         self.prepare([model_path])
         remote = self.remote_path(model_path)
-        extra = {"cold": True} if cold else {}  # only backends with cold_timing are asked for it
+        extra = ({"cold": True} | ({"evict_bytes": evict_bytes} if evict_bytes else {})) if cold else {}
+        # (only backends with cold_timing are asked for it)
 
         def once() -> Measurement:
             m = self._run(remote, warmup, runs, min_time_ms, **extra)
