@@ -1,10 +1,11 @@
 """Whole single-path networks on this CPU against their predictions (issue: the sum is not the whole).
 
-For each resolution x dtype it profiles the space's blocks and fixed parts twice (plain timing
-and cold-weights timing), measures `--calibration` networks (seed 101) for the calibrated
-predictors and `--networks` held-out networks (seed 202, never used to fit anything), and
-reports ±5%/±10% accuracy, MAPE, Spearman and the worst error of: the plain block sum, the
-cold-timing block sum, and the layer-wise fit with the cold block table as its prior at
+For each resolution x dtype it profiles the space's blocks and fixed parts three times (plain
+timing, cold timing: an L2 sweep before each run, and context timing: a sweep of what the space's
+typical network streams per inference, the default), measures `--calibration` networks (seed 101)
+for the calibrated predictors and `--networks` held-out networks (seed 202, never used to fit
+anything), and reports ±5%/±10% accuracy, MAPE, Spearman and the worst error of: the plain, cold
+and context block sums, and the layer-wise fit with the context block table as its prior at
 k = 5, 10, 20 calibration networks. Then, per setting, the end-to-end check: annealing under
 `--budgets` hard budgets with the k=10 calibrated predictor, each network found measured here
 (measured / budget). Writes the measured networks to data/ (with the CPU model) and one
@@ -73,24 +74,26 @@ def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 def one_config(work: Path, res: int, dtype: str, n_test: int, n_cal: int, budgets: int = 5) -> dict:
     space = get_space("single-path", res, num_classes=10)
-    cold = block_table(work, res, dtype, "cold")
+    context = block_table(work, res, dtype, "context")
     cal_a, cal_y = networks(work, res, dtype, n_cal, CAL_SEED)
     if not n_test:  # --budget-only: the search check alone
-        model = LayerwisePredictor("single-path", prior=cold, resolution=res, dtype=dtype).fit(cal_a[:10], cal_y[:10])
+        model = LayerwisePredictor("single-path", prior=context, resolution=res, dtype=dtype).fit(cal_a[:10],
+                                                                                                   cal_y[:10])
         return {"n_test": 0, "scores": {}, "budgets": budget_check(work, space, res, dtype, model, budgets)}
-    plain = block_table(work, res, dtype, "plain")
+    plain, cold = block_table(work, res, dtype, "plain"), block_table(work, res, dtype, "cold")
     test_a, test_y = networks(work, res, dtype, n_test, TEST_SEED)
     keep = ~(test_a[:, None, :] == cal_a[None]).all(-1).any(1)  # held out: never a calibration network
     test_a, test_y = test_a[keep], test_y[keep]
     preds = {"plain block sum": ArchitecturePredictor(space, plain, dtype).predict(test_a),
-             "cold block sum": ArchitecturePredictor(space, cold, dtype).predict(test_a)}
+             "cold block sum": ArchitecturePredictor(space, cold, dtype).predict(test_a),
+             "context block sum": ArchitecturePredictor(space, context, dtype).predict(test_a)}
     for k in KS:
         if k <= len(cal_y):
-            model = LayerwisePredictor("single-path", prior=cold, resolution=res, dtype=dtype)
+            model = LayerwisePredictor("single-path", prior=context, resolution=res, dtype=dtype)
             preds[f"calibrated k={k}"] = model.fit(cal_a[:k], cal_y[:k]).predict(test_a)
     if budgets:
         checks = budget_check(work, space, res, dtype, LayerwisePredictor(
-            "single-path", prior=cold, resolution=res, dtype=dtype).fit(cal_a[:10], cal_y[:10]), budgets)
+            "single-path", prior=context, resolution=res, dtype=dtype).fit(cal_a[:10], cal_y[:10]), budgets)
     else:
         checks = []
     rows = [{"resolution": res, "dtype": dtype, "arch": "".join(np.base_repr(v, 36).lower() for v in a),
@@ -160,7 +163,7 @@ def plot(results: dict, path: Path) -> None:
     for ax, (name, r) in zip(axes[0], results.items(), strict=True):
         y = np.array(r["measured"])
         for label, p in r["predicted"].items():
-            if label in ("plain block sum", "cold block sum", "calibrated k=10"):
+            if label in ("plain block sum", "context block sum", "calibrated k=10"):
                 ax.scatter(y, p, s=12, label=label)
         lo, hi = y.min() * 0.5, y.max() * 1.5
         ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
