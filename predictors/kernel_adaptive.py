@@ -72,8 +72,10 @@ def run_adaptive(opts, rounds: int, progress: Progress | None = None):
         batch, acc = next_batch(specs, y, opts.kernels, opts.seed + r + 1)
         history.append(AdaptiveRound(len(specs), dict(Counter(kernel_type(s) for s in specs)), acc,
                                      dict(Counter(kernel_type(s) for s in batch))))
+        short = (f", fewer than the {opts.kernels} asked: no more new ones near them"
+                 if len(batch) < opts.kernels else "")
         progress.note(f"adaptive round {r + 1}/{rounds}: {len(batch)} kernels near the worst predicted "
-                      f"({', '.join(f'{t} {n}' for t, n in history[-1].added.items())})")
+                      f"({', '.join(f'{t} {n}' for t, n in history[-1].added.items())}{short})")
         extra += tuple(s.key for s in batch)
         result = run_profile(replace(opts, kernel_keys=extra), progress)
     specs, y, _ = load_kernels(result.summary["store"], result.device.name)
