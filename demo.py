@@ -1,10 +1,11 @@
 """`make demo`: the whole loop on this machine, then an 80 ms Pixel 1 search from a shipped table.
 
-Leg 1 (host): profile the Single-Path space's int8 blocks at 64 px on this CPU (weights cold, as
-inside a network), measure the fixed parts, fit a lookup table, calibrate it with 5 measured whole
-networks, run the single-path search under a budget that binds (measuring the network found, and
-searching again under a rescaled model while it breaks the budget: `search --verify`), export,
-measure the exported int8 model with the profiler's runner, and compare with the prediction.
+Leg 1 (host): profile the Single-Path space's int8 blocks at 64 px on this CPU (timed in the
+context of a typical network of the space), measure the fixed parts, fit a lookup table,
+calibrate it with 5 measured whole networks, run the single-path search under a budget that
+binds (measuring the network found, and searching again under a rescaled model while it breaks
+the budget: `search --verify`), export, measure the exported int8 model with the profiler's
+runner, and compare with the prediction.
 Leg 2 (Pixel 1): the ProxylessNAS authors' Pixel 1 lookup table prices every block of the
 Single-Path space at 224 px; simulated annealing finds the best network predicted <= 80 ms.
 Both legs rank architectures by one supernet trained on the embedded digits (32 px).
@@ -80,7 +81,7 @@ def run_demo(out: Path = Path("runs/demo"), store: Path = Path("runs/demo.sqlite
 
 
 def host_block_table(out: Path, store: Path, rep: Progress, quick: bool) -> LUTPredictor:
-    """Profile the space's int8 blocks (timed cold) and fixed parts on this CPU; a lookup table of them."""
+    """Profile the space's int8 blocks (timed in context) and fixed parts on this CPU; a lookup table of them."""
     rep.note(f"[1/7] profiling the int8 MBConv blocks of the Single-Path space at {HOST_RESOLUTION} px on this CPU")
     profiled = run_profile(ProfileOptions(device="host", resolution=HOST_RESOLUTION, dtype="int8", store=str(store),
                                           limit=8 if quick else None, fixed_parts=True, num_classes=10), rep)
