@@ -86,3 +86,20 @@ def test_cold_timing_reads_the_l2_sized_buffer_and_says_so(models):
     plain = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "20", "--warmup", "2"],
                            capture_output=True, text=True, timeout=120)
     assert json.loads(plain.stdout.splitlines()[-1])["stats"]["timing"] == "plain"
+
+
+def test_context_timing_sweeps_the_given_bytes_and_counts_them_toward_min_time(models):
+    """The command a Linux board runs for context timing (linux_board._evict_args): the sweep is the
+    given size, the label says context, and with --min-time-ms the sweeps count, so a 16 MB sweep
+    before each run of a tiny block does not take thousands of sweeps."""
+    from edgelat.devices.backends.linux_board import _evict_args
+
+    args = _evict_args(True, 16 * 2**20).split()
+    assert args == ["--evict-bytes", str(16 * 2**20), "--timing-label", "context"]
+    out = subprocess.run([sys.executable, str(LITERT_TIMER_SCRIPT), str(models[0]), "--runs", "5", "--warmup", "1",
+                          "--min-time-ms", "300", *args], capture_output=True, text=True, timeout=120)
+    stats = json.loads(out.stdout.splitlines()[-1])["stats"]
+    assert stats["timing"] == f"context-{16 * 2**20}" and stats["evict_bytes"] == 16 * 2**20
+    timed_ms = stats["runs"] * stats["mean_ms"]  # the sum of the timed runs
+    assert stats["runs"] >= 5 and timed_ms < 300  # the sweeps filled the 300 ms, not the runs alone
+    assert _evict_args(True, None).split() == ["--evict-bytes", "l2"] and _evict_args(False, 5) == ""
