@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelat.core.sizes import DTYPE_BYTES
 from edgelat.core.spaces import Choice, Layer, SearchSpace
 
-DTYPE_BYTES = {"fp32": 4, "int8": 1}
 TYPICAL_SAMPLE = 500  # random networks whose median is a space's typical footprint
 
 

@@ -1,9 +1,10 @@
-"""Byte sizes as users write them ("320KB", "1MB", 327680)."""
+"""Byte sizes as users write them ("320KB", "1MB", 327680), and the bytes per element of a dtype."""
 
 from __future__ import annotations
 
 import re
 
+DTYPE_BYTES = {"fp32": 4, "int8": 1}  # per tensor element, weights and activations alike
 _UNITS = {"": 1, "B": 1, "KB": 1024, "KIB": 1024, "MB": 1024**2, "MIB": 1024**2, "GB": 1024**3, "GIB": 1024**3}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.kernelspec import KernelSpec
+from edgelat.core.sizes import DTYPE_BYTES
 from edgelat.errors import DataError
 
-DTYPE_BYTES = {"fp32": 4, "int8": 1}
 # effective caches tried, 1-64 MB, and one that holds everything (no streaming: the factor alone)
 CACHE_GRID_MB = (*(float(c) for c in np.geomspace(1.0, 64.0, 19)), float("inf"))
 MIN_MODELS_FOR_CACHE = 3  # below this, leave-one-out cannot choose a cache: the factor alone is fitted

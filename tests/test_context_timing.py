@@ -22,7 +22,8 @@ def test_streamed_bytes_of_a_space_match_the_converted_networks_ops(dtype):
     pytest.importorskip("tensorflow")
     from edgelat.core.builders import build_network
     from edgelat.core.convert import convert_model
-    from edgelat.predictors.kernel_context import DTYPE_BYTES, kernel_bytes
+    from edgelat.core.sizes import DTYPE_BYTES
+    from edgelat.predictors.kernel_context import kernel_bytes
 
     # 64 px: at 32 the last maps are 1x1, where the converter adds RESHAPEs around the residual ADDs
     space = get_space("single-path", 64, width=0.35, num_classes=10)
