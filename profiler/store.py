@@ -186,7 +186,7 @@ class Store:
         (plain, cold or context), only blocks timed by that method count (a block timed plainly is not
         done for a cold campaign)."""
         if timing not in (None, "plain", "cold", "context"):
-            raise ValueError(f"timing must be plain, cold or context, got {timing!r}")
+            raise StoreError(f"timing must be plain, cold or context, got {timing!r}")
         timing = ("" if timing is None else "AND (timing IS NULL OR timing = 'plain')" if timing == "plain"
                   else f"AND timing LIKE '{timing}%'")
         rows = self.db.execute(

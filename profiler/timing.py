@@ -1,16 +1,20 @@
 """How blocks are timed: plain (warm, run after run), cold (a sweep of the core's L2 before each
 timed run) or context (a sweep of what the space's typical network streams per inference).
 
-Measured on an AMD EPYC (32 MB L3), 20 held-out single-path networks per setting: the sum of
-blocks timed in context was within ±10% of 90-100% of the whole networks at 64 and 128 px, fp32
-and int8; cold or plain timing got 65% at 128 px fp32, where the network streams ~19 MB per
-inference and its blocks' weights no longer wait in the L3 (benchmarks/whole_network.py).
+Measured on an AMD EPYC (32 MB L3 shared on a VM), 20 held-out single-path networks per setting at
+64 and 128 px, fp32 and int8, two runs (benchmarks/whole_network.py): the sum of blocks timed in
+context was within ±10% of every network in 5 of the 8 setting-runs, of 95% and 90% in two, and
+of 65% once (64 px fp32, a sweep too cold). At 128 px fp32, where a network streams ~19 MB per
+inference and its blocks' weights no longer wait in the L3, it was 100% in both runs, against
+100% and 55% for plain timing and 100% and 75% for cold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from edgelat.errors import OptionError
 
 METHODS = ("plain", "cold", "context")
 
@@ -24,7 +28,7 @@ class BlockTiming:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"timing method must be one of {METHODS}, got {self.method!r}")
+            raise OptionError(f"timing method must be one of {METHODS}, got {self.method!r}")
 
     @property
     def cold(self) -> bool:
