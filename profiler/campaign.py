@@ -42,7 +42,7 @@ class CampaignResult:
     remeasured: list[tuple[str, str]] = field(default_factory=list)  # (key, why) of disturbed measurements
 
 
-MIN_PASS_S = 3.0  # passes of a campaign start at least this far apart
+MIN_PASS_S = 3.0  # passes of a campaign start at least this far apart (unless told: `pass_gap_s`)
 
 
 def report_start(progress: Progress, total: int, already_done: int) -> None:
@@ -78,12 +78,14 @@ def run_campaign(
     timing: BlockTiming = PLAIN,
     detector: InterferenceDetector | None = None,
     passes: int = 1,
+    pass_gap_s: float = MIN_PASS_S,
 ) -> CampaignResult:
     """Measure every block (or kernel, or network) of `specs` not yet in `store` for (device, threads); blocks
     and kernels are timed by `timing` (networks always plainly: they are the truth).
     Measurements the `detector` flags as disturbed are stored flagged and measured again at the end.
     With `passes` > 1 every block is then measured again, pass after pass, each pass a stored row:
-    runs of one block far apart in time, of which the fastest is the estimate (Store.rows "min")."""
+    runs of one block far apart in time (passes start >= `pass_gap_s` apart), of which the fastest is the
+    estimate (Store.rows "min")."""
     start = time.perf_counter()
     threads = getattr(backend, "threads", device.threads)
     done = store.done_keys(device.name, threads, timing.method)
@@ -120,9 +122,9 @@ def run_campaign(
     _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
     pass_start = first_timed or start  # not `start`: converting a lone network would use up the gap
     for p in range(2, passes + 1):
-        # Passes start MIN_PASS_S apart: a short one (a single network) would otherwise repeat
-        # within the very disturbance it should see past.
-        time.sleep(max(0.0, MIN_PASS_S - (time.perf_counter() - pass_start)))
+        # Passes start pass_gap_s apart: a short one (a single network) would otherwise repeat
+        # within the very disturbance it should see past (on a shared VM they last up to ~20 s).
+        time.sleep(max(0.0, pass_gap_s - (time.perf_counter() - pass_start)))
         pass_start = time.perf_counter()
         _another_pass(device, measured, store, backend, settings, unit, progress, detector, (p, passes))
     result.wall_s = time.perf_counter() - start

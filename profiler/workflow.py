@@ -56,6 +56,7 @@ class ProfileOptions:
     archs: tuple[str, ...] = ()  # or these whole networks of the space, by encoding
     from_suggestions: str | None = None  # and those listed in this file (`edgelat suggest -o`)
     passes: int = 0  # measure everything this many times, far apart; the fastest counts (0: 3 for networks, else 1)
+    pass_gap_s: float = 3.0  # passes start at least this far apart (slow episodes of a shared VM last ~20 s)
     num_classes: int | None = None  # of the head's classifier [default: the space's]
     kernels: int = 0  # measure this many sampled kernels (single TFLite operators) instead of blocks
     from_models: tuple[str, ...] = ()  # and the kernels of these .tflite files (their sampling prior too)
@@ -109,6 +110,8 @@ def check_options(opts: ProfileOptions) -> None:
         raise OptionError(f"--replicate must be >= 0 (got {opts.replicate})")
     if opts.passes < 0 or (opts.passes > 1 and opts.cluster):
         raise OptionError(f"--passes must be >= 0, and a farm campaign measures in one pass (got {opts.passes})")
+    if not 0 <= opts.pass_gap_s <= 3600:
+        raise OptionError(f"--pass-gap-s must be within 0..3600 s (got {opts.pass_gap_s})")
     if opts.cluster and (opts.serial or opts.ssh):
         raise OptionError("--serial and --ssh name one device; a farm campaign (--cluster) reaches its units "
                           "through each node's farm file ('serial', 'address' or 'ssh' per unit)")
@@ -243,7 +246,8 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
     with open_backend(device, opts.threads, **backend_options) as backend, \
             ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
-                            min_time_ms=opts.min_time_ms, progress=progress, timing=timing, passes=passes(opts))
+                            min_time_ms=opts.min_time_ms, progress=progress, timing=timing, passes=passes(opts),
+                            pass_gap_s=opts.pass_gap_s)
 
 
 def passes(opts: ProfileOptions) -> int:
@@ -277,7 +281,7 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
         for d in DTYPE_CHOICES[dtype]:
             out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts", warmup=opts.warmup,
                                          runs=opts.runs, min_time_ms=opts.min_time_ms, timing=timing,
-                                         passes=passes(opts))
+                                         passes=passes(opts), pass_gap_s=opts.pass_gap_s)
             store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
                                   timing.method)
     return out

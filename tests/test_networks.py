@@ -71,7 +71,7 @@ def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_p
     store = tmp_path / "a.sqlite"
     base = ["profile", "--space", "nb-macro", "--store", str(store), "--cache-dir", str(tmp_path / "c"),
             "--runs", "20", "--warmup", "2", "--min-time-ms", "0", "--json"]
-    res = run_cli(*base, "--arch", "00000000", "--arch", "nb-macro:12121212")
+    res = run_cli(*base, "--arch", "00000000", "--arch", "nb-macro:12121212", "--pass-gap-s", "4")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["measured"] == 2
     rows = net_rows(store)  # whole networks: 3 passes by default, the fastest counts
@@ -81,12 +81,12 @@ def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_p
         best = s.rows(networks=True, estimate="min")
         assert [r["median_ms"] for r in best] == [min(r["median_ms"] for r in s.rows(networks=True, latest=False)
                                                       if r["net_key"] == b["net_key"]) for b in best]
-    db = sqlite3.connect(store)  # passes start >= 3 s apart, also for the first network (converted first)
+    db = sqlite3.connect(store)  # passes start >= --pass-gap-s apart, also for the first network (converted first)
     try:
         stamps = [datetime.fromisoformat(t) for (t,) in db.execute(
             "SELECT created_at FROM networks WHERE net_key LIKE '%00000000%' ORDER BY id")]
     finally:
         db.close()
-    assert all((b - a).total_seconds() >= 2.9 for a, b in itertools.pairwise(stamps)), stamps
+    assert all((b - a).total_seconds() >= 3.9 for a, b in itertools.pairwise(stamps)), stamps
     bad = run_cli(*base, "--arch", "0000000")
     assert bad.returncode == 2 and "0000000" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
