@@ -209,8 +209,8 @@ def _print_slowest(rows, top: int) -> None:
               help="Measure everything N times, pass after pass; the fastest counts, since other work only "
               "adds time (0: 3 for whole networks, 1 for blocks).")
 @click.option("--pass-gap-s", default=3.0, show_default=True,
-              help="Passes start at least this many seconds apart; on a shared machine, whose slow spells last "
-              "~20 s, 20 s keeps one spell from slowing every pass.")
+              help="Passes start at least this many seconds apart; on a shared machine, whose slow spells mostly "
+              "last seconds, 20 s keeps one spell from slowing every pass.")
 @click.option("--kernels", default=0, show_default=True,
               help="Measure N sampled kernels (single TFLite operators, per dtype) instead of blocks, drawn like "
               "real CNNs' layers (around the --from-model ones when given).")

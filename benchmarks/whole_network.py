@@ -45,8 +45,8 @@ CAL_SEED, TEST_SEED = 101, 202
 KS = (5, 10, 20)
 VERIFY_ROUNDS = 3
 NETWORK_PASSES = 5  # the truth: the fastest of 5 passes (of 3, one network in 20 still met a slow episode)
-PASS_GAP_S = 20.0  # passes >= 20 s apart: this VM's slow spells (+10-20% on everything) last up to ~20 s, and
-# with 3-5 s gaps one spell covered every pass of a whole campaign (a block table 7% slow, networks 12% slow)
+PASS_GAP_S = 20.0  # passes >= 20 s apart: this VM's slow spells (+10-20% on everything) mostly last seconds, and
+# with 3-5 s gaps one covered every pass of a campaign (a block table 7% slow); a rare one lasts over a minute
 
 
 def block_table(work: Path, res: int, dtype: str, timing: str) -> LUTPredictor:

@@ -123,7 +123,7 @@ def run_campaign(
     pass_start = first_timed or start  # not `start`: converting a lone network would use up the gap
     for p in range(2, passes + 1):
         # Passes start pass_gap_s apart: a short one (a single network) would otherwise repeat
-        # within the very disturbance it should see past (on a shared VM they last up to ~20 s).
+        # within the very disturbance it should see past (on a shared VM: seconds, now and then over a minute).
         time.sleep(max(0.0, pass_gap_s - (time.perf_counter() - pass_start)))
         pass_start = time.perf_counter()
         _another_pass(device, measured, store, backend, settings, unit, progress, detector, (p, passes))
