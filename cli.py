@@ -18,6 +18,7 @@ from rich.table import Table
 
 from edgelat import __version__
 from edgelat.errors import EdgelatError, OptionError, StoreError
+from edgelat.profiler.timing import MIN_PASS_S
 from edgelat.profiler.workflow import DTYPE_CHOICES, MIN_TIME_MS
 from edgelat.search.signals import SIGNALS
 from edgelat.search.strategies import STRATEGIES
@@ -208,7 +209,7 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--passes", default=0, show_default=True,
               help="Measure everything N times, pass after pass; the fastest counts, since other work only "
               "adds time (0: 3 for whole networks, 1 for blocks).")
-@click.option("--pass-gap-s", default=3.0, show_default=True,
+@click.option("--pass-gap-s", default=MIN_PASS_S, show_default=True,
               help="Passes start at least this many seconds apart; on a shared machine, whose slow spells mostly "
               "last seconds, 20 s keeps one spell from slowing every pass.")
 @click.option("--kernels", default=0, show_default=True,

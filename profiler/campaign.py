@@ -23,7 +23,7 @@ from edgelat.devices.measurement import Measurement
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
 from edgelat.profiler.interference import InterferenceDetector
 from edgelat.profiler.store import Store
-from edgelat.profiler.timing import PLAIN, BlockTiming
+from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming, wait_pass_gap
 
 
 @dataclass
@@ -40,9 +40,6 @@ class CampaignResult:
     measure_s: float = 0.0  # wall time inside backend.measure()
     wall_s: float = 0.0
     remeasured: list[tuple[str, str]] = field(default_factory=list)  # (key, why) of disturbed measurements
-
-
-MIN_PASS_S = 3.0  # passes of a campaign start at least this far apart (unless told: `pass_gap_s`)
 
 
 def report_start(progress: Progress, total: int, already_done: int) -> None:
@@ -123,9 +120,8 @@ def run_campaign(
     pass_start = first_timed or start  # not `start`: converting a lone network would use up the gap
     for p in range(2, passes + 1):
         # Passes start pass_gap_s apart: a short one (a single network) would otherwise repeat
-        # within the very disturbance it should see past (on a shared VM: seconds, now and then over a minute).
-        time.sleep(max(0.0, pass_gap_s - (time.perf_counter() - pass_start)))
-        pass_start = time.perf_counter()
+        # within the very disturbance it should see past.
+        pass_start = wait_pass_gap(pass_start, pass_gap_s)
         _another_pass(device, measured, store, backend, settings, unit, progress, detector, (p, passes))
     result.wall_s = time.perf_counter() - start
     return result

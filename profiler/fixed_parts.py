@@ -3,7 +3,6 @@ classifier) on a device, so a block table can price whole networks."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from edgelat.core.builders import fixed_part_models
@@ -12,12 +11,12 @@ from edgelat.core.paths import ensure_dir
 from edgelat.core.spaces import SearchSpace
 from edgelat.devices.backends import Backend
 from edgelat.errors import RunnerError
-from edgelat.profiler.timing import PLAIN, BlockTiming
+from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming, wait_pass_gap
 
 
 def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *, warmup: int = 10,
                         runs: int = 50, min_time_ms: float = 200.0, timing: BlockTiming = PLAIN,
-                        passes: int = 1, pass_gap_s: float = 0.0) -> dict[str, float]:
+                        passes: int = 1, pass_gap_s: float = MIN_PASS_S) -> dict[str, float]:
     """Median latency in ms of the stem and the head on `backend`'s device, timed like the blocks
     they are summed with (`timing`); with `passes`, the fastest of that many measurements, pass after
     pass, the passes starting >= `pass_gap_s` apart (as for blocks)."""
@@ -28,11 +27,9 @@ def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdi
         path.write_bytes(convert_model(model, dtype).data)
         paths[name] = path
     out: dict[str, float] = {}
-    pass_start = 0.0
-    for p in range(max(1, passes)):
-        if p:
-            time.sleep(max(0.0, pass_gap_s - (time.perf_counter() - pass_start)))
-        pass_start = time.perf_counter()
+    pass_start = float("-inf")  # the first pass starts at once
+    for _ in range(max(1, passes)):
+        pass_start = wait_pass_gap(pass_start, pass_gap_s)
         for name, path in paths.items():
             m = backend.measure(path, warmup, runs, min_time_ms, **timing.measure_kwargs(dtype))
             if not m.ok:

@@ -2,21 +2,31 @@
 timed run) or context (a sweep of what the space's typical network streams per inference).
 
 Measured on an AMD EPYC (32 MB L3 shared on a VM), 20 held-out single-path networks per setting at
-64 and 128 px, fp32 and int8, two runs (benchmarks/whole_network.py): the sum of blocks timed in
-context was within ±10% of every network in 5 of the 8 setting-runs, of 95% and 90% in two, and
-of 65% once (64 px fp32, a sweep too cold). At 128 px fp32, where a network streams ~19 MB per
-inference and its blocks' weights no longer wait in the L3, it was 100% in both runs, against
-100% and 55% for plain timing and 100% and 75% for cold.
+64 and 128 px, fp32 and int8 (benchmarks/whole_network.py, three runs in the README): context
+timing is the one method whose sums stayed within ±10% at 128 px fp32 when the truth was steady,
+where a network streams ~19 MB per inference and its blocks' weights no longer wait in the L3.
+Its tables move with the co-tenants' use of that L3 (5-6% between runs), plain tables do not.
+
+Passes (several measurements of everything, the fastest counting) start at least a gap apart:
+on a shared VM slow spells last seconds, now and then over a minute.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from edgelat.errors import OptionError
 
 METHODS = ("plain", "cold", "context")
+MIN_PASS_S = 3.0  # passes start at least this far apart unless told (`--pass-gap-s`)
+
+
+def wait_pass_gap(pass_start: float, gap_s: float) -> float:
+    """Sleep until `gap_s` after `pass_start` (a perf_counter time); the next pass's start."""
+    time.sleep(max(0.0, gap_s - (time.perf_counter() - pass_start)))
+    return time.perf_counter()
 
 
 @dataclass(frozen=True)

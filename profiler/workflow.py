@@ -15,7 +15,7 @@ from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import Device, get_device
 from edgelat.errors import DataError, DeviceFileError, OptionError
-from edgelat.profiler.timing import METHODS, BlockTiming
+from edgelat.profiler.timing import METHODS, MIN_PASS_S, BlockTiming
 
 MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
 DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
@@ -56,7 +56,7 @@ class ProfileOptions:
     archs: tuple[str, ...] = ()  # or these whole networks of the space, by encoding
     from_suggestions: str | None = None  # and those listed in this file (`edgelat suggest -o`)
     passes: int = 0  # measure everything this many times, far apart; the fastest counts (0: 3 for networks, else 1)
-    pass_gap_s: float = 3.0  # passes start at least this far apart (a shared VM's slow spells last seconds)
+    pass_gap_s: float = MIN_PASS_S  # passes start at least this far apart (a shared VM's slow spells last seconds)
     num_classes: int | None = None  # of the head's classifier [default: the space's]
     kernels: int = 0  # measure this many sampled kernels (single TFLite operators) instead of blocks
     from_models: tuple[str, ...] = ()  # and the kernels of these .tflite files (their sampling prior too)
