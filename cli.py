@@ -212,6 +212,14 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--pass-gap-s", default=MIN_PASS_S, show_default=True,
               help="Passes start at least this many seconds apart; on a shared machine, whose slow spells mostly "
               "last seconds, 20 s keeps one spell from slowing every pass.")
+@click.option("--spell-guard", default=0.0, show_default=True,
+              help="Time a probe block before and after every pass, wait while it reads more than this fraction "
+              "over its fastest (e.g. 0.05), and run passes that ended slow again (0: off).")
+@click.option("--probe-history", type=click.Path(dir_okay=False),
+              help="The store keeping the probe's readings, to share one yardstick across campaigns "
+              "[default: --store].")
+@click.option("--spell-wait-s", default=300.0, show_default=True,
+              help="With --spell-guard: wait at most this long for a slow spell to pass before each pass.")
 @click.option("--kernels", default=0, show_default=True,
               help="Measure N sampled kernels (single TFLite operators, per dtype) instead of blocks, drawn like "
               "real CNNs' layers (around the --from-model ones when given).")

@@ -22,8 +22,9 @@ from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
 from edgelat.profiler.interference import InterferenceDetector
+from edgelat.profiler.spell_guard import SpellGuard, run_passes
 from edgelat.profiler.store import Store
-from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming, wait_pass_gap
+from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming
 
 
 @dataclass
@@ -76,13 +77,15 @@ def run_campaign(
     detector: InterferenceDetector | None = None,
     passes: int = 1,
     pass_gap_s: float = MIN_PASS_S,
+    guard: SpellGuard | None = None,
 ) -> CampaignResult:
     """Measure every block (or kernel, or network) of `specs` not yet in `store` for (device, threads); blocks
     and kernels are timed by `timing` (networks always plainly: they are the truth).
     Measurements the `detector` flags as disturbed are stored flagged and measured again at the end.
     With `passes` > 1 every block is then measured again, pass after pass, each pass a stored row:
     runs of one block far apart in time (passes start >= `pass_gap_s` apart), of which the fastest is the
-    estimate (Store.rows "min")."""
+    estimate (Store.rows "min"). A spell `guard` keeps passes out of the machine's slow spells and runs
+    slow ones again (profiler/spell_guard.py)."""
     start = time.perf_counter()
     threads = getattr(backend, "threads", device.threads)
     done = store.done_keys(device.name, threads, timing.method)
@@ -107,7 +110,10 @@ def run_campaign(
         pending = submit(chunks[i + 1]) if backend.overlaps_conversion and i + 1 < len(chunks) else []
         backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
         for j, conv in enumerate(conversions, 1):
-            first_timed = first_timed or time.perf_counter()
+            if first_timed is None:
+                if guard:
+                    guard.settle(backend, "pass 1")
+                first_timed = time.perf_counter()
             m, why = _measure_one(device, conv, store, backend, settings, unit, result, progress, detector)
             if why:
                 suspects.append((conv, why))
@@ -117,12 +123,16 @@ def run_campaign(
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
     _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
-    pass_start = first_timed or start  # not `start`: converting a lone network would use up the gap
-    for p in range(2, passes + 1):
-        # Passes start pass_gap_s apart: a short one (a single network) would otherwise repeat
-        # within the very disturbance it should see past.
-        pass_start = wait_pass_gap(pass_start, pass_gap_s)
-        _another_pass(device, measured, store, backend, settings, unit, progress, detector, (p, passes))
+    if measured:
+        again = 0  # pass 1 to be run again (when the guard found it slow and may)
+        if guard is not None and not guard.passed(backend, "pass 1", can_repeat=guard.max_repeats > 0):
+            again = 1
+        # Passes start pass_gap_s apart (from pass 1's first timing, not `start`: converting a lone network
+        # would use up the gap), or a short one would repeat within the very disturbance it should see past.
+        run_passes(lambda p, total: _another_pass(device, measured, store, backend, settings, unit, progress,
+                                                  detector, (p, total)),
+                   passes, pass_gap_s, guard, backend, first=2, pass_start=first_timed or start,
+                   again=again)
     result.wall_s = time.perf_counter() - start
     return result
 

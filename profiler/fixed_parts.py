@@ -11,15 +11,17 @@ from edgelat.core.paths import ensure_dir
 from edgelat.core.spaces import SearchSpace
 from edgelat.devices.backends import Backend
 from edgelat.errors import RunnerError
-from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming, wait_pass_gap
+from edgelat.profiler.spell_guard import SpellGuard, run_passes
+from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming
 
 
 def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *, warmup: int = 10,
                         runs: int = 50, min_time_ms: float = 200.0, timing: BlockTiming = PLAIN,
-                        passes: int = 1, pass_gap_s: float = MIN_PASS_S) -> dict[str, float]:
+                        passes: int = 1, pass_gap_s: float = MIN_PASS_S, guard: SpellGuard | None = None
+                        ) -> dict[str, float]:
     """Median latency in ms of the stem and the head on `backend`'s device, timed like the blocks
     they are summed with (`timing`); with `passes`, the fastest of that many measurements, pass after
-    pass, the passes starting >= `pass_gap_s` apart (as for blocks)."""
+    pass, the passes starting >= `pass_gap_s` apart and kept out of slow spells by `guard` (as for blocks)."""
     ensure_dir(workdir, "the fixed parts' models")
     paths = {}
     for name, model in fixed_part_models(space).items():
@@ -27,12 +29,13 @@ def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdi
         path.write_bytes(convert_model(model, dtype).data)
         paths[name] = path
     out: dict[str, float] = {}
-    pass_start = float("-inf")  # the first pass starts at once
-    for _ in range(max(1, passes)):
-        pass_start = wait_pass_gap(pass_start, pass_gap_s)
+
+    def one_pass(_n: int, _total: int) -> None:
         for name, path in paths.items():
             m = backend.measure(path, warmup, runs, min_time_ms, **timing.measure_kwargs(dtype))
             if not m.ok:
                 raise RunnerError(f"{path}: measuring the fixed part {name!r} failed: {m.error}")
             out[name] = min(out.get(name, float("inf")), m.latency_ms)
+
+    run_passes(one_pass, max(1, passes), pass_gap_s, guard, backend, name=f"fixed parts {dtype} ")
     return out

@@ -25,7 +25,7 @@ from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
 
 DISTURBED = "disturbed by other work: "  # the error of a measurement kept but measured again
-SCHEMA_VERSION = 4  # 3: the networks table; 4: the kernels table (older stores gain them in place)
+SCHEMA_VERSION = 4  # 3: the networks table; 4: the kernels table (older stores gain them, and probes, in place)
 
 # Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
 _V2_COLUMNS = {"peak_sram_bytes": "INTEGER", "flash_bytes": "INTEGER", "throttled": "INTEGER", "info": "TEXT"}
@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS kernels (
     CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
 );
 CREATE INDEX IF NOT EXISTS kernels_lookup ON kernels (device, threads, kernel_key, status);
+CREATE TABLE IF NOT EXISTS probes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, threads INTEGER NOT NULL, host TEXT NOT NULL,
+    median_ms REAL NOT NULL CHECK (median_ms > 0), ratio REAL NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL
+);
 """
 _NET_FIELDS = ("space", "arch", "resolution", "width", "num_classes", "dtype")
 
@@ -266,6 +270,18 @@ class Store:
         rows = self.db.execute("SELECT name, median_ms FROM fixed_parts WHERE device=? AND context=? AND dtype=? "
                                "AND created_at=?", tuple((device, *row)))
         return f"{row[0]} {row[1]}", {r[0]: float(r[1]) for r in rows}
+
+    def add_probe(self, device: str, threads: int, median_ms: float, ratio: float, label: str) -> None:
+        """Record one reading of the spell guard's probe (profiler/spell_guard.py)."""
+        with self.db:
+            self.db.execute("INSERT INTO probes (device, threads, host, median_ms, ratio, label, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (device, threads, socket.gethostname(), median_ms,
+                                                             ratio, label, datetime.now(UTC).isoformat()))
+
+    def fastest_probe_ms(self, device: str, threads: int) -> float | None:
+        """The fastest probe reading on record for (device, threads) from this host: the guard's yardstick."""
+        return self.db.execute("SELECT MIN(median_ms) FROM probes WHERE device=? AND threads=? AND host=?",
+                               (device, threads, socket.gethostname())).fetchone()[0]
 
     def count(self, status: str | None = None) -> int:
         if status is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.footprint import typical_streamed_bytes
@@ -16,6 +16,9 @@ from edgelat.core.spaces import get_space
 from edgelat.devices.catalog import Device, get_device
 from edgelat.errors import DataError, DeviceFileError, OptionError
 from edgelat.profiler.timing import METHODS, MIN_PASS_S, BlockTiming
+
+if TYPE_CHECKING:
+    from edgelat.profiler.spell_guard import SpellGuard
 
 MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
 DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
@@ -57,6 +60,9 @@ class ProfileOptions:
     from_suggestions: str | None = None  # and those listed in this file (`edgelat suggest -o`)
     passes: int = 0  # measure everything this many times, far apart; the fastest counts (0: 3 for networks, else 1)
     pass_gap_s: float = MIN_PASS_S  # passes start at least this far apart (a shared VM's slow spells last seconds)
+    spell_guard: float = 0.0  # > 0: probe before and after each pass, rerun passes this much slow (spell_guard.py)
+    probe_history: str | None = None  # the store keeping the probe's readings [default: the campaign's store]
+    spell_wait_s: float = 300.0  # the longest the guard waits for a spell to pass, before each pass
     num_classes: int | None = None  # of the head's classifier [default: the space's]
     kernels: int = 0  # measure this many sampled kernels (single TFLite operators) instead of blocks
     from_models: tuple[str, ...] = ()  # and the kernels of these .tflite files (their sampling prior too)
@@ -112,6 +118,11 @@ def check_options(opts: ProfileOptions) -> None:
         raise OptionError(f"--passes must be >= 0, and a farm campaign measures in one pass (got {opts.passes})")
     if not 0 <= opts.pass_gap_s <= 3600:
         raise OptionError(f"--pass-gap-s must be within 0..3600 s (got {opts.pass_gap_s})")
+    if not (0 <= opts.spell_guard <= 1 and 0 <= opts.spell_wait_s <= 3600) or (opts.spell_guard and opts.cluster):
+        raise OptionError(f"--spell-guard must be within 0..1 (got {opts.spell_guard}), --spell-wait-s within "
+                          f"0..3600 (got {opts.spell_wait_s}), and the guard is for one device, not --cluster")
+    if opts.probe_history and not opts.spell_guard:
+        raise OptionError("--probe-history keeps the spell guard's readings: it needs --spell-guard")
     if opts.cluster and (opts.serial or opts.ssh):
         raise OptionError("--serial and --ssh name one device; a farm campaign (--cluster) reaches its units "
                           "through each node's farm file ('serial', 'address' or 'ssh' per unit)")
@@ -205,6 +216,7 @@ def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSp
 def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> ProfileResult:
     """Measure the chosen blocks into the store (resuming), locally or on a farm; one summary."""
     from edgelat.profiler.cache import TFLiteCache
+    from edgelat.profiler.spell_guard import SpellGuard, probe_path
     from edgelat.profiler.store import Store
 
     progress = progress or NullProgress()
@@ -215,11 +227,14 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
     specs = select_blocks(opts, DTYPE_CHOICES[dtype])
     store_path = Path(opts.store or f"runs/{device.name}.sqlite")
     cache = TFLiteCache(opts.cache_dir, opts.calibration_samples)
+    guard = (SpellGuard(probe_path(cache), Path(opts.probe_history or store_path), device.name,
+                        tolerance=opts.spell_guard, max_wait_s=opts.spell_wait_s, progress=progress)
+             if opts.spell_guard else None)  # its probe is converted once per conversion cache
     with Store(store_path) as store:
         if opts.cluster:
             r, extra = _farm(opts, device, specs, store, cache, progress, timing.cold)
         else:
-            r, extra = _local(opts, device, specs, store, cache, progress, timing), {}
+            r, extra = _local(opts, device, specs, store, cache, progress, timing, guard), {}
         wanted = {s.key for s in specs}
         whole, kernels = bool(opts.networks or opts.archs), measures_kernels(opts)
         key = "net_key" if whole else "kernel_key" if kernels else "block_key"
@@ -230,11 +245,14 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
                "converted": r.converted, "from_cache": r.cached, "wall_s": round(r.wall_s, 2),
                "timing": "plain" if whole else timing.describe(), **extra}
     if opts.fixed_parts:
-        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path, timing)
+        summary["fixed_parts_ms"] = measure_space_fixed_parts(opts, device, dtype, store_path, timing, guard)
+    if guard:
+        summary["spell_guard"] = guard.summary()
     return ProfileResult(device, summary, rows, list(r.failures))
 
 
-def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, timing: BlockTiming):
+def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, timing: BlockTiming,
+           guard: SpellGuard | None = None):
     from edgelat.devices.backends import open_backend
     from edgelat.profiler.campaign import run_campaign
     from edgelat.profiler.conversion_pool import ConversionPool
@@ -247,7 +265,7 @@ def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: 
             ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
                             min_time_ms=opts.min_time_ms, progress=progress, timing=timing, passes=passes(opts),
-                            pass_gap_s=opts.pass_gap_s)
+                            pass_gap_s=opts.pass_gap_s, guard=guard)
 
 
 def passes(opts: ProfileOptions) -> int:
@@ -267,7 +285,7 @@ def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: P
 
 
 def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, store_path: Path,
-                              timing: BlockTiming) -> dict[str, dict[str, float]]:
+                              timing: BlockTiming, guard: SpellGuard | None = None) -> dict[str, dict[str, float]]:
     """Median ms of the space's stem, head and strided skips on the device, per dtype (converted
     here), recorded in the store, where `fit` finds them."""
     from edgelat.devices.backends import open_backend
@@ -281,7 +299,7 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
         for d in DTYPE_CHOICES[dtype]:
             out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts", warmup=opts.warmup,
                                          runs=opts.runs, min_time_ms=opts.min_time_ms, timing=timing,
-                                         passes=passes(opts), pass_gap_s=opts.pass_gap_s)
+                                         passes=passes(opts), pass_gap_s=opts.pass_gap_s, guard=guard)
             store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
                                   timing.method)
     return out
