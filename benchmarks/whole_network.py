@@ -9,8 +9,9 @@ and context block sums, and the layer-wise fit with the context block table as i
 k = 5, 10, 20 calibration networks. Then, per setting, the end-to-end check: annealing under
 `--budgets` hard budgets with the k=10 calibrated predictor, each network found measured here
 (measured / budget). Every table and network set is measured in passes >= PASS_GAP_S apart, the
-fastest counting. Writes the measured networks to data/ (with the CPU model) and one
-predicted-vs-measured PNG. Usage: python benchmarks/whole_network.py [--json]
+fastest counting, each pass kept out of slow spells by the spell guard (SPELL_GUARD). Writes the
+measured networks to data/ (with the CPU model) and one predicted-vs-measured PNG.
+Usage: python benchmarks/whole_network.py [--json]
 """
 
 from __future__ import annotations
@@ -47,25 +48,31 @@ VERIFY_ROUNDS = 3
 NETWORK_PASSES = 5  # the truth: the fastest of 5 passes (of 3, one network in 20 still met a slow episode)
 PASS_GAP_S = 20.0  # passes >= 20 s apart: this VM's slow spells (+10-20% on everything) mostly last seconds, and
 # with 3-5 s gaps one covered every pass of a campaign (a block table 7% slow); a rare one lasts over a minute
+SPELL_GUARD = 0.05  # and each pass guarded: run again when the probe read > 5% over its fastest (spell_guard.py)
+GUARDED: list[dict] = []  # what the guard did in each campaign
+
+
+def profile(work: Path, **kw) -> dict:
+    """One host campaign of the space, its passes PASS_GAP_S apart and guarded (one probe history per run)."""
+    out = run_profile(ProfileOptions(device="host", space="single-path", num_classes=10, pass_gap_s=PASS_GAP_S,
+                                     spell_guard=SPELL_GUARD, probe_history=str(work / "probes.sqlite"), **kw))
+    GUARDED.append({"store": Path(kw["store"]).name, **out.summary["spell_guard"]})
+    return out.summary
 
 
 def block_table(work: Path, res: int, dtype: str, timing: str) -> LUTPredictor:
     """Profile the space's blocks and fixed parts with one timing method; a LUT of them."""
     store = work / f"blocks-{timing}-r{res}-{dtype}.sqlite"
-    out = run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
-                                     store=str(store), timing=timing, fixed_parts=True, passes=3,
-                                     pass_gap_s=PASS_GAP_S))
+    out = profile(work, resolution=res, dtype=dtype, store=str(store), timing=timing, fixed_parts=True, passes=3)
     blocks = load_blocks(store, device="host")
-    return LUTPredictor().fit(blocks.frame, blocks.y, fixed=out.summary["fixed_parts_ms"][dtype])
+    return LUTPredictor().fit(blocks.frame, blocks.y, fixed=out["fixed_parts_ms"][dtype])
 
 
 def networks(work: Path, res: int, dtype: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Measure `n` networks (plain timing, NETWORK_PASSES passes: they are the truth); their choice
     arrays and ms."""
     store = work / f"nets-r{res}-{dtype}-s{seed}.sqlite"
-    run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
-                               store=str(store), networks=n, seed=seed, passes=NETWORK_PASSES,
-                               pass_gap_s=PASS_GAP_S))
+    profile(work, resolution=res, dtype=dtype, store=str(store), networks=n, seed=seed, passes=NETWORK_PASSES)
     with Store(store) as s:
         rows = s.rows(networks=True, estimate="min")
     archs = np.array([[int(ch, 36) for ch in r["arch"]] for r in rows])
@@ -141,9 +148,8 @@ def budget_check(work: Path, space, res: int, dtype: str, model: LayerwisePredic
 
 def remeasure(store: Path, res: int, dtype: str, archs: list[str]) -> dict[str, float]:
     """The networks measured again in a campaign of their own (5 passes, PASS_GAP_S apart, the fastest counts)."""
-    run_profile(ProfileOptions(device="host", space="single-path", resolution=res, num_classes=10, dtype=dtype,
-                               store=str(store), archs=tuple(dict.fromkeys(archs)), passes=5,
-                               pass_gap_s=PASS_GAP_S))
+    profile(store.parent, resolution=res, dtype=dtype, store=str(store), archs=tuple(dict.fromkeys(archs)),
+            passes=NETWORK_PASSES)
     with Store(store) as s:
         return {r["arch"]: r["median_ms"] for r in s.rows(networks=True, estimate="min")}
 
@@ -207,12 +213,18 @@ def main() -> None:
     if not args.budget_only:
         ship(results, cpu)
         plot(results, args.plot)
-    summary = {"cpu": cpu, "work": str(work), **{k: {"n_test": v["n_test"], "scores": v["scores"],
-                                                      "budgets": v["budgets"]} for k, v in results.items()}}
+    summary = {"cpu": cpu, "work": str(work), "spell_guard": GUARDED,
+               **{k: {"n_test": v["n_test"], "scores": v["scores"], "budgets": v["budgets"]}
+                  for k, v in results.items()}}
     if args.json:
         print(json.dumps(summary))
         return
     print(f"CPU: {cpu}")
+    total = lambda key: sum(len(g[key]) for g in GUARDED)  # noqa: E731
+    print(f"spell guard (probe > {SPELL_GUARD:.0%} over its fastest): {len(GUARDED)} campaigns, "
+          f"{sum(g['probes'] for g in GUARDED)} probe readings, waited {sum(g['waited_s'] for g in GUARDED):.0f} s, "
+          f"passes run again {total('passes_run_again')}, kept in a spell {total('unprotected_passes')}, "
+          f"worst probe {max(g['worst_ratio'] for g in GUARDED):.3f}")
     for name, r in results.items():
         print(f"\n{name}: {r['n_test']} held-out networks")
         print(f"{'predictor':<20} {'±5%':>6} {'±10%':>6} {'MAPE':>7} {'Spearman':>9} {'median err':>11} {'worst':>8}")
