@@ -38,7 +38,7 @@ PROBE_READS = 8
 class SpellGuard:
     """Probe `probe_path` on the campaign's backend; readings go to the store at `history` under
     (device, threads). A pass waits (probing every `wait_s`) up to `max_wait_s` for a reading within
-    `tolerance` of the fastest; `max_repeats` slow passes in all are run again."""
+    `tolerance` of the fastest; up to `max_repeats` slow passes of each set of passes are run again."""
 
     probe_path: Path
     history: Path
@@ -46,7 +46,7 @@ class SpellGuard:
     tolerance: float = 0.05
     wait_s: float = 15.0
     max_wait_s: float = 300.0
-    max_repeats: int = 3  # per set of passes (a campaign's, the fixed parts' of each dtype)
+    max_repeats: int = 3  # per set of passes (a campaign's; the fixed parts' of each dtype)
     progress: Progress = field(default_factory=NullProgress)
     readings: list[tuple[str, float, float]] = field(default_factory=list)  # (label, ms, ratio) in this run
     waited_s: float = 0.0
@@ -58,7 +58,8 @@ class SpellGuard:
             raise OptionError(f"--spell-guard: the tolerance must be within (0, 1], got {self.tolerance}")
 
     def probe(self, backend: Backend, label: str) -> float:
-        """Time the probe once, record it; its ratio to the fastest reading on record (this one included)."""
+        """One reading (the fastest of PROBE_READS medians), recorded; its ratio to the fastest reading on
+        record, this one included."""
         kwargs = {"cold": True, "evict_bytes": PROBE_EVICT_BYTES} if backend.cold_timing else {}
         ms = float("inf")
         for _ in range(PROBE_READS):
@@ -140,5 +141,6 @@ def run_passes(run_pass: Callable[[int, int], None], passes: int, pass_gap_s: fl
         if guard:
             guard.settle(backend, f"{name}pass {n}")
         run_pass(n, passes + again)
-        if guard and not guard.passed(backend, f"{name}pass {n}", can_repeat=again < guard.max_repeats):
-            again += again < guard.max_repeats
+        can_repeat = guard is not None and again < guard.max_repeats
+        if guard and not guard.passed(backend, f"{name}pass {n}", can_repeat) and can_repeat:
+            again += 1

@@ -8,7 +8,8 @@ where a network streams ~19 MB per inference and its blocks' weights no longer w
 Its tables move with the co-tenants' use of that L3 (5-6% between runs), plain tables do not.
 
 Passes (several measurements of everything, the fastest counting) start at least a gap apart:
-on a shared VM slow spells last seconds, now and then over a minute.
+on a shared VM slow spells last seconds, now and then over a minute. For the long ones, the spell
+guard (spell_guard.py) times a probe around each pass and runs slow passes again.
 """
 
 from __future__ import annotations
