@@ -49,7 +49,7 @@ class SpellGuard:
     max_repeats: int = 3  # per set of passes (a campaign's; the fixed parts' of each dtype)
     progress: Progress = field(default_factory=NullProgress)
     readings: list[tuple[str, float, float]] = field(default_factory=list)  # (label, ms, ratio) in this run
-    waited_s: float = 0.0
+    waited_s: float = 0.0  # spent settling before passes: readings and waits
     repeated: list[str] = field(default_factory=list)  # the passes run again
     unprotected: list[str] = field(default_factory=list)  # passes that ran (or ended) in a spell regardless
 
