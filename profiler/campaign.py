@@ -102,6 +102,7 @@ def run_campaign(
     suspects: list[tuple[ConversionResult, str]] = []
     measured: list[ConversionResult] = []
     first_timed: float | None = None  # when pass 1's first measurement began (after its conversion)
+    began = 1.0  # the guard's ratio as pass 1 began
     for i in range(len(chunks)):
         t0 = time.perf_counter()
         conversions = [f.result() for f in pending]  # wait: no conversion runs past this point...
@@ -111,8 +112,7 @@ def run_campaign(
         backend.prepare([c.path for c in conversions if c.path is not None])  # remote devices: one batch push
         for j, conv in enumerate(conversions, 1):
             if first_timed is None:
-                if guard:
-                    guard.settle(backend, "pass 1")
+                began = guard.settle(backend, "pass 1") if guard else 1.0
                 first_timed = time.perf_counter()
             m, why = _measure_one(device, conv, store, backend, settings, unit, result, progress, detector)
             if why:
@@ -125,7 +125,7 @@ def run_campaign(
     _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
     if measured:
         again = 0  # pass 1 to be run again (when the guard found it slow and may)
-        if guard is not None and not guard.passed(backend, "pass 1", can_repeat=guard.max_repeats > 0):
+        if guard is not None and not guard.passed(backend, "pass 1", began, can_repeat=guard.max_repeats > 0):
             again = 1
         # Passes start pass_gap_s apart (from pass 1's first timing, not `start`: converting a lone network
         # would use up the gap), or a short one would repeat within the very disturbance it should see past.

@@ -61,6 +61,9 @@ class SpellGuard:
         """One reading (the fastest of PROBE_READS medians), recorded; its ratio to the fastest reading on
         record, this one included."""
         kwargs = {"cold": True, "evict_bytes": PROBE_EVICT_BYTES} if backend.cold_timing else {}
+        if not kwargs and not self.readings:
+            self.progress.note(f"spell guard: {self.device} cannot sweep its caches; the probe is timed warm "
+                               "(it still sees CPU contention, not memory contention)")
         ms = float("inf")
         for _ in range(PROBE_READS):
             m = backend.measure(self.probe_path, 5, 30, 100.0, **kwargs)
@@ -78,8 +81,8 @@ class SpellGuard:
     def slow(self, ratio: float) -> bool:
         return ratio > 1.0 + self.tolerance
 
-    def settle(self, backend: Backend, label: str) -> None:
-        """Before a pass: probe until a reading is within tolerance, waiting up to max_wait_s."""
+    def settle(self, backend: Backend, label: str) -> float:
+        """Before a pass: probe until a reading is within tolerance, waiting up to max_wait_s; the last ratio."""
         start = time.perf_counter()
         ratio = self.probe(backend, f"{label} start")
         while self.slow(ratio) and time.perf_counter() - start + self.wait_s <= self.max_wait_s:
@@ -91,11 +94,11 @@ class SpellGuard:
         if self.slow(ratio):
             self.progress.warn(f"spell guard: still {ratio - 1:+.1%} slow after {self.max_wait_s:g} s; "
                                f"running {label} regardless")
+        return ratio
 
-    def passed(self, backend: Backend, label: str, can_repeat: bool = True) -> bool:
-        """After a pass: did it end (and start) at the usual speed? A slow one is to be run again if it
-        `can_repeat`, else it is kept, with a warning."""
-        began = next((r for lab, _, r in reversed(self.readings) if lab == f"{label} start"), 1.0)
+    def passed(self, backend: Backend, label: str, began: float, can_repeat: bool) -> bool:
+        """After a pass that `began` at this ratio (settle's): did it start and end at the usual speed?
+        A slow one is to be run again if it `can_repeat`, else it is kept, with a warning."""
         ratio = self.probe(backend, f"{label} end")
         if not (self.slow(ratio) or self.slow(began)):
             return True
@@ -138,9 +141,8 @@ def run_passes(run_pass: Callable[[int, int], None], passes: int, pass_gap_s: fl
     while n < passes + again:
         n += 1
         pass_start = wait_pass_gap(pass_start, pass_gap_s)
-        if guard:
-            guard.settle(backend, f"{name}pass {n}")
+        began = guard.settle(backend, f"{name}pass {n}") if guard else 1.0
         run_pass(n, passes + again)
         can_repeat = guard is not None and again < guard.max_repeats
-        if guard and not guard.passed(backend, f"{name}pass {n}", can_repeat) and can_repeat:
+        if guard and not guard.passed(backend, f"{name}pass {n}", began, can_repeat) and can_repeat:
             again += 1
