@@ -83,6 +83,15 @@ def cpu_hog():
     kill_group(proc)
 
 
+def query(path, sql: str) -> list[tuple]:
+    """The rows of one SQL query on a store file (a connection of its own, closed after)."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 240) -> None:
     """Poll `predicate` (a store query) until true; fail if the process ends first."""
     deadline = time.monotonic() + timeout

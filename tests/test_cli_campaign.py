@@ -7,7 +7,7 @@ import pytest
 
 from edgelat.profiler.table import read_block_csv
 
-from conftest import kill_group, run_cli, start_cli, wait_for
+from conftest import kill_group, query, run_cli, start_cli, wait_for
 
 
 def profile_args(store, ranges, cache, n=6, runs=20, dtype="fp32", extra=()):
@@ -16,11 +16,7 @@ def profile_args(store, ranges, cache, n=6, runs=20, dtype="fp32", extra=()):
 
 
 def ok_rows(store):
-    db = sqlite3.connect(store)
-    try:
-        return db.execute("SELECT block_key, id FROM measurements WHERE status='ok' ORDER BY id").fetchall()
-    finally:
-        db.close()
+    return query(store, "SELECT block_key, id FROM measurements WHERE status='ok' ORDER BY id")
 
 
 def test_profile_resume_and_export(tmp_path, tiny_ranges, cache_dir):

@@ -3,7 +3,6 @@ SIGKILL, and the exported network table that `fit --space` reads."""
 
 import itertools
 import json
-import sqlite3
 from datetime import datetime
 
 import numpy as np
@@ -14,7 +13,7 @@ from edgelat.predictors.datasets import load_networks
 from edgelat.profiler.sampling import random_networks
 from edgelat.profiler.store import Store
 
-from conftest import kill_group, run_cli, start_cli, wait_for
+from conftest import kill_group, query, run_cli, start_cli, wait_for
 
 
 def test_network_sample_is_reproducible_distinct_and_spans_the_cost_range():
@@ -33,11 +32,7 @@ def test_network_sample_is_reproducible_distinct_and_spans_the_cost_range():
 
 
 def net_rows(store):
-    db = sqlite3.connect(store)
-    try:
-        return db.execute("SELECT net_key, id FROM networks WHERE status='ok' ORDER BY id").fetchall()
-    finally:
-        db.close()
+    return query(store, "SELECT net_key, id FROM networks WHERE status='ok' ORDER BY id")
 
 
 @pytest.mark.slow
@@ -81,12 +76,9 @@ def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_p
         best = s.rows(networks=True, estimate="min")
         assert [r["median_ms"] for r in best] == [min(r["median_ms"] for r in s.rows(networks=True, latest=False)
                                                       if r["net_key"] == b["net_key"]) for b in best]
-    db = sqlite3.connect(store)  # passes start >= --pass-gap-s apart, also for the first network (converted first)
-    try:
-        stamps = [datetime.fromisoformat(t) for (t,) in db.execute(
-            "SELECT created_at FROM networks WHERE net_key LIKE '%00000000%' ORDER BY id")]
-    finally:
-        db.close()
+    # passes start >= --pass-gap-s apart, also for the first network (converted first)
+    stamps = [datetime.fromisoformat(t) for (t,) in query(
+        store, "SELECT created_at FROM networks WHERE net_key LIKE '%00000000%' ORDER BY id")]
     assert all((b - a).total_seconds() >= 3.9 for a, b in itertools.pairwise(stamps)), stamps
     bad = run_cli(*base, "--arch", "0000000")
     assert bad.returncode == 2 and "0000000" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -3,7 +3,6 @@ spells are made by giving the guard a yardstick no machine reaches (a reading of
 every real reading of the real probe on the real host runner counts as slow."""
 
 import json
-import sqlite3
 import time
 
 from edgelat.devices.backends import open_backend
@@ -12,7 +11,7 @@ from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.spell_guard import PROBE, SpellGuard, probe_path
 from edgelat.profiler.store import Store
 
-from conftest import run_cli
+from conftest import query, run_cli
 
 
 class Said:
@@ -40,11 +39,7 @@ def unreachable_yardstick(path, threads=1):
 
 
 def probes(path):
-    db = sqlite3.connect(path)
-    try:
-        return db.execute("SELECT label, median_ms, ratio FROM probes ORDER BY id").fetchall()
-    finally:
-        db.close()
+    return query(path, "SELECT label, median_ms, ratio FROM probes ORDER BY id")
 
 
 def test_the_guard_waits_for_a_spell_to_pass_then_says_it_did_not(tmp_path, cache_dir):
