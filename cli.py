@@ -597,8 +597,9 @@ def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
 @click.option("--cluster", help="Run the short trainings (train signal, --final-eval train) on a Ray cluster: auto, "
                                 "HOST:PORT or ray://HOST:PORT.")
 @click.option("--verify", default=0, show_default=True, metavar="ROUNDS",
-              help="Measure the chosen network on the device; while it breaks the budget, rescale the model by "
-                   "the measured error and search again (up to ROUNDS measurements).")
+              help="Measure the chosen network on the device (twice, in separate sittings; the slower counts); "
+                   "while it breaks the budget, rescale the model by the measured error and search again (up to "
+                   "ROUNDS measurements).")
 @click.option("--json", "as_json", is_flag=True)
 def search(device_name, device_file, no_export, as_json, **kw) -> None:
     """Find the most accurate network within a latency budget, and export it."""
