@@ -18,8 +18,8 @@ from rich.table import Table
 
 from edgelat import __version__
 from edgelat.errors import EdgelatError, OptionError, StoreError
+from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
 from edgelat.profiler.timing import MIN_PASS_S
-from edgelat.profiler.workflow import DTYPE_CHOICES, MIN_TIME_MS
 from edgelat.search.signals import SIGNALS
 from edgelat.search.strategies import STRATEGIES
 
@@ -234,7 +234,8 @@ def _print_slowest(rows, top: int) -> None:
               help="With --cluster: measure the first N blocks on every unit (unit-to-unit spread in `report`).")
 def profile(device_name, device_file, store_path, top, as_json, adaptive, **kw) -> None:
     """Measure blocks (or kernels, or whole networks) on a device into a crash-safe store (re-run to resume)."""
-    from edgelat.profiler.workflow import ProfileOptions, check_options, run_profile, with_suggestions
+    from edgelat.profiler.options import ProfileOptions, check_options, with_suggestions
+    from edgelat.profiler.workflow import run_profile
 
     opts = with_suggestions(ProfileOptions(device=device_name, device_file=device_file, store=store_path, **kw))
     check_options(opts)

@@ -23,75 +23,9 @@ from edgelat.core.netspec import NetworkSpec
 from edgelat.core.paths import ensure_parent
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
 from edgelat.errors import StoreError
+from edgelat.profiler.store_schema import SCHEMA, SCHEMA_VERSION, V2_COLUMNS
 
 DISTURBED = "disturbed by other work: "  # the error of a measurement kept but measured again
-SCHEMA_VERSION = 4  # 3: the networks table; 4: the kernels table (older stores gain them, and probes, in place)
-
-# Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
-_V2_COLUMNS = {"peak_sram_bytes": "INTEGER", "flash_bytes": "INTEGER", "throttled": "INTEGER", "info": "TEXT"}
-
-# The columns every measurement has, block or network: how it ran, its statistics, where and when.
-_RESULT_COLUMNS = f"""runtime TEXT NOT NULL, runtime_version TEXT NOT NULL, threads INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    {", ".join(f"{f} REAL" for f in STAT_FIELDS)},
-    runs INTEGER, warmup INTEGER,
-    error TEXT, raw_output TEXT,
-    created_at TEXT NOT NULL,
-    host TEXT NOT NULL,"""
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS measurements (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    device TEXT NOT NULL,
-    unit TEXT,
-    block_key TEXT NOT NULL,
-    input_hw INTEGER NOT NULL, cin INTEGER NOT NULL, cout INTEGER NOT NULL,
-    expand INTEGER NOT NULL, kernel INTEGER NOT NULL, stride INTEGER NOT NULL,
-    se INTEGER NOT NULL, act TEXT NOT NULL, dtype TEXT NOT NULL,
-    {_RESULT_COLUMNS}
-    peak_sram_bytes INTEGER, flash_bytes INTEGER,
-    throttled INTEGER,
-    info TEXT,
-    timing TEXT,
-    CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
-);
-CREATE INDEX IF NOT EXISTS measurements_lookup ON measurements (device, threads, block_key, status);
-CREATE TABLE IF NOT EXISTS networks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    device TEXT NOT NULL,
-    unit TEXT,
-    net_key TEXT NOT NULL,
-    space TEXT NOT NULL, arch TEXT NOT NULL, resolution INTEGER NOT NULL, width REAL NOT NULL,
-    num_classes INTEGER NOT NULL, dtype TEXT NOT NULL,
-    {_RESULT_COLUMNS}
-    info TEXT,
-    timing TEXT,
-    CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
-);
-CREATE TABLE IF NOT EXISTS fixed_parts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    device TEXT NOT NULL, threads INTEGER NOT NULL, context TEXT NOT NULL, dtype TEXT NOT NULL,
-    name TEXT NOT NULL, median_ms REAL NOT NULL CHECK (median_ms > 0), timing TEXT, created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS networks_lookup ON networks (device, threads, net_key, status);
-CREATE TABLE IF NOT EXISTS kernels (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    device TEXT NOT NULL,
-    unit TEXT,
-    kernel_key TEXT NOT NULL,
-    kind TEXT NOT NULL, dtype TEXT NOT NULL,
-    {_RESULT_COLUMNS}
-    info TEXT,
-    timing TEXT,
-    CHECK (status != 'ok' OR (median_ms > 0 AND error IS NULL))
-);
-CREATE INDEX IF NOT EXISTS kernels_lookup ON kernels (device, threads, kernel_key, status);
-CREATE TABLE IF NOT EXISTS probes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, threads INTEGER NOT NULL, host TEXT NOT NULL,
-    median_ms REAL NOT NULL CHECK (median_ms > 0), ratio REAL NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL
-);
-"""
 _NET_FIELDS = ("space", "arch", "resolution", "width", "num_classes", "dtype")
 
 
@@ -119,7 +53,7 @@ class Store:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -138,7 +72,7 @@ class Store:
         (tables are created above)."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(measurements)")}
         with self.db:
-            for col, kind in {**_V2_COLUMNS, "timing": "TEXT"}.items():
+            for col, kind in {**V2_COLUMNS, "timing": "TEXT"}.items():
                 if col not in have:
                     self.db.execute(f"ALTER TABLE measurements ADD COLUMN {col} {kind}")
             self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
