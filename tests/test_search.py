@@ -17,7 +17,8 @@ from edgelat.search.plots import pareto_front
 from edgelat.search.problem import Budget, Problem
 from edgelat.search.signals import FlopsSignal, NasgraphSignal, NaswotSignal, ParamsSignal, SynflowSignal
 from edgelat.search.strategies import RandomSearch, SimulatedAnnealing, SinglePathSearch
-from edgelat.search.supernet import build_supernet, decode_indicators, superkernel_plan
+from edgelat.search.superkernel import decode_indicators, superkernel_plan
+from edgelat.search.supernet import build_supernet
 
 from conftest import run_cli
 
