@@ -321,12 +321,16 @@ def farm_resources() -> None:
 @click.option("--warmup", default=10, show_default=True, help="Warm-up runs.")
 @click.option("--min-time-ms", default=MIN_TIME_MS, show_default=True, help="Keep timing until this much has passed.")
 @click.option("--threads", type=int, help="Override the device's thread count.")
+@click.option("--passes", default=3, show_default=True,
+              help="Measure N times, at least --pass-gap-s apart; the fastest counts, as for the profiler's whole "
+                   "networks (other work only adds time).")
+@click.option("--pass-gap-s", default=MIN_PASS_S, show_default=True, help="Passes start at least this far apart.")
 @click.option("--compare-fp32", type=click.Path(), help="Linux boards/host: fp32 twin to check int8 agreement against.")
 @click.option("--samples", default=32, show_default=True, help="Sample batch size for --compare-fp32.")
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs, warmup, min_time_ms, threads,
-           compare_fp32, samples, op_profiling, as_json) -> None:
+           passes, pass_gap_s, compare_fp32, samples, op_profiling, as_json) -> None:
     """Push a .tflite model to a device, benchmark it, and compare with the search's prediction."""
     from edgelat.devices import deploy as dep
     from edgelat.devices.catalog import get_device
@@ -337,14 +341,17 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs,
     device = dep.with_overrides(get_device(device_name if device_file is None else None, device_file),
                                 benchmark_binary, serial, ssh)
     r = dep.deploy(model, device, threads=threads, warmup=warmup, runs=runs, min_time_ms=min_time_ms,
-                   compare_fp32=compare_fp32, samples=samples, op_profiling=op_profiling)
+                   compare_fp32=compare_fp32, samples=samples, op_profiling=op_profiling, passes=passes,
+                   pass_gap_s=pass_gap_s)
     for w in r["warnings"]:
         err.print(f"[yellow]warning:[/] {w}")
     if as_json:
         click.echo(json.dumps(r))
         return
     stat = "median" if r["latency_stat"] == "median" else "mean (this benchmark_model prints no median)"
-    out.print(f"{r['device']}: measured {r['measured_ms']:.3f} ms ({stat} of {r['runs']} runs, {r['runtime']})")
+    each = "" if len(r["passes_ms"]) == 1 else f"; the fastest of {len(r['passes_ms'])} passes: " + ", ".join(
+        f"{ms:.3f}" for ms in r["passes_ms"])
+    out.print(f"{r['device']}: measured {r['measured_ms']:.3f} ms ({stat} of {r['runs']} runs, {r['runtime']}{each})")
     if r["predicted_ms"] is not None:
         out.print(f"predicted {r['predicted_ms']:.3f} ms ({r['sidecar']}), error {r['error_pct']:+.1f}%")
     if r["predicted_interval_ms"] is not None:

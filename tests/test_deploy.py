@@ -13,7 +13,7 @@ from adbd_daemon import board_device_file, phone_device_file
 from conftest import run_cli
 
 BLOCK = "mbconv-i8-c8-o8-e3-k3-s1-se0-relu6"
-FAST = ("--runs", "5", "--warmup", "1", "--min-time-ms", "5")
+FAST = ("--runs", "5", "--warmup", "1", "--min-time-ms", "5", "--pass-gap-s", "0")  # 3 passes (the default)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def test_deploy_on_host_with_sidecar_and_fp32_agreement(models):
         sidecar.unlink()
     assert r["device"] == "host" and r["measured_ms"] > 0 and r["predicted_ms"] == 0.05
     assert r["error_pct"] == pytest.approx((0.05 - r["measured_ms"]) / r["measured_ms"] * 100)
+    assert len(r["passes_ms"]) == 3 and r["measured_ms"] == min(r["passes_ms"])  # the fastest pass counts
     assert "prediction is for device 'pixel4', not 'host'" in stderr
     a = r["fp32_agreement"]
     assert a["samples"] == 8 and 0 <= a["top1_agreement"] <= 1 and a["mean_cosine"] > 0.9
@@ -68,6 +69,13 @@ def test_deploy_sidecar_lookup_order(models, tmp_path):
     assert res.returncode == 0 and "host: measured" in res.stdout and "predicted" not in res.stdout
     bad = run_cli("deploy", str(tmp_path / "nope.tflite"), "--device", "host")
     assert bad.returncode == 2 and "not a .tflite file" in bad.stderr
+    one = run_cli("deploy", str(fp32), "--device", "host", *FAST, "--passes", "1")
+    assert one.returncode == 0 and "passes" not in one.stdout
+    three = run_cli("deploy", str(fp32), "--device", "host", *FAST)
+    assert three.returncode == 0 and "the fastest of 3 passes: " in three.stdout
+    for bad_args in (("--passes", "0"), ("--pass-gap-s", "-1")):
+        bad = run_cli("deploy", str(fp32), "--device", "host", *FAST, *bad_args)
+        assert bad.returncode == 2 and "--passes must be >= 1 and --pass-gap-s" in bad.stderr
 
 
 def test_deploy_says_whether_the_measurement_fell_inside_the_predicted_interval(models):
