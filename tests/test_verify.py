@@ -32,7 +32,7 @@ def test_an_optimistic_model_is_rescaled_by_the_measured_error_until_the_budget_
     opts = SearchOptions(space="single-path", device="host", resolution=96, width=0.35, dtype="fp32",
                          out=str(tmp_path))
     space = get_space("single-path", 96, 0.35, num_classes=10)
-    measure = device_measure(opts, tmp_path, 10, NullProgress())
+    measure = device_measure(opts, tmp_path, 10, NullProgress(), pass_gap_s=0.0)  # passes back to back: a test
     mid = space.random(64, seed=5)[0]
     truth = MacsLatency(space, 1.0)
     mid_ms = measure(mid).ms
