@@ -4,6 +4,8 @@ TCP (``host:port``) is built in; USB needs the optional extra ``pip install 'edg
 (libusb1). The RSA key lives at ``~/.android/adbkey`` (or ``$EDGELAT_ADB_KEY``) and is
 generated if missing. Every call has a bounded timeout; a dropped connection is re-opened
 with exponential backoff, and after a bounded number of attempts a TransportError says so.
+Commands run through adbd's shell protocol, whose exit-code packet tells a complete answer from
+a cut one (see `adb_shell_protocol`); an answer without it is asked again once, then is an error.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from edgelat.devices import adb_shell_protocol
+from edgelat.devices.adb_shell_protocol import GarbledAnswer, ShellProtocolRefused
 from edgelat.devices.remote_transport import RemoteTransport, ShellResult
 from edgelat.errors import DeviceAuthError, MissingDependencyError, TransportError
 
@@ -73,6 +77,8 @@ class AdbTransport(RemoteTransport):
         self.use_key = use_key
         self.auth_timeout_s = auth_timeout_s
         self._signer = load_signer(self.key_path) if use_key else None
+        self.shell_protocol: bool | None = None  # adbd's shell protocol (v2): None until the first command
+        self.garbled_answers = 0  # answers asked again because they came back without an exit code
 
     @property
     def host(self) -> str:
@@ -127,13 +133,41 @@ class AdbTransport(RemoteTransport):
             pass
 
     def _exec(self, conn: Any, command: str, timeout_s: float) -> ShellResult:
-        # adb's shell gives no exit code: the wrapped command prints it after a marker.
+        """Run `command`; a garbled answer (no exit code) is asked again once, then is an error.
+
+        Every command edgelat sends a device is idempotent, so asking again is safe.
+        """
+        try:
+            return self._exec_once(conn, command, timeout_s)
+        except GarbledAnswer as first:
+            self.garbled_answers += 1
+            try:
+                return self._exec_once(conn, command, timeout_s)
+            except GarbledAnswer as second:
+                raise TransportError(f"{self.target}: `{command[:60]}` was answered garbled twice ({first}; then "
+                                     f"{second}); the device or its link drops data: check the cable/network "
+                                     f"and re-run the same command to resume") from None
+
+    def _exec_once(self, conn: Any, command: str, timeout_s: float) -> ShellResult:
+        if self.shell_protocol is not False:
+            try:
+                answer = adb_shell_protocol.run(conn, command, timeout_s)
+                self.shell_protocol = True
+                return ShellResult(answer.output, answer.exit_code)
+            except ShellProtocolRefused:
+                if self.shell_protocol:  # it worked on this device before: a refusal now is a fault
+                    raise GarbledAnswer(f"{self.target}: the shell protocol was refused mid-session") from None
+                self.shell_protocol = False
+        return self._exec_legacy(conn, command, timeout_s)
+
+    def _exec_legacy(self, conn: Any, command: str, timeout_s: float) -> ShellResult:
+        """adbd before Android 7: the legacy service gives no exit code, so the command prints it after a marker."""
         wrapped = f"( {command} ); printf '\\n{_RC_MARK}%d\\n' $?"
         # The per-read socket timeout is the command's whole budget (adb-shell's default is 10 s).
         raw = str(conn.shell(wrapped, transport_timeout_s=timeout_s, read_timeout_s=timeout_s, timeout_s=timeout_s))
         body, sep, tail = raw.rpartition("\n" + _RC_MARK)
         if not sep or not tail.strip().isdigit():
-            raise TransportError(f"{self.target}: `{command[:60]}` ended without an exit code (output: {raw[-300:]!r})")
+            raise GarbledAnswer(f"the answer ended without its exit-code marker (output: {raw[-200:]!r})")
         return ShellResult(body, int(tail.strip()))
 
     def _push_file(self, conn: Any, local: Path, remote: str, mode: int, timeout_s: float) -> None:
