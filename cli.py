@@ -5,6 +5,7 @@ Any EdgelatError becomes a one-line ``edgelat: error: ...`` on stderr and exit c
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -542,13 +543,12 @@ def predict(model_path, block, arch, space, tflite, allow_unpriced, blocks_path,
 @click.option("--json", "as_json", is_flag=True)
 def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
     """Whole networks to measure next: those made of the layer choices measured least so far."""
-    from edgelat.core.paths import ensure_parent
+    from edgelat.core.paths import write_output
     from edgelat.predictors import workflow
 
     result = workflow.suggest(model_path, count, pool, space, seed)
     if output:
-        ensure_parent(output, "the suggestions")
-        Path(output).write_text("".join(s["arch"] + "\n" for s in result["suggestions"]))
+        write_output(output, "".join(s["arch"] + "\n" for s in result["suggestions"]), "the suggestions")
 
     def human(r):
         table = Table("arch", "predicted ms", "uncertainty", title=f"{len(r['suggestions'])} networks to measure "
@@ -674,6 +674,12 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="edgelat", standalone_mode=False)
     except EdgelatError as exc:
         err.print(f"edgelat: error: {exc}", markup=False, soft_wrap=True)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        err.print(f"edgelat: error: {exc.filename or 'an output file'}: the disk is full; free space and re-run "
+                  f"the same command to resume", markup=False, soft_wrap=True)
         return 2
     except click.exceptions.Abort:
         err.print("edgelat: interrupted; re-run the same command to resume", markup=False)

@@ -72,3 +72,7 @@ class OutputPathError(EdgelatError):
 
 class CommandTimeoutError(RunnerError):
     """A command on a device that still answers ran past its time budget (slow, not unreachable)."""
+
+
+class DiskFullError(OutputPathError):
+    """A store, cache or output file hit a full disk; the message names it and says how to resume."""

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgelat.core.paths import write_output
 from edgelat.errors import DataError
 
 
@@ -22,8 +23,7 @@ def write_sidecar(model: Path, arch: str, device: str, dtype: str, predicted_ms:
     doc = {"arch": arch, "device": device, "dtype": dtype, "predicted_ms": predicted_ms, "note": note}
     if interval_ms is not None:
         doc.update(predicted_interval_ms=interval_ms, interval_level=interval_level)
-    path.write_text(json.dumps(doc) + "\n")
-    return path
+    return write_output(path, json.dumps(doc) + "\n", "the model's sidecar")
 
 
 def read_interval(sidecar: Path | None, data: dict[str, Any]) -> list[float] | None:

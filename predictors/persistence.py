@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgelat.core.paths import ensure_parent
+from edgelat.core.paths import write_output
 from edgelat.errors import DataError, PredictorError
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import SCHEMA_VERSION, schema_hash
@@ -70,10 +70,7 @@ def from_document(doc: dict[str, Any], where: str = "model") -> LatencyPredictor
 
 
 def save(model: LatencyPredictor, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    path = Path(path)
-    ensure_parent(path, "the predictor")
-    path.write_text(json.dumps(to_document(model, metadata), indent=1, sort_keys=False))
-    return path
+    return write_output(path, json.dumps(to_document(model, metadata), indent=1, sort_keys=False), "the predictor")
 
 
 def load(path: str | Path) -> LatencyPredictor:

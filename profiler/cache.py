@@ -6,6 +6,7 @@ importing TensorFlow.
 
 from __future__ import annotations
 
+import errno
 import os
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -15,6 +16,7 @@ from edgelat.core.blockspec import BlockSpec
 from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.paths import ensure_parent
+from edgelat.errors import DiskFullError, OutputPathError
 
 Measurable = BlockSpec | NetworkSpec | KernelSpec  # anything with a canonical `key` and a `dtype`
 
@@ -58,6 +60,13 @@ class TFLiteCache:
         path = self.path(spec)
         ensure_parent(path, "the conversion cache")
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(f"{self.root}: the disk holding the conversion cache is full; free space and "
+                                    f"re-run the same command to resume") from None
+            raise OutputPathError(f"{path}: cannot write to the conversion cache ({exc.strerror})") from None
         return path

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgelat.core.netspec import spec_from_key
-from edgelat.errors import ConversionError
+from edgelat.errors import ConversionError, OutputPathError
 from edgelat.profiler.cache import Measurable, TFLiteCache
 
 
@@ -80,6 +80,8 @@ class ConversionPool:
             try:
                 path, convert_s, total_s = fut.result()
                 done.set_result(ConversionResult(spec, Path(path), convert_s, total_s))
+            except OutputPathError as exc:  # the cache cannot be written (a full disk): the campaign stops
+                done.set_exception(exc)
             except ConversionError as exc:
                 done.set_result(ConversionResult(spec, None, error=str(exc)))
             except BrokenProcessPool:

@@ -12,21 +12,33 @@ import json
 import platform
 import socket
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
 from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.paths import ensure_parent
 from edgelat.devices.measurement import STAT_FIELDS, Measurement
-from edgelat.errors import StoreError
+from edgelat.errors import DiskFullError, StoreError
 from edgelat.profiler.store_schema import SCHEMA, SCHEMA_VERSION, V2_COLUMNS
 
 DISTURBED = "disturbed by other work: "  # the error of a measurement kept but measured again
 _NET_FIELDS = ("space", "arch", "resolution", "width", "num_classes", "dtype")
+T = TypeVar("T")
+BUSY_WAIT_S = 120.0  # how long a write waits out other campaigns' writes to the same store before failing
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _locked(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES or "locked" in str(exc)
+
+
+def _disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
 
 
 def host_info() -> dict[str, Any]:
@@ -51,20 +63,45 @@ class Store:
         ensure_parent(self.path, "the store")
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) in (1, 2, 3):
-                self._upgrade(int(row[0]))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: store schema version {row[0]}, this edgelat reads {SCHEMA_VERSION}")
+            self._retry_busy("opening", self._prepare)
         except sqlite3.DatabaseError as exc:
+            if _disk_full(exc):
+                raise self._full() from None
             raise StoreError(f"{self.path}: not a usable edgelat store: {exc}") from None
         self.db.row_factory = sqlite3.Row
         self._host = json.dumps(host_info(), sort_keys=True)
+
+    def _prepare(self) -> None:
+        """WAL mode and the schema (created, or upgraded in place); safe when several campaigns open at once."""
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if int(row[0]) in (1, 2, 3):
+            self._upgrade(int(row[0]))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema version {row[0]}, this edgelat reads {SCHEMA_VERSION}")
+
+    def _retry_busy(self, what: str, write: Callable[[], T]) -> T:
+        """Run `write()`; while another process holds the store's write lock, wait with backoff (up to
+        BUSY_WAIT_S) beyond SQLite's own busy timeout, so two campaigns can share one store."""
+        delay, deadline = 0.05, time.monotonic() + BUSY_WAIT_S
+        while True:
+            try:
+                return write()
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{self.path}: still locked by another process after {BUSY_WAIT_S:g} s "
+                                     f"while {what}; re-run the same command to resume") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _full(self) -> DiskFullError:
+        return DiskFullError(f"{self.path}: the disk holding the store is full; nothing measured so far is lost: "
+                             f"free space and re-run the same command to resume")
 
     def _upgrade(self, version: int) -> None:
         """v1 -> v2: the MCU and hygiene columns; v2 -> v3: the timing column (which method timed a row;
@@ -113,11 +150,20 @@ class Store:
             row = (device, unit, spec.key, *(getattr(spec, f) for f in FIELD_NAMES), *common,
                    m.info.get("peak_sram_bytes"), m.info.get("flash_bytes"),
                    None if m.info.get("throttled") is None else int(bool(m.info["throttled"])), info)
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        self._write(f"writing the measurement of {spec.key}", lambda: self.db.execute(sql, row))
+
+    def _write(self, what: str, statement: Callable[[], Any]) -> None:
+        """One write transaction, retried while other campaigns write; a full disk is a DiskFullError."""
+        def once() -> None:
+            with self.db:  # BEGIN ... COMMIT (ROLLBACK on error: nothing half-written)
+                statement()
         try:
-            with self.db:  # BEGIN ... COMMIT
-                self.db.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", row)
+            self._retry_busy(what, once)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot write measurement of {spec.key}: {exc}") from None
+            if _disk_full(exc):
+                raise self._full() from None
+            raise StoreError(f"{self.path}: {what}: {exc}") from None
 
     def done_keys(self, device: str, threads: int, timing: str | None = None) -> set[str]:
         """Block, kernel and network keys already measured successfully on (device, threads); with `timing`
@@ -189,11 +235,10 @@ class Store:
                         timing: str) -> None:
         """Record the measured fixed parts (stem, head, strided skips) of one space setting, at once."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        with self.db:
-            self.db.executemany(
-                "INSERT INTO fixed_parts (device, threads, context, dtype, name, median_ms, timing, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(device, threads, context, dtype, name, ms, timing, now) for name, ms in parts.items()])
+        rows = [(device, threads, context, dtype, name, ms, timing, now) for name, ms in parts.items()]
+        self._write("writing the fixed parts", lambda: self.db.executemany(
+            "INSERT INTO fixed_parts (device, threads, context, dtype, name, median_ms, timing, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows))
 
     def fixed_parts(self, device: str, dtype: str) -> tuple[str | None, dict[str, float]]:
         """The newest recorded fixed parts of `device` in `dtype`: (their space setting, {name: ms})."""
@@ -207,10 +252,10 @@ class Store:
 
     def add_probe(self, device: str, threads: int, median_ms: float, ratio: float, label: str) -> None:
         """Record one reading of the spell guard's probe (profiler/spell_guard.py)."""
-        with self.db:
-            self.db.execute("INSERT INTO probes (device, threads, host, median_ms, ratio, label, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (device, threads, socket.gethostname(), median_ms,
-                                                             ratio, label, datetime.now(UTC).isoformat()))
+        row = (device, threads, socket.gethostname(), median_ms, ratio, label, datetime.now(UTC).isoformat())
+        self._write("writing a probe reading", lambda: self.db.execute(
+            "INSERT INTO probes (device, threads, host, median_ms, ratio, label, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", row))
 
     def fastest_probe_ms(self, device: str, threads: int) -> float | None:
         """The fastest probe reading on record for (device, threads) from this host: the guard's yardstick."""

@@ -7,6 +7,7 @@ the form of nn-Meter's MBConv tables shipped in ``data/``. Errors name the file 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
-from edgelat.core.paths import ensure_parent
+from edgelat.core.paths import write_output
 from edgelat.errors import BlockSpecError, DataError
 
 BLOCK_COLUMNS = ("input_hw", "cin", "cout", "expand", "kernel", "stride", "se", "act", "latency_ms")
@@ -68,16 +69,15 @@ def read_block_csv(path: str | Path) -> list[BlockRow]:
 
 def write_block_csv(rows: Iterable[dict[str, Any]], path: str | Path, extra_columns: tuple[str, ...] = ()) -> int:
     """Write dict rows holding at least BLOCK_COLUMNS (+ `dtype`); returns the row count."""
-    path = Path(path)
-    ensure_parent(path, "the exported table")
     columns = (*BLOCK_COLUMNS, "dtype", *extra_columns)
     n = 0
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-            n += 1
+    fh = io.StringIO(newline="")
+    writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+        n += 1
+    write_output(path, fh.getvalue(), "the exported table")
     return n
 
 
@@ -92,13 +92,12 @@ def write_network_csv(rows: list[dict[str, Any]], path: str | Path) -> int:
     if len(spaces) > 1:
         raise DataError(f"{path}: the store holds networks of several spaces ({', '.join(spaces)}); "
                         f"export one with --space")
-    path = Path(path)
-    ensure_parent(path, "the exported table")
     ops = [f"op{i}" for i in range(len(rows[0]["arch"]))] if rows else []
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=(*ops, "latency_ms", *NETWORK_EXTRAS), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            digits = {f"op{i}": int(ch, 36) for i, ch in enumerate(row["arch"])}
-            writer.writerow({**row, **digits, "latency_ms": row["median_ms"]})
+    fh = io.StringIO(newline="")
+    writer = csv.DictWriter(fh, fieldnames=(*ops, "latency_ms", *NETWORK_EXTRAS), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        digits = {f"op{i}": int(ch, 36) for i, ch in enumerate(row["arch"])}
+        writer.writerow({**row, **digits, "latency_ms": row["median_ms"]})
+    write_output(path, fh.getvalue(), "the exported table")
     return len(rows)

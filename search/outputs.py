@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelat.core.paths import ensure_dir
+from edgelat.core.paths import write_output
 from edgelat.core.progress import Progress
 from edgelat.core.spaces import SearchSpace
 from edgelat.devices.catalog import Device
@@ -149,8 +149,7 @@ def write_outputs(run: SearchRun, doc: dict[str, Any], files: dict[str, str], st
             files[f"{kind}_sidecar"] = str(side)
     doc["files"] = {**files, "arch": str(out / "arch.json")}
     doc["wall_s"] = time.perf_counter() - start
-    ensure_dir(out, "the search's outputs")
-    (out / "arch.json").write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    write_output(out / "arch.json", json.dumps(doc, indent=2, default=_json_default) + "\n", "the search's result")
     if doc.get("memory", {}).get("not_fit"):
         raise DoesNotFitError(f"{doc['memory']['not_fit']} (TFLM's exact figures; the search's estimate was "
                               f"{doc['memory']['peak_sram_bytes']} B SRAM, {doc['memory']['flash_bytes']} B flash)")
