@@ -49,6 +49,10 @@ def to_document(model: LatencyPredictor, metadata: dict[str, Any] | None = None)
 def from_document(doc: dict[str, Any], where: str = "model") -> LatencyPredictor:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PredictorError(f"{where}: not an edgelat predictor file (no \"format\": \"{FORMAT}\")")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise PredictorError(f"{where}: written in predictor format v{version}, and this edgelat reads up to "
+                             f"v{FORMAT_VERSION}: upgrade edgelat, or refit the model with this one")
     schema = doc.get("schema", {})
     if schema.get("hash") != schema_hash():
         raise PredictorError(

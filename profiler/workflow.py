@@ -3,23 +3,30 @@ every unit of a device farm), optionally measure the space's fixed parts, and su
 
 from __future__ import annotations
 
+import threading
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.footprint import typical_streamed_bytes
 from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
-from edgelat.core.spaces import get_space
+from edgelat.core.spaces import SearchSpace, get_space
 from edgelat.devices.catalog import Device, get_device
-from edgelat.errors import DeviceFileError, OptionError
+from edgelat.errors import DataError, DeviceFileError, OptionError, SearchError
 from edgelat.profiler.options import DTYPE_CHOICES, ProfileOptions, check_options
 from edgelat.profiler.timing import BlockTiming
 
 if TYPE_CHECKING:
     from edgelat.profiler.spell_guard import SpellGuard
+
+SLOW_START_NOTE_S = 3.0  # a device start slower than this gets a progress note
+
 
 @dataclass
 class ProfileResult:
@@ -102,7 +109,7 @@ def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSp
     if opts.networks or opts.archs:
         space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
         if opts.archs:
-            archs = [space.decode(a if ":" in a else f"{space.name}:{a}") for a in opts.archs]
+            archs = [_decode(space, a, opts.from_suggestions) for a in opts.archs]
             return [NetworkSpec.of(space, a, d) for d in dtypes for a in archs]
         return sampling.random_networks(space, opts.networks, opts.seed, dtypes)
     if opts.sample == "space":
@@ -133,11 +140,14 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
     guard = (SpellGuard(probe_path(cache), Path(opts.probe_history or store_path), device.name,
                         tolerance=opts.spell_guard, max_wait_s=opts.spell_wait_s, progress=progress)
              if opts.spell_guard else None)  # its probe is converted once per conversion cache
-    with Store(store_path) as store:
+    with ExitStack() as stack:
+        # The device first: one that cannot be reached leaves no new store behind.
+        backend = None if opts.cluster else stack.enter_context(_open_local_backend(opts, device, progress))
+        store = stack.enter_context(Store(store_path))
         if opts.cluster:
             r, extra = _farm(opts, device, specs, store, cache, progress, timing.cold)
         else:
-            r, extra = _local(opts, device, specs, store, cache, progress, timing, guard), {}
+            r, extra = _local(opts, device, specs, store, backend, cache, progress, timing, guard), {}
         wanted = {s.key for s in specs}
         whole, kernels = bool(opts.networks or opts.archs), measures_kernels(opts)
         key = "net_key" if whole else "kernel_key" if kernels else "block_key"
@@ -154,18 +164,33 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
     return ProfileResult(device, summary, rows, list(r.failures))
 
 
-def _local(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, timing: BlockTiming,
-           guard: SpellGuard | None = None):
+@contextmanager
+def _open_local_backend(opts: ProfileOptions, device: Device, progress: Progress):
+    """The device's backend, opened; a start that takes more than a few seconds (a busy board) says so."""
     from edgelat.devices.backends import open_backend
+
+    backend_options = {"op_profiling": True} if opts.op_profiling else {}
+    note = threading.Timer(SLOW_START_NOTE_S, progress.note, args=(
+        f"{device.name}: connecting and starting the timing runner (allowed up to {device.startup_timeout_s:g} s: "
+        f"'startup_timeout_s')",))
+    note.daemon = True
+    note.start()
+    try:
+        backend = open_backend(device, opts.threads, **backend_options).__enter__()
+    finally:
+        note.cancel()
+    try:
+        yield backend
+    finally:
+        backend.__exit__(None, None, None)
+
+
+def _local(opts: ProfileOptions, device: Device, specs, store, backend, cache, progress: Progress,
+           timing: BlockTiming, guard: SpellGuard | None = None):
     from edgelat.profiler.campaign import run_campaign
     from edgelat.profiler.conversion_pool import ConversionPool
 
-    backend_options = {"op_profiling": True} if opts.op_profiling else {}
-    if device.transport in ("adb", "ssh") and device.runtime == "litert":  # boards: can take many seconds when busy
-        progress.note(f"{device.name}: connecting and starting the timing runner "
-                      f"(allowed up to {device.startup_timeout_s:g} s: 'startup_timeout_s')")
-    with open_backend(device, opts.threads, **backend_options) as backend, \
-            ConversionPool(cache, opts.workers) as pool:
+    with ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
                             min_time_ms=opts.min_time_ms, progress=progress, timing=timing, passes=passes(opts),
                             pass_gap_s=opts.pass_gap_s, guard=guard)
@@ -206,3 +231,11 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
             store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
                                   timing.method)
     return out
+
+
+def _decode(space: SearchSpace, arch: str, suggestions: str | None) -> np.ndarray:
+    """One --arch (or --from-suggestions line) of `space`; an error names the suggestions file, if any."""
+    try:
+        return space.decode(arch if ":" in arch else f"{space.name}:{arch}")
+    except SearchError as exc:
+        raise DataError(f"{suggestions}: {exc}" if suggestions else f"--arch: {exc}") from None

@@ -48,6 +48,26 @@ def read_accuracy_table(path: str | Path, space: SearchSpace) -> dict[bytes, flo
     return table
 
 
+MAX_ENUMERATED = 1_000_000  # spaces up to this many encodings are checked network by network
+
+
+def check_coverage(path: Path, table: dict[bytes, float], space: SearchSpace) -> None:
+    """A search may visit any network of the space, so the table must hold every distinct one: checked
+    before the search starts, not when it first meets a missing network."""
+    counts = space.choice_counts
+    total = int(np.prod(counts.astype(float)))
+    if total > MAX_ENUMERATED:
+        raise DataError(f"{path}: an accuracy table must cover the whole space, and {space.name} has "
+                        f"{total:.3g} encodings ({len(table)} in the table)")
+    every = np.stack(np.meshgrid(*[np.arange(c) for c in counts], indexing="ij"), -1).reshape(-1, len(counts))
+    keys = {k.tobytes() for k in space.canonical(every).astype(np.int8)}
+    missing = keys - table.keys()
+    if missing:
+        example = space.encode(np.frombuffer(next(iter(missing)), np.int8))
+        raise DataError(f"{path}: no accuracy for {len(missing)} of the {len(keys)} distinct networks of "
+                        f"{space.name} (e.g. {example})")
+
+
 class TableSignal(AccuracySignal):
     """The measured accuracy of each architecture, looked up (equivalent encodings share one row)."""
 
@@ -61,6 +81,7 @@ class TableSignal(AccuracySignal):
         self.space = space
         self.path = Path(path) if path else default_table(space)
         self.table = read_accuracy_table(self.path, space)
+        check_coverage(self.path, self.table, space)
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         keys = self.space.canonical(archs).astype(np.int8)

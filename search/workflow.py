@@ -31,6 +31,7 @@ from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.mcu import McuPredictor
 from edgelat.profiler.cache import default_cache_dir
+from edgelat.search.accuracy_table import TableSignal
 from edgelat.search.data import load_dataset
 from edgelat.search.final_eval import evaluate_final, final_kind
 from edgelat.search.journal import JOURNAL_NAME, ScoreJournal, fingerprint
@@ -63,16 +64,18 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     rep = progress or NullProgress()
     start = time.perf_counter()
     device = _checked_device(opts)
-    ensure_dir(opts.out, "the search's outputs")  # before the search, not after it
+    budget = Budget(opts.target_ms, opts.budget)
     data = load_dataset(opts.data, opts.train_resolution, opts.seed, opts.train_images)
-    rep.note(f"data: {data.summary()}")
-    journal = ScoreJournal(Path(opts.out) / JOURNAL_NAME, fingerprint(asdict(opts), data.num_classes))
-    if journal.scores:
-        rep.note(f"resuming: {len(journal.scores)} networks already scored in {journal.path}")
     lat_space = get_space(opts.space, opts.resolution, opts.width, num_classes=data.num_classes)
     acc_space = get_space(opts.space, opts.train_resolution, opts.width, num_classes=data.num_classes)
     latency = latency_side(opts, device, lat_space)
-    budget = Budget(opts.target_ms, opts.budget)
+    if opts.accuracy == "table":  # read now: a table that cannot serve fails before anything is written
+        TableSignal(acc_space, opts.accuracy_table)
+    ensure_dir(opts.out, "the search's outputs")  # before the search, not after it
+    journal = ScoreJournal(Path(opts.out) / JOURNAL_NAME, fingerprint(asdict(opts), data.num_classes))
+    rep.note(f"data: {data.summary()}")  # every input checked: from here on, progress
+    if journal.scores:
+        rep.note(f"resuming: {len(journal.scores)} networks already scored in {journal.path}")
     signal_type, strategy_type = SIGNAL_FACTORIES[opts.accuracy], STRATEGIES[opts.strategy]
     need_supernet = signal_type.needs_supernet or strategy_type.needs_supernet or opts.final_eval == "supernet"
     net = supernet_for(acc_space, data, opts.supernet_epochs, opts.seed, rep) if need_supernet else None

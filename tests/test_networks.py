@@ -76,9 +76,11 @@ def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_p
         best = s.rows(networks=True, estimate="min")
         assert [r["median_ms"] for r in best] == [min(r["median_ms"] for r in s.rows(networks=True, latest=False)
                                                       if r["net_key"] == b["net_key"]) for b in best]
-    # passes start >= --pass-gap-s apart, also for the first network (converted first)
+    # passes start >= --pass-gap-s apart, also for the first network (converted first). A row is stamped when its
+    # measurement ends, and a busy machine can stretch one measurement by a second: without the gap they would be
+    # a fraction of a second apart.
     stamps = [datetime.fromisoformat(t) for (t,) in query(
         store, "SELECT created_at FROM networks WHERE net_key LIKE '%00000000%' ORDER BY id")]
-    assert all((b - a).total_seconds() >= 3.9 for a, b in itertools.pairwise(stamps)), stamps
+    assert all((b - a).total_seconds() >= 3.0 for a, b in itertools.pairwise(stamps)), stamps
     bad = run_cli(*base, "--arch", "0000000")
     assert bad.returncode == 2 and "0000000" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
