@@ -63,7 +63,7 @@ class Store:
         ensure_parent(self.path, "the store")
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._retry_busy("opening", self._prepare)
+            self._retry_busy("cannot open the store", self._prepare)
         except sqlite3.DatabaseError as exc:
             if _disk_full(exc):
                 raise self._full() from None
@@ -94,8 +94,8 @@ class Store:
                 if not _locked(exc):
                     raise
                 if time.monotonic() > deadline:
-                    raise StoreError(f"{self.path}: still locked by another process after {BUSY_WAIT_S:g} s "
-                                     f"while {what}; re-run the same command to resume") from None
+                    raise StoreError(f"{self.path}: {what}: still locked by another process after "
+                                     f"{BUSY_WAIT_S:g} s; re-run the same command to resume") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
@@ -151,7 +151,7 @@ class Store:
                    m.info.get("peak_sram_bytes"), m.info.get("flash_bytes"),
                    None if m.info.get("throttled") is None else int(bool(m.info["throttled"])), info)
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-        self._write(f"writing the measurement of {spec.key}", lambda: self.db.execute(sql, row))
+        self._write(f"cannot write the measurement of {spec.key}", lambda: self.db.execute(sql, row))
 
     def _write(self, what: str, statement: Callable[[], Any]) -> None:
         """One write transaction, retried while other campaigns write; a full disk is a DiskFullError."""
@@ -236,7 +236,7 @@ class Store:
         """Record the measured fixed parts (stem, head, strided skips) of one space setting, at once."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         rows = [(device, threads, context, dtype, name, ms, timing, now) for name, ms in parts.items()]
-        self._write("writing the fixed parts", lambda: self.db.executemany(
+        self._write("cannot write the fixed parts", lambda: self.db.executemany(
             "INSERT INTO fixed_parts (device, threads, context, dtype, name, median_ms, timing, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows))
 
@@ -253,7 +253,7 @@ class Store:
     def add_probe(self, device: str, threads: int, median_ms: float, ratio: float, label: str) -> None:
         """Record one reading of the spell guard's probe (profiler/spell_guard.py)."""
         row = (device, threads, socket.gethostname(), median_ms, ratio, label, datetime.now(UTC).isoformat())
-        self._write("writing a probe reading", lambda: self.db.execute(
+        self._write("cannot write a probe reading", lambda: self.db.execute(
             "INSERT INTO probes (device, threads, host, median_ms, ratio, label, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", row))
 

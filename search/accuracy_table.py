@@ -81,7 +81,6 @@ class TableSignal(AccuracySignal):
         self.space = space
         self.path = Path(path) if path else default_table(space)
         self.table = read_accuracy_table(self.path, space)
-        check_coverage(self.path, self.table, space)
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         keys = self.space.canonical(archs).astype(np.int8)

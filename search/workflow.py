@@ -31,7 +31,7 @@ from edgelat.predictors import persistence
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.mcu import McuPredictor
 from edgelat.profiler.cache import default_cache_dir
-from edgelat.search.accuracy_table import TableSignal
+from edgelat.search.accuracy_table import TableSignal, check_coverage
 from edgelat.search.data import load_dataset
 from edgelat.search.final_eval import evaluate_final, final_kind
 from edgelat.search.journal import JOURNAL_NAME, ScoreJournal, fingerprint
@@ -70,7 +70,8 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     acc_space = get_space(opts.space, opts.train_resolution, opts.width, num_classes=data.num_classes)
     latency = latency_side(opts, device, lat_space)
     if opts.accuracy == "table":  # read now: a table that cannot serve fails before anything is written
-        TableSignal(acc_space, opts.accuracy_table)
+        table = TableSignal(acc_space, opts.accuracy_table)
+        check_coverage(table.path, table.table, acc_space)
     ensure_dir(opts.out, "the search's outputs")  # before the search, not after it
     journal = ScoreJournal(Path(opts.out) / JOURNAL_NAME, fingerprint(asdict(opts), data.num_classes))
     rep.note(f"data: {data.summary()}")  # every input checked: from here on, progress
