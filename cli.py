@@ -417,10 +417,11 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 @click.option("--space", help="The data is a whole-network table of this layer-wise space (op0..opN columns).")
 @click.option("--target", default="latency_ms", show_default=True, help="Latency column of a network table.")
 @click.option("--source", type=click.Path(), help="Source-device model for --predictor transfer.")
-@click.option("--prior", multiple=True, help="Network tables: one of 'none', 'flops', 'params', a layer-wise "
-              "MODEL.json of another device or a block MODEL.json of this one (a block table calibrated by a few "
-              "whole networks) forces that prior; by default (or 'auto', or several) fit chooses by CV among none, "
-              "flops, params and every model given.")
+@click.option("--prior", multiple=True, help="Network tables: one of 'none', 'flops', 'params', 'physics' (a "
+              "non-negative mix of kernel launches, MACs, weight and activation bytes), a layer-wise MODEL.json of "
+              "another device or a block MODEL.json of this one (a block table calibrated by a few whole networks) "
+              "forces that prior; by default (or 'auto', or several) fit chooses by CV among none, flops, params, "
+              "physics, every model given and physics stacked with them.")
 @click.option("--resolution", type=int, help="Network tables: the networks' input size [default: the space's].")
 @click.option("--dtype", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
               help="Network tables with a block-model prior: which blocks it prices.")

@@ -91,13 +91,10 @@ class Layer:
         return f"{SKIP_PART_PREFIX}i{self.input_hw}-c{self.cin}-o{self.cout}-s{self.stride}"
 
     def macs(self, choice: Choice) -> float:
-        """Multiply-accumulates of this layer with `choice`."""
-        hw, ho = self.input_hw, self.output_hw
-        if choice.skip:
-            return 0.0 if self.identity_skip else float(ho * ho * self.cin * self.cout)
-        mid = self.cin * choice.expand
-        expand = hw * hw * self.cin * mid / choice.groups if (choice.expand > 1 or self.expand_conv_always) else 0
-        return float(expand + ho * ho * mid * choice.kernel**2 + ho * ho * mid * self.cout / choice.groups)
+        """Multiply-accumulates of this layer with `choice` (its kernels': `core.op_breakdown`)."""
+        from edgelat.core.op_breakdown import layer_ops  # the breakdown reads Layer: a cycle kept inside
+
+        return float(sum(op.macs for op in layer_ops(self, choice)))
 
     def params(self, choice: Choice) -> float:
         if choice.skip:

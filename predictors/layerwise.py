@@ -31,9 +31,12 @@ MIN_FOR_CORRECTIONS = 50
 def prior_costs(space: SearchSpace, prior: str | LatencyPredictor | None, dtype: str = "fp32"
                 ) -> np.ndarray | None:
     """[layer, choice] prior costs: 'flops' or 'params' (in millions), a fitted layer-wise model, or a
-    block predictor (its ms per block: a block table calibrated by a few whole networks)."""
+    block predictor (its ms per block: a block table calibrated by a few whole networks). The
+    'physics' prior is fitted to the networks themselves (`LayerwisePredictor._stack`)."""
     if prior is None:
         return None
+    if prior == "physics":
+        raise PredictorError("the 'physics' prior is a stack fitted to measured networks, not a fixed table")
     if prior == "flops":
         return space.choice_matrix(lambda layer, c: layer.macs(c)) / 1e6
     if prior == "params":
@@ -66,8 +69,9 @@ class LayerwisePredictor(LatencyPredictor):
 
     def __init__(self, space: str = "fbnet", prior: str | LatencyPredictor | None = None, alpha: float | None = None,
                  robust: bool = True, resolution: int | None = None, width: float = 1.0, dtype: str = "fp32",
-                 corrections: bool = True):
+                 corrections: bool = True, basis_models: list[LatencyPredictor] | None = None):
         self.space = space
+        self.basis_models = basis_models  # other devices' models stacked with the 'physics' terms
         self.corrections = corrections  # False: the prior kept as it ranks, only scaled (and shifted)
         self.dtype = dtype  # of the blocks a block-predictor prior prices
         self.prior = prior
@@ -101,8 +105,8 @@ class LayerwisePredictor(LatencyPredictor):
             raise PredictorError(f"{len(archs)} architectures but {len(y)} latencies")
         c = space.max_choices
         valid = ~np.isnan(space.choice_matrix(lambda layer, ch: 0.0))
-        P = prior_costs(space, self.prior, self.dtype)
-        const = prior_constant_ms(self.prior)
+        P = self._stack(space, archs, y) if self.prior == "physics" else prior_costs(space, self.prior, self.dtype)
+        const = 0.0 if self.prior == "physics" else prior_constant_ms(self.prior)
         onehot = self._onehot(archs, c)
         # A block model's sum is off by a factor (cache effects) more than by a constant: below
         # MIN_FOR_CORRECTIONS networks the calibration is that factor alone, which cannot chase
@@ -120,16 +124,24 @@ class LayerwisePredictor(LatencyPredictor):
         for _ in range(6 if self.robust else 1):
             Bx = B
             d, coef_b = solve(Bx, onehot, y, w)
-            self.prior_dropped_ = P is not None and coef_b[0] < 0
-            if self.prior_dropped_:  # a negative scale would invert the prior's ranking: scale 0 instead
-                Bx = np.ones((len(y), 1))
-                d, coef_b = solve(Bx, onehot, y, w)
+            if P is not None and coef_b[0] <= 0:
+                break  # a negative scale would invert the prior's ranking: kept as it ranks, below
             pred = Bx @ coef_b + onehot @ d
             rel = (y - pred) / np.maximum(pred, 1e-9)
             scale = 1.4826 * np.median(np.abs(rel - np.median(rel))) + 1e-12
             huber = np.minimum(1.0, 1.345 * scale / np.maximum(np.abs(rel), 1e-12))
             w = huber / y**2
-        with_prior = P is not None and not self.prior_dropped_
+        # A prior whose fitted scale collapses keeps its ranking, only scaled (the geometric mean of
+        # measured / prior): the user asked for it, and a constant would rank nothing.
+        self.scaled_only_ = P is not None and coef_b[0] <= 0
+        self.prior_dropped_ = False
+        if self.scaled_only_:
+            sums = B[:, 0]
+            ok = sums > 0
+            coef_b = np.array([float(np.exp(np.mean(np.log(y[ok] / sums[ok])))) if ok.any() else 0.0, 0.0])
+            d = np.zeros_like(d)
+            block_few = True  # no intercept
+        with_prior = P is not None
         scale = float(coef_b[0]) if with_prior else 0.0
         with_intercept = not with_prior or not block_few
         self.scale_ = scale
@@ -140,6 +152,19 @@ class LayerwisePredictor(LatencyPredictor):
         self.costs_ = np.where(valid, costs, np.nan)
         self.n_train_ = len(y)
         return self
+
+    def _stack(self, space: SearchSpace, archs: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The 'physics' prior: a non-negative mix of the physical cost terms (and of `basis_models`),
+        fitted to these networks (predictors/basis.py)."""
+        from edgelat.predictors.basis import fit_stack, network_sums, physical_tables, stacked_costs
+
+        named = physical_tables(space, self.dtype)
+        for i, model in enumerate(self.basis_models or []):
+            named[f"model{i}"] = prior_costs(space, model, self.dtype)
+        tables = list(named.values())
+        coef, _ = fit_stack(network_sums(tables, archs), y)
+        self.stack_ = {name: float(c) for name, c in zip(named, coef, strict=True)}
+        return stacked_costs(tables, coef)
 
     def _factor(self, B: np.ndarray, onehot: np.ndarray, y: np.ndarray, w: np.ndarray):
         """Weighted least squares on B alone (no corrections: they stay zero)."""

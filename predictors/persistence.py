@@ -36,6 +36,8 @@ def to_document(model: LatencyPredictor, metadata: dict[str, Any] | None = None)
     model._check_fitted()
     params = {}
     for name, value in model.get_params(deep=False).items():
+        if isinstance(value, list) and value and all(isinstance(v, LatencyPredictor) for v in value):
+            value = [to_document(v) for v in value]
         params[name] = to_document(value) if isinstance(value, LatencyPredictor) else value
     if isinstance(params.get("features"), tuple):
         params["features"] = list(params["features"])
@@ -66,6 +68,8 @@ def from_document(doc: dict[str, Any], where: str = "model") -> LatencyPredictor
     params = {}
     for name, value in doc.get("params", {}).items():
         nested = isinstance(value, dict) and "format" in value
+        if isinstance(value, list) and value and all(isinstance(v, dict) and "format" in v for v in value):
+            value = [from_document(v, f"{where}: {name}[{i}]") for i, v in enumerate(value)]
         params[name] = from_document(value, f"{where}: {name}") if nested else value
     try:
         return registry[kind].from_state(params, doc["state"])

@@ -31,7 +31,7 @@ KINDS = (*BLOCK_KINDS, "kernels")  # kernels: one predictor per kernel type, fit
 def _prior(prior: str | LatencyPredictor | None) -> str | LatencyPredictor | None:
     if prior is None or prior == "none":
         return None
-    if isinstance(prior, LatencyPredictor) or prior in ("flops", "params"):
+    if isinstance(prior, LatencyPredictor) or prior in ("flops", "params", "physics"):
         return prior
     return persistence.load(prior)
 
@@ -47,13 +47,14 @@ def prior_candidates(priors: list[str]) -> dict[str, str | LatencyPredictor | No
 
 def make_predictor(kind: str, space: str | None, source: str | None = None,
                    prior: str | LatencyPredictor | None = None, resolution: int | None = None,
-                   dtype: str = "fp32", corrections: bool = True) -> LatencyPredictor:
+                   dtype: str = "fp32", corrections: bool = True,
+                   basis_models: tuple[LatencyPredictor, ...] = ()) -> LatencyPredictor:
     if space is not None:
         if kind not in ("lut", "linear"):
             raise OptionError(f"--predictor {kind}: whole-network tables (--space) take 'lut' (a learned "
                                "per-layer table; 'linear' is the same model)")
         return LayerwisePredictor(space=space, prior=_prior(prior), resolution=resolution, dtype=dtype,
-                                  corrections=corrections)
+                                  corrections=corrections, basis_models=list(basis_models) or None)
     if prior is not None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
     if kind == "lut":
@@ -107,7 +108,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
         notes.append(choice.note)
         chosen = choice.chosen
         make = lambda: make_predictor(kind, space, None, chosen.prior, resolution, dtype,  # noqa: E731
-                                      chosen.corrections)
+                                      chosen.corrections, chosen.basis_models)
     else:
         make = lambda: make_predictor(kind, space, source, priors[0] if priors else None,  # noqa: E731
                                       resolution, dtype)
@@ -117,9 +118,9 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
     if calibrate is not None:
         notes.extend(calibrate_from_table(model, calibrate))
-    if getattr(model, "prior_dropped_", False):
-        notes.append("the prior's fitted scale came out negative (it would invert the ranking): scale 0, "
-                     "the prior unused")
+    if getattr(model, "scaled_only_", False):
+        notes.append("the prior's fitted scale came out negative on these networks (it would invert the "
+                     "ranking): the prior is kept as it ranks, only scaled")
     meta = {"data": str(data), "target": target, "space": space, **provenance, "training_size": int(len(y)),
             "cv": cv_metrics, "notes": notes, "train": metrics.report(y, model.predict(X))}
     if choice is not None:
