@@ -1,0 +1,125 @@
+"""A device never seen, ranked from k measured networks: `fit`'s default against the old default, FLOPs
+alone and the additive ceiling, leaving one device of a whole-network table out at a time.
+
+For each device column of the table (default: HW-NAS-Bench's FBNet latencies shipped in data/), the
+other columns stand for the devices a user already has: each becomes a per-layer model fitted on all
+its rows, given to `fit` as a prior. k random networks of the held-out device are "measured"; the rest
+are the test. Prints, per device, the mean and worst Spearman and ±10% share over the draws, the
+stacks CV chose, and draws a picture of Spearman against k. `--smoke`: 1 draw at k=10 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from edgelat.core.spaces import get_space
+from edgelat.predictors import metrics
+from edgelat.predictors.datasets import load_networks
+from edgelat.predictors.layerwise import LayerwisePredictor
+from edgelat.predictors.selection import candidates, choose
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+OLD_DEFAULT = ("none", "flops", "params")
+
+
+def fit_default(space, archs, y, priors: dict, names: tuple[str, ...] | None = None) -> tuple[LayerwisePredictor, str]:
+    """What `fit --space` does by default: the prior chosen by CV among the candidates, then fitted."""
+    allowed = {k: v for k, v in priors.items() if names is None or k in names}
+    make = lambda c: LayerwisePredictor(space=space.name, prior=c.prior, corrections=c.corrections,  # noqa: E731
+                                        basis_models=list(c.basis_models) or None)
+    choice = choose(make, candidates(allowed), archs, y)
+    return make(choice.chosen).fit(archs, y), choice.chosen.label
+
+
+def run_device(space, nets, held: str, ks: list[int], draws: int) -> dict:
+    others = {name: LayerwisePredictor(space=space.name).fit(n.archs, n.y) for name, n in nets.items() if name != held}
+    priors = {"none": None, "flops": "flops", "params": "params", "physics": "physics", **others}
+    data = nets[held]
+    ceiling = LayerwisePredictor(space=space.name, alpha=1e-3).fit(data.archs, data.y)
+    out = {"ceiling": metrics.report(data.y, ceiling.predict(data.archs))["spearman"], "k": {}}
+    for k in ks:
+        rows = collections.defaultdict(list)
+        for draw in range(draws):
+            idx = np.random.default_rng(1000 * k + draw).permutation(len(data.y))
+            train, test = idx[:k], idx[k:]
+            flops = LayerwisePredictor(space=space.name, prior="flops", corrections=False)
+            new, label = fit_default(space, data.archs[train], data.y[train], priors)
+            old, _ = fit_default(space, data.archs[train], data.y[train], priors, OLD_DEFAULT)
+            for name, model in (("default", new), ("old default", old),
+                                ("flops", flops.fit(data.archs[train], data.y[train]))):
+                r = metrics.report(data.y[test], model.predict(data.archs[test]))
+                rows[name].append((r["spearman"], r["acc10"]))
+            rows["chosen"].append(label)
+        out["k"][k] = rows
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", default=str(DATA / "fbnet_5000_networks.csv"))
+    ap.add_argument("--space", default="fbnet")
+    ap.add_argument("--draws", type=int, default=5)
+    ap.add_argument("--ks", default="5,10,20,50")
+    ap.add_argument("--plot", default="runs/any_device.png")
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args()
+    ks = [10] if args.smoke else [int(k) for k in args.ks.split(",")]
+    draws = 1 if args.smoke else args.draws
+    space = get_space(args.space)
+    columns = [c for c in pd.read_csv(args.table, nrows=1).columns if c.endswith("_ms")]
+    nets = {c: load_networks(args.table, space, c) for c in columns}
+    results = {}
+    for held in columns:
+        print(f"{held}: held out ...", file=sys.stderr)
+        results[held] = run_device(space, nets, held, ks, draws)
+    report(results, ks, draws)
+    if not args.smoke:
+        plot(results, ks, Path(args.plot))
+
+
+def report(results: dict, ks: list[int], draws: int) -> None:
+    k = 10 if 10 in ks else ks[0]
+    print(f"k = {k} measured networks, {draws} draws; Spearman mean (worst), ±10% mean")
+    print(f"{'device':22} {'ceiling':>8} {'default':>16} {'old default':>16} {'FLOPs alone':>16}  chosen")
+    means = collections.defaultdict(list)
+    for held, r in results.items():
+        cells = []
+        for name in ("default", "old default", "flops"):
+            sp = np.array([s for s, _ in r["k"][k][name]])
+            acc = np.mean([a for _, a in r["k"][k][name]])
+            means[name].append(sp.mean())
+            cells.append(f"{sp.mean():.3f} ({sp.min():.2f}) {acc:4.0%}")
+        chosen = ", ".join(f"{n}×{c}" for c, n in collections.Counter(r["k"][k]["chosen"]).most_common())
+        print(f"{held:22} {r['ceiling']:8.3f} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16}  {chosen}")
+    print("mean Spearman: " + ", ".join(f"{n} {np.mean(v):.3f}" for n, v in means.items()))
+
+
+def plot(results: dict, ks: list[int], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for held, r in results.items():
+        means = [np.mean([s for s, _ in r["k"][k]["default"]]) for k in ks]
+        ax.plot(ks, means, marker="o", label=held.removesuffix("_ms"))
+    ax.set(xscale="log", xlabel="measured networks k", ylabel="Spearman on the rest", ylim=(0, 1),
+           title="A device never seen: fit's default, each device held out")
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.grid(alpha=0.3)
+    ax.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"picture: {path}")
+
+
+if __name__ == "__main__":
+    main()
