@@ -534,28 +534,42 @@ def predict(model_path, block, arch, space, tflite, allow_unpriced, blocks_path,
 
 
 @cli.command()
-@click.option("--predictor", "model_path", required=True, type=click.Path(), help="A whole-network model JSON.")
-@click.option("--space", help="Check that the model is of this space.")
+@click.option("--predictor", "model_path", type=click.Path(), help="A whole-network model JSON.")
+@click.option("--new-device", is_flag=True, help="No model yet: the networks that best pin down a device never "
+              "seen (its kernel launches, MACs, weight and activation bytes); needs --space.")
+@click.option("--space", help="Check that the model is of this space (with --new-device: the space).")
 @click.option("--n", "count", default=20, show_default=True, help="How many networks to suggest.")
 @click.option("--pool", default=2000, show_default=True, help="Random networks of the space to choose from.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(),
               help="Write the encodings, one per line (for profile --from-suggestions).")
 @click.option("--json", "as_json", is_flag=True)
-def suggest(model_path, space, count, pool, seed, output, as_json) -> None:
-    """Whole networks to measure next: those made of the layer choices measured least so far."""
+def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -> None:
+    """Whole networks to measure next: those made of the layer choices measured least so far, or with
+    --new-device the first ones to measure on a device never seen."""
     from edgelat.core.paths import write_output
     from edgelat.predictors import workflow
 
-    result = workflow.suggest(model_path, count, pool, space, seed)
+    if new_device == bool(model_path):
+        raise OptionError("suggest: give --predictor MODEL.json, or --new-device --space S (not both)")
+    if new_device:
+        result = workflow.suggest_new_device(space, count, pool, seed)
+    else:
+        result = workflow.suggest(model_path, count, pool, space, seed)
     if output:
         write_output(output, "".join(s["arch"] + "\n" for s in result["suggestions"]), "the suggestions")
 
     def human(r):
-        table = Table("arch", "predicted ms", "uncertainty", title=f"{len(r['suggestions'])} networks to measure "
-                      f"next (model trained on {r['trained_on']}, pool of {r['pool']})")
-        for s in r["suggestions"]:
-            table.add_row(s["arch"], f"{s['predicted_ms']:.3f}", f"{s['uncertainty']:.3f}")
+        if new_device:
+            table = Table("arch", "launches", "MMACs", title=f"{len(r['suggestions'])} networks to measure first on a "
+                          f"new device (pool of {r['pool']})")
+            for s in r["suggestions"]:
+                table.add_row(s["arch"], f"{s['launches']:.0f}", f"{s['macs'] / 1e6:.1f}")
+        else:
+            table = Table("arch", "predicted ms", "uncertainty", title=f"{len(r['suggestions'])} networks to measure "
+                          f"next (model trained on {r['trained_on']}, pool of {r['pool']})")
+            for s in r["suggestions"]:
+                table.add_row(s["arch"], f"{s['predicted_ms']:.3f}", f"{s['uncertainty']:.3f}")
         out.print(table)
         if output:
             err.print(f"wrote {output}: measure them with `edgelat profile --from-suggestions {output} ...`")

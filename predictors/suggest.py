@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelat.core.spaces import SearchSpace
 from edgelat.errors import OptionError
 from edgelat.predictors.layerwise import LayerwisePredictor
 
@@ -55,3 +56,39 @@ def candidate_pool(model: LayerwisePredictor, size: int, exclude: np.ndarray, se
     seen = {tuple(a) for a in np.asarray(exclude)}
     pool = np.array([a for a in pool if tuple(a) not in seen])
     return pool[np.random.default_rng(seed).permutation(len(pool))[:size]]
+
+
+def for_new_device(space: SearchSpace, n: int, pool_size: int = 2000, seed: int = 0, dtype: str = "fp32"
+                   ) -> np.ndarray:
+    """`n` networks to measure first on a device never seen: those that best pin down the physical
+    basis (launches, MACs, weight and activation bytes), as HELP fixes its reference networks.
+    Greedy D-optimal design on the networks' standardised log term sums, from a pool trimmed to the
+    5th-95th percentile of every term (the extremes fit the basis but are networks no search keeps)."""
+    if n < 1 or n > pool_size:
+        raise OptionError(f"--n must be between 1 and the pool size ({pool_size}), got {n}")
+    pool = np.unique(space.random(pool_size * 2, seed=seed), axis=0)
+    pool = pool[np.random.default_rng(seed).permutation(len(pool))[:pool_size]]
+    return pool[pick_for_new_device(space, pool, n, dtype)]
+
+
+def pick_for_new_device(space: SearchSpace, pool: np.ndarray, n: int, dtype: str = "fp32") -> np.ndarray:
+    """Indices into `pool` of the `n` networks `for_new_device` would measure first."""
+    from edgelat.predictors.basis import network_sums, physical_tables
+
+    index = np.arange(len(pool))
+    terms = np.log1p(network_sums(list(physical_tables(space, dtype).values()), pool))
+    low, high = np.percentile(terms, 5, axis=0), np.percentile(terms, 95, axis=0)
+    inside = np.all((terms >= low) & (terms <= high), axis=1)
+    index, terms = index[inside], terms[inside]
+    spread = terms.std(axis=0)
+    design = np.column_stack([np.ones(len(index)), (terms - terms.mean(axis=0)) / np.where(spread > 0, spread, 1)])
+    info = 1e-3 * np.eye(design.shape[1])
+    picked: list[int] = []
+    for _ in range(min(n, len(index))):
+        inverse = np.linalg.inv(info)
+        gain = np.einsum("ij,jk,ik->i", design, inverse, design)  # det grows by (1 + x' M^-1 x)
+        gain[picked] = -np.inf
+        best = int(np.argmax(gain))
+        picked.append(best)
+        info += np.outer(design[best], design[best])
+    return index[picked]

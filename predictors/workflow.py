@@ -254,3 +254,19 @@ def suggest(model_path: str, n: int = 20, pool: int = 2000, space: str | None = 
             for i, p, s in zip(picked, pred, spread, strict=True)]
     return {"model": str(model_path), "space": model.space, "trained_on": int(len(nets.y)),
             "pool": int(len(candidates)), "suggestions": rows}
+
+
+def suggest_new_device(space: str | None, n: int = 10, pool: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """The first networks to measure on a device never seen (predictors/suggest.for_new_device)."""
+    from edgelat.predictors.basis import network_sums, physical_tables
+    from edgelat.predictors.suggest import for_new_device
+
+    if space is None:
+        raise OptionError("suggest --new-device: give --space (the space whose networks to measure)")
+    sp = get_space(space)
+    archs = for_new_device(sp, n, pool, seed)
+    terms = physical_tables(sp)
+    sums = network_sums(list(terms.values()), archs)
+    rows = [{"arch": sp.encode(a), **{t: float(v) for t, v in zip(terms, row, strict=True)}}
+            for a, row in zip(archs, sums, strict=True)]
+    return {"space": sp.name, "pool": pool, "suggestions": rows}

@@ -211,3 +211,19 @@ def test_the_physics_prior_is_a_non_negative_mix_fitted_on_ten_networks(nets):
     assert set(stacked.stack_) == {"launches", "macs", "weight_bytes", "act_bytes", "model0"}
     again = persistence.from_document(persistence.to_document(stacked))
     assert np.allclose(again.predict(pi.archs[test]), stacked.predict(pi.archs[test]))
+
+
+def test_suggest_new_device_lists_networks_that_spread_the_physical_terms(tmp_path):
+    out = tmp_path / "first.txt"
+    res = run_cli("suggest", "--new-device", "--space", "fbnet", "--n", "10", "-o", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["suggestions"]
+    space = get_space("fbnet")
+    archs = [space.decode(line) for line in out.read_text().split()]
+    assert len(rows) == 10 and len({tuple(a) for a in archs}) == 10
+    pool = space.random(2000, seed=0)
+    from edgelat.predictors.basis import network_sums, physical_tables
+
+    spread = lambda a: np.log(network_sums(list(physical_tables(space).values()), np.array(a))).std(axis=0)  # noqa: E731
+    assert np.all(spread(archs) > 0.5 * spread(pool))  # not ten look-alikes
+    assert run_cli("suggest", "--n", "3").returncode == 2
