@@ -72,7 +72,8 @@ def run_device(space, nets, held: str, ks: list[int], draws: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--table", default=str(DATA / "fbnet_5000_networks.csv"))
+    ap.add_argument("--table", action="append", help="a whole-network table (repeatable) [default: the shipped "
+                    "FBNet tables: HW-NAS-Bench's 4 devices, and this machine's regimes if shipped]")
     ap.add_argument("--space", default="fbnet")
     ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--ks", default="5,10,20,50")
@@ -82,8 +83,11 @@ def main() -> None:
     ks = [10] if args.smoke else [int(k) for k in args.ks.split(",")]
     draws = 1 if args.smoke else args.draws
     space = get_space(args.space)
-    columns = [c for c in pd.read_csv(args.table, nrows=1).columns if c.endswith("_ms")]
-    nets = {c: load_networks(args.table, space, c) for c in columns}
+    tables = args.table or [str(p) for p in (DATA / "fbnet_5000_networks.csv", DATA / "fbnet_host_devices.csv")
+                            if p.is_file()]
+    nets = {c: load_networks(t, space, c) for t in tables for c in pd.read_csv(t, nrows=1).columns
+            if c.endswith("_ms")}
+    columns = list(nets)
     results = {}
     for held in columns:
         print(f"{held}: held out ...", file=sys.stderr)

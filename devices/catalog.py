@@ -19,7 +19,7 @@ from edgelat.errors import DeviceFileError
 KINDS = ("phone", "edge-cpu", "dsp", "gpu", "mcu", "host")
 TRANSPORTS = ("local", "adb", "ssh", "sim")
 RUNTIMES = ("litert", "benchmark_model", "tflite-micro")
-DELEGATES = ("none", "xnnpack", "gpu", "nnapi", "hexagon")
+DELEGATES = ("none", "xnnpack", "builtin", "gpu", "nnapi", "hexagon")  # builtin: LiteRT's own kernels, no XNNPACK
 MEMORY_FIELDS = ("ram", "sram", "flash")
 
 
@@ -33,6 +33,7 @@ class Device:
     runtime: str
     delegate: str = "none"
     threads: int = 1
+    batch: int = 1  # LiteRT hosts and boards: inferences per invocation (a server's or a GPU's regime)
     cpu_mask: str | None = None  # hex affinity mask for taskset / sched_setaffinity, e.g. "0x8"
     workdir: str | None = None  # remote work directory (adb)
     description: str = ""
@@ -60,13 +61,19 @@ class Device:
         mask = int(self.cpu_mask, 16)
         return [i for i in range(mask.bit_length()) if mask >> i & 1]
 
+    @property
+    def litert_delegate(self) -> str:
+        """litert_timer's --delegate: 'none' (LiteRT's built-in kernels) for delegate 'builtin', else
+        'xnnpack', LiteRT's default CPU delegate."""
+        return "none" if self.delegate == "builtin" else "xnnpack"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "kind": (str,), "transport": (str,), "runtime": (str,), "delegate": (str,),
-    "threads": (int,), "cpu_mask": (str,), "workdir": (str,), "description": (str,), "soc": (str,),
+    "threads": (int,), "batch": (int,), "cpu_mask": (str,), "workdir": (str,), "description": (str,), "soc": (str,),
     "core": (str,), "clock_mhz": (int, float), "address": (str,), "serial": (str,),
     "benchmark_binary": (str,), "memory": (dict,), "hexagon_lib_path": (str,), "dsp_clock_mhz": (int, float),
     "python": (str,), "thermal_path": (str,), "thermal_limit_c": (int, float), "cooldown_s": (int, float),
@@ -101,10 +108,16 @@ def parse_device(data: dict[str, Any], path: Path | str) -> Device:
             raise _fail(path, key, f"must be > 0, got {data[key]}")
     if data.get("cooldown_s", 0) < 0:
         raise _fail(path, "cooldown_s", f"must be >= 0, got {data['cooldown_s']}")
+    if data.get("delegate") == "builtin" and data.get("runtime") != "litert":
+        raise _fail(path, "delegate", "'builtin' (XNNPACK off) is a choice of runtime 'litert'")
     if data.get("delegate") == "hexagon" and data.get("runtime") != "benchmark_model":
         raise _fail(path, "delegate", "'hexagon' runs through runtime 'benchmark_model'")
     if data.get("threads", 1) < 1:
         raise _fail(path, "threads", f"must be >= 1, got {data['threads']}")
+    if not 1 <= data.get("batch", 1) <= 4096:
+        raise _fail(path, "batch", f"must be within 1..4096, got {data['batch']}")
+    if data.get("batch", 1) > 1 and data.get("runtime") != "litert":
+        raise _fail(path, "batch", "batches > 1 are run by runtime 'litert' (the host and Linux boards)")
     if "cpu_mask" in data:
         try:
             if int(data["cpu_mask"], 16) <= 0:

@@ -68,5 +68,6 @@ def parse_litert_result(line: str, info: dict[str, Any] | None = None) -> Measur
         return Measurement.failed("runner output: stats.runs/warmup/threads missing", raw)
     return Measurement(
         ok=True, stats=clean, runs=runs, warmup=warmup, threads=threads, raw_output="",
-        info={**(info or {}), "init_ms": stats.get("init_ms"), "timing": stats.get("timing", "plain")},
+        info={**(info or {}), "init_ms": stats.get("init_ms"), "timing": stats.get("timing", "plain"),
+              **{k: stats[k] for k in ("batch", "delegate", "input_shape") if k in stats}},
     )

@@ -38,7 +38,8 @@ class HostBackend(Backend):
         self._start()
 
     def _start(self) -> None:
-        argv = [sys.executable, "-u", str(LITERT_TIMER_SCRIPT), "--serve", "--threads", str(self.threads)]
+        argv = [sys.executable, "-u", str(LITERT_TIMER_SCRIPT), "--serve", "--threads", str(self.threads),
+                "--batch", str(self.device.batch), "--delegate", self.device.litert_delegate]
         if self.device.cpus:
             available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
             if available is not None and not set(self.device.cpus) <= available:

@@ -59,7 +59,8 @@ class LinuxBoardBackend(RemoteBackend):
         model = shlex.quote(remote_model)
         cmd = (f"test -f {model} || exit {MISSING_MODEL_RC}; cd {shlex.quote(self.workdir)} && "
                f"TF_CPP_MIN_LOG_LEVEL=3 {shlex.quote(self.device.python)} -u litert_timer.py {model} "
-               f"--warmup {warmup} --runs {runs} --min-time-ms {min_time_ms:g} --threads {self.threads}"
+               f"--warmup {warmup} --runs {runs} --min-time-ms {min_time_ms:g} --threads {self.threads} "
+               f"--batch {self.device.batch} --delegate {self.device.litert_delegate}"
                + (f" --cpus {cpus}" if cpus else "") + _evict_args(cold, evict_bytes) + " 2>&1")
         # Each run starts the runner afresh (its start-up budget), then times for about
         # max(runs x the block, min_time_ms), cold runs a little more: generous but bounded.

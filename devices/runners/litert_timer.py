@@ -120,7 +120,24 @@ def l2_bytes(cpu=None):
     return None
 
 
-def measure(interpreter_cls, model, warmup, runs, threads, min_time_ms=0.0, evict_bytes=0, label="cold"):
+def make_interpreter(interpreter_cls, model, threads, batch=1, delegate="xnnpack"):
+    """The interpreter, allocated: XNNPACK (LiteRT's default CPU delegate) or, with delegate 'none', the
+    built-in kernels alone; with `batch` > 1 every input's first dimension resized to it."""
+    kwargs = {}
+    if delegate == "none":
+        from ai_edge_litert.interpreter import OpResolverType
+
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = interpreter_cls(model_path=model, num_threads=threads, **kwargs)
+    if batch > 1:
+        for d in interp.get_input_details():
+            interp.resize_tensor_input(d["index"], [batch, *list(d["shape"])[1:]])
+    interp.allocate_tensors()
+    return interp
+
+
+def measure(interpreter_cls, model, warmup, runs, threads, min_time_ms=0.0, evict_bytes=0, label="cold", batch=1,
+            delegate="xnnpack"):
     """Warm up, then time invocations one by one until both `runs` are done and `min_time_ms`
     of timed work has passed (short blocks need more runs for a stable median).
 
@@ -136,8 +153,7 @@ def measure(interpreter_cls, model, warmup, runs, threads, min_time_ms=0.0, evic
         raise ValueError(f"need runs >= 1, warmup >= 0, min_time_ms >= 0, evict_bytes >= 0 "
                          f"(got {runs}, {warmup}, {min_time_ms}, {evict_bytes})")
     t0 = time.perf_counter()
-    interp = interpreter_cls(model_path=model, num_threads=threads)
-    interp.allocate_tensors()
+    interp = make_interpreter(interpreter_cls, model, threads, batch, delegate)
     init_ms = (time.perf_counter() - t0) * 1e3
     rng = np.random.default_rng(0)
     inputs = [(d["index"], random_input(d, rng)) for d in interp.get_input_details()]
@@ -163,7 +179,8 @@ def measure(interpreter_cls, model, warmup, runs, threads, min_time_ms=0.0, evic
         timed_ms += (end - swept) / 1e6
     stats = timing_stats(samples)
     stats.update(init_ms=init_ms, warmup=warmup, runs=len(samples), threads=threads, min_time_ms=min_time_ms,
-                 evict_bytes=evict_bytes, timing=f"{label}-{evict_bytes}" if evict_bytes else "plain")
+                 evict_bytes=evict_bytes, timing=f"{label}-{evict_bytes}" if evict_bytes else "plain", batch=batch,
+                 delegate=delegate, input_shape=[int(v) for v in interp.get_input_details()[0]["shape"]])
     return stats
 
 
@@ -192,7 +209,7 @@ def hello(runtime, version, affinity, threads):
     }
 
 
-def serve(interpreter_cls, threads):
+def serve(interpreter_cls, threads, batch=1, delegate="xnnpack"):
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -201,7 +218,7 @@ def serve(interpreter_cls, threads):
             stats = measure(
                 interpreter_cls, req["model"], int(req.get("warmup", 10)), int(req.get("runs", 50)),
                 int(req.get("threads", threads)), float(req.get("min_time_ms", 0.0)), int(req.get("evict_bytes", 0)),
-                str(req.get("timing_label", "cold")),
+                str(req.get("timing_label", "cold")), int(req.get("batch", batch)), str(req.get("delegate", delegate)),
             )
             resp = {"ok": True, "id": req.get("id"), "stats": stats}
         except Exception as exc:  # report and keep serving: one bad model must not end a campaign
@@ -222,6 +239,9 @@ def main(argv=None):
     ap.add_argument("--cpus", default="", help="comma-separated CPU ids to pin to")
     ap.add_argument("--evict-bytes", default="0", help="bytes to read before each timed run ('l2': the core's L2)")
     ap.add_argument("--timing-label", default="cold", help="the method's name in the result: cold or context")
+    ap.add_argument("--batch", type=int, default=1, help="inferences per invocation (inputs resized)")
+    ap.add_argument("--delegate", default="xnnpack", choices=("xnnpack", "none"),
+                    help="none: LiteRT's built-in kernels without XNNPACK")
     args = ap.parse_args(argv)
     interpreter_cls, runtime, version = load_runtime()
     cpus = {int(c) for c in args.cpus.split(",") if c.strip()}
@@ -238,14 +258,14 @@ def main(argv=None):
     if args.serve:
         sys.stdout.write(json.dumps(hello(runtime, version, affinity, args.threads)) + "\n")
         sys.stdout.flush()
-        serve(interpreter_cls, args.threads)
+        serve(interpreter_cls, args.threads, args.batch, args.delegate)
         return 0
     if not args.model:
         ap.error("a MODEL path is required unless --serve is given")
     out = hello(runtime, version, affinity, args.threads)
     try:
         out.update(ok=True, stats=measure(interpreter_cls, args.model, args.warmup, args.runs, args.threads,
-                                          args.min_time_ms, evict, args.timing_label))
+                                          args.min_time_ms, evict, args.timing_label, args.batch, args.delegate))
     except Exception as exc:
         out.update(ok=False, error=f"{type(exc).__name__}: {exc}")
     sys.stdout.write(json.dumps(out) + "\n")
