@@ -54,3 +54,19 @@ def fit_stack(sums: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
 def stacked_costs(tables: list[np.ndarray], coef: np.ndarray) -> np.ndarray:
     """The [layer, choice] cost table of a fitted stack (NaN where a layer has fewer choices)."""
     return sum((c * t for c, t in zip(coef, tables, strict=True)), np.zeros_like(tables[0]))
+
+
+def block_terms(frame, dtype: str = "fp32") -> np.ndarray:
+    """[N, 4] physical terms of the MBConv blocks in a block table's frame (input_hw, cin, cout, expand,
+    kernel, stride, se, act), from the same op breakdown as a space's layers."""
+    from edgelat.core.spaces import Choice, Layer
+
+    element = DTYPE_BYTES[dtype]
+    rows = []
+    for b in frame.itertuples(index=False):
+        choice = Choice("block", int(b.kernel), int(b.expand))
+        layer = Layer(int(b.input_hw), int(b.cin), int(b.cout), int(b.stride), (choice,), act=str(b.act),
+                      se=int(b.se))
+        t = layer_terms(layer, choice)
+        rows.append((t["launches"], t["macs"], t["weight_elems"] * element, t["act_elems"] * element))
+    return np.array(rows, dtype=float)
