@@ -421,7 +421,8 @@ def _print_json_or(obj, as_json: bool, human) -> None:
               "non-negative mix of kernel launches, MACs, weight and activation bytes), a layer-wise MODEL.json of "
               "another device or a block MODEL.json of this one (a block table calibrated by a few whole networks) "
               "forces that prior; by default (or 'auto', or several) fit chooses by CV among none, flops, params, "
-              "physics, every model given and physics stacked with them.")
+              "physics, every model given and physics stacked with them. A folder gives every model JSON in it; "
+              "'shipped' every device table of the space in edgelat's data/.")
 @click.option("--resolution", type=int, help="Network tables: the networks' input size [default: the space's].")
 @click.option("--dtype", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
               help="Network tables with a block-model prior: which blocks it prices.")

@@ -21,28 +21,11 @@ from edgelat.predictors.kernels import KernelPredictor, calibrate_from_table, ke
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
-from edgelat.predictors.selection import BUILT_IN_PRIORS
+from edgelat.predictors.priors import load_prior, prior_candidates
 from edgelat.predictors.transfer import TransferPredictor
 
 BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
 KINDS = (*BLOCK_KINDS, "kernels")  # kernels: one predictor per kernel type, fitted on a kernel table
-
-
-def _prior(prior: str | LatencyPredictor | None) -> str | LatencyPredictor | None:
-    if prior is None or prior == "none":
-        return None
-    if isinstance(prior, LatencyPredictor) or prior in ("flops", "params", "physics"):
-        return prior
-    return persistence.load(prior)
-
-
-def prior_candidates(priors: list[str]) -> dict[str, str | LatencyPredictor | None] | None:
-    """The priors `fit` chooses among (none, flops, params and every model given), or None when one
-    prior is forced (a single --prior other than 'auto')."""
-    given = [p for p in priors if p != "auto"]
-    if len(given) == 1 and "auto" not in priors:
-        return None
-    return selection.default_priors({path: _prior(path) for path in given if path not in BUILT_IN_PRIORS})
 
 
 def make_predictor(kind: str, space: str | None, source: str | None = None,
@@ -53,7 +36,7 @@ def make_predictor(kind: str, space: str | None, source: str | None = None,
         if kind not in ("lut", "linear"):
             raise OptionError(f"--predictor {kind}: whole-network tables (--space) take 'lut' (a learned "
                                "per-layer table; 'linear' is the same model)")
-        return LayerwisePredictor(space=space, prior=_prior(prior), resolution=resolution, dtype=dtype,
+        return LayerwisePredictor(space=space, prior=load_prior(prior), resolution=resolution, dtype=dtype,
                                   corrections=corrections, basis_models=list(basis_models) or None)
     if prior is not None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
@@ -101,7 +84,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     if calibrate is not None and kind != "kernels":
         raise OptionError("--calibrate applies to kernel predictors (--predictor kernels)")
     X, y, fixed, notes, provenance = load_data(data, space, target, device, kind == "kernels")
-    cands = prior_candidates(priors) if space is not None and kind in ("lut", "linear") else None
+    cands = prior_candidates(priors, space) if space is not None and kind in ("lut", "linear") else None
     choice = None
     if cands is not None:
         choice = selection.choose_layerwise(space, X, y, cands, resolution, dtype)

@@ -12,6 +12,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from edgelat.core.spaces import get_space
+from edgelat.errors import EdgelatError
 from edgelat.predictors import metrics, persistence
 from edgelat.predictors.datasets import load_networks
 from edgelat.predictors.layerwise import LayerwisePredictor
@@ -227,3 +228,20 @@ def test_suggest_new_device_lists_networks_that_spread_the_physical_terms(tmp_pa
     spread = lambda a: np.log(network_sums(list(physical_tables(space).values()), np.array(a))).std(axis=0)  # noqa: E731
     assert np.all(spread(archs) > 0.5 * spread(pool))  # not ten look-alikes
     assert run_cli("suggest", "--n", "3").returncode == 2
+
+
+@pytest.mark.slow
+def test_a_folder_of_priors_and_the_shipped_tables_join_the_candidates(tmp_path, nets):
+    folder = tmp_path / "priors"
+    folder.mkdir()
+    for name in ("pixel3_ms", "samsung_s7_ms"):
+        persistence.save(LayerwisePredictor(space="fbnet").fit(nets[name].archs[:300], nets[name].y[:300]),
+                         folder / f"{name}.json")
+    cands = prior_candidates([str(folder)], "fbnet")
+    assert {str(folder / "pixel3_ms.json"), str(folder / "samsung_s7_ms.json"), "physics"} <= set(cands)
+    shipped = prior_candidates(["shipped"], "fbnet")
+    assert {"shipped:raspi4_ms", "shipped:pixel3_ms"} <= set(shipped)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(EdgelatError, match="holds no model JSON"):
+        prior_candidates([str(empty)], "fbnet")
