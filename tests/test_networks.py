@@ -11,7 +11,7 @@ import pytest
 from edgelat.core.spaces import get_space
 from edgelat.predictors.datasets import load_networks
 from edgelat.profiler.sampling import random_networks
-from edgelat.profiler.store import Store
+from edgelat.profiler.store import DISTURBED, Store
 
 from conftest import kill_group, query, run_cli, start_cli, wait_for
 
@@ -74,8 +74,11 @@ def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_p
                                             "net-nb-macro-r32-w1-c10-12121212-fp32"] and len(rows) == 6
     with Store(store) as s:
         best = s.rows(networks=True, estimate="min")
-        assert [r["median_ms"] for r in best] == [min(r["median_ms"] for r in s.rows(networks=True, latest=False)
-                                                      if r["net_key"] == b["net_key"]) for b in best]
+        # every timed row counts, a pass flagged as disturbed by other work too (a busy machine flags some)
+        timed = [r for r in s.rows(networks=True, status=None, latest=False)
+                 if r["status"] == "ok" or (r["error"] or "").startswith(DISTURBED)]
+        assert [r["median_ms"] for r in best] == [min(r["median_ms"] for r in timed if r["net_key"] == b["net_key"])
+                                                  for b in best]
     # passes start >= --pass-gap-s apart, also for the first network (converted first). A row is stamped when its
     # measurement ends, and a busy machine can stretch one measurement by a second: without the gap they would be
     # a fraction of a second apart.
