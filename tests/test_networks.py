@@ -82,8 +82,10 @@ def test_profile_arch_measures_the_given_networks_and_names_a_bad_encoding(tmp_p
     # passes start >= --pass-gap-s apart, also for the first network (converted first). A row is stamped when its
     # measurement ends, and a busy machine can stretch one measurement by a second: without the gap they would be
     # a fraction of a second apart.
-    stamps = [datetime.fromisoformat(t) for (t,) in query(
-        store, "SELECT created_at FROM networks WHERE net_key LIKE '%00000000%' ORDER BY id")]
+    # (a pass-1 measurement flagged as disturbed is measured again at the end of pass 1: not a pass of its own)
+    stamps = [datetime.fromisoformat(t) for t, info in query(
+        store, "SELECT created_at, info FROM networks WHERE net_key LIKE '%00000000%' ORDER BY id")
+        if str(json.loads(info or "{}").get("remeasure_of") or "pass").startswith("pass")]
     assert all((b - a).total_seconds() >= 3.0 for a, b in itertools.pairwise(stamps)), stamps
     bad = run_cli(*base, "--arch", "0000000")
     assert bad.returncode == 2 and "0000000" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
