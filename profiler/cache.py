@@ -6,7 +6,6 @@ importing TensorFlow.
 
 from __future__ import annotations
 
-import errno
 import os
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -15,8 +14,7 @@ from pathlib import Path
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
-from edgelat.core.paths import ensure_parent
-from edgelat.errors import DiskFullError, OutputPathError
+from edgelat.core.paths import write_output
 
 Measurable = BlockSpec | NetworkSpec | KernelSpec  # anything with a canonical `key` and a `dtype`
 
@@ -57,16 +55,4 @@ class TFLiteCache:
 
     def put(self, spec: Measurable, data: bytes) -> Path:
         """Write atomically (temp file + rename), so a killed process never leaves half a file."""
-        path = self.path(spec)
-        ensure_parent(path, "the conversion cache")
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise DiskFullError(f"{self.root}: the disk holding the conversion cache is full; free space and "
-                                    f"re-run the same command to resume") from None
-            raise OutputPathError(f"{path}: cannot write to the conversion cache ({exc.strerror})") from None
-        return path
+        return write_output(self.path(spec), data, "the conversion cache")

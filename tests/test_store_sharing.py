@@ -116,7 +116,7 @@ def test_a_full_cache_disk_and_a_full_output_disk_are_one_line_errors(small_disk
     store = tmp_path / "store.sqlite"
     res = run_cli(*profile_args(store, tiny_ranges, cache, ["--device", "host"], n=3))
     assert res.returncode == 2
-    assert "conversion cache is full" in one_line_error(res.stderr, cache)
+    assert "disk is full, so the conversion cache was not written" in one_line_error(res.stderr, cache)
     assert not list(cache.rglob("*.tmp"))  # no half-written file left behind
 
     with Store(store) as s:  # a store with rows to export, onto the full disk
