@@ -121,15 +121,16 @@ def plot(results: dict, ks: list[int], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(8.4, 4.4))
     for held, r in results.items():
         means = [np.mean([s for s, _ in r["k"][k]["default"]]) for k in ks]
         ax.plot(ks, means, marker="o", label=held.removesuffix("_ms"))
     ax.set(xscale="log", xlabel="measured networks k", ylabel="Spearman on the rest", ylim=(0, 1),
            title="A device never seen: fit's default, each device held out")
     ax.set_xticks(ks, [str(k) for k in ks])
+    ax.minorticks_off()
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
