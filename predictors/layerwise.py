@@ -134,7 +134,6 @@ class LayerwisePredictor(LatencyPredictor):
         # A prior whose fitted scale collapses keeps its ranking, only scaled (the geometric mean of
         # measured / prior): the user asked for it, and a constant would rank nothing.
         self.scaled_only_ = P is not None and coef_b[0] <= 0
-        self.prior_dropped_ = False
         if self.scaled_only_:
             sums = B[:, 0]
             ok = sums > 0
