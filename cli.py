@@ -493,10 +493,11 @@ def evaluate(model_path, data, space, target, device, plot, as_json) -> None:
 def _print_ops(ops: list[dict], top: int) -> None:
     """The per-op table of a kernel prediction: the `top` costliest ops, in model order."""
     keep = sorted(sorted(ops, key=lambda r: -(r["latency_ms"] or 0.0))[:top], key=lambda r: r["index"])
-    table = Table("#", "op", "shape", "predicted ms", "share", title=f"{len(keep)} costliest of {len(ops)} ops")
+    table = Table("#", "op", "shape", "predicted ms", "share", "priced as",
+                  title=f"{len(keep)} costliest of {len(ops)} ops")
     for r in keep:
-        ms = "unpriced" if r["latency_ms"] is None else f"{r['latency_ms']:.4f}"
-        table.add_row(str(r["index"]), r["op"], r["shape"], ms, f"{r['share']:.1%}")
+        priced_as = "fallback (MACs, bytes)" if r["priced_as"] == "fallback" else r["priced_as"]
+        table.add_row(str(r["index"]), r["op"], r["shape"], f"{r['latency_ms']:.4f}", f"{r['share']:.1%}", priced_as)
     out.print(table)
 
 
@@ -507,17 +508,17 @@ def _print_ops(ops: list[dict], top: int) -> None:
 @click.option("--space", help="The space of --arch (default: the encoding's prefix).")
 @click.option("--tflite", type=click.Path(), help="A .tflite file: its MBConv blocks under a block predictor, "
               "every op under a kernel predictor.")
-@click.option("--allow-unpriced", is_flag=True, help="Kernel predictors: ops it cannot price are a warning, and "
-              "the total a lower bound (default: an error naming the op).")
+@click.option("--strict", is_flag=True, help="Kernel predictors: an op of a type no kernel predictor covers is an "
+              "error naming it (default: priced by the fallback from its MACs and bytes moved, and marked).")
 @click.option("--blocks", "blocks_path", type=click.Path(), help="Kernel predictors: a block LUT MODEL.json whose "
               "blocks win over their kernels' sum where it holds them.")
 @click.option("--top", default=15, show_default=True, help="Kernel predictors: show the N costliest ops.")
 @click.option("--json", "as_json", is_flag=True)
-def predict(model_path, block, arch, space, tflite, allow_unpriced, blocks_path, top, as_json) -> None:
+def predict(model_path, block, arch, space, tflite, strict, blocks_path, top, as_json) -> None:
     """Predict the latency of a block, an architecture or a .tflite model."""
     from edgelat.predictors import workflow
 
-    result = workflow.predict(model_path, block, arch, space, tflite, allow_unpriced, blocks_path)
+    result = workflow.predict(model_path, block, arch, space, tflite, strict, blocks_path)
 
     def human(r):
         band = ""
@@ -526,7 +527,7 @@ def predict(model_path, block, arch, space, tflite, allow_unpriced, blocks_path,
             band = f"  ({r['interval_level']:.0%} interval {lo:.4f}–{hi:.4f} ms)"
         if "ops" in r:
             _print_ops(r["ops"], top)
-        out.print(f"{'≥ ' if r.get('lower_bound') else ''}{r['latency_ms']:.4f} ms{band}")
+        out.print(f"{r['latency_ms']:.4f} ms{band}")
 
     _print_json_or(result, as_json, human)
     if not as_json:

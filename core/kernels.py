@@ -31,7 +31,8 @@ def _shape(graph: Graph, tensor: int) -> tuple[int, ...]:
     return shape[1:] if len(shape) >= 2 and shape[0] == 1 else shape
 
 
-def _dtype(graph: Graph, op: Op) -> str:
+def op_dtype(graph: Graph, op: Op) -> str:
+    """int8 when any data tensor of the op is (u)int8, else fp32."""
     tensors = [t for t in (*op.inputs, *op.outputs) if t >= 0 and not graph.constant[t]]
     return "int8" if any(graph.dtypes[t] in ("INT8", "UINT8") for t in tensors) else "fp32"
 
@@ -77,7 +78,7 @@ def kernel_of(graph: Graph, op: Op) -> KernelSpec:
     kernel, stride, padding = _window(graph, op, kind) if kind in ("conv2d", "dwconv2d", "maxpool", "avgpool") \
         else (0, 1, "valid")
     return KernelSpec(kind, _inputs(graph, op, kind), shape_text(_shape(graph, op.outputs[0])), kernel, stride,
-                      padding, act, _dtype(graph, op))
+                      padding, act, op_dtype(graph, op))
 
 
 def model_kernels(model: str | Path | bytes | Graph) -> list[OpKernel]:

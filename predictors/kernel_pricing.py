@@ -1,17 +1,24 @@
 """Price every op of any .tflite model with kernel predictors: the total and a per-op table,
-MBConv blocks from a block table where it holds them, and the whole-model calibration applied."""
+MBConv blocks from a block table where it holds them, ops of a type no predictor covers by the
+dtype's fallback (kernel_fallback), and the whole-model calibration applied."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from edgelat.core.kernels import OpKernel, model_kernels
+from edgelat.core.kernels import OpKernel, model_kernels, op_dtype
+from edgelat.core.op_breakdown import tflite_op
+from edgelat.core.sizes import DTYPE_BYTES
 from edgelat.core.tflite_file import Graph, read_graph
 from edgelat.errors import DataError
+from edgelat.predictors.intervals import RelativeInterval
 from edgelat.predictors.kernel_context import describe, kernel_bytes, streamed_share
+from edgelat.predictors.kernel_fallback import MIN_KINDS, fallback_interval, fallback_ms
 from edgelat.predictors.kernels import KernelPredictor, kernel_type
 from edgelat.predictors.tflite_ops import find_blocks
+
+_BY_OP = ("kernel", "fallback")  # rows priced op by op (not from a block table): calibrated, their weights counted
 
 
 def _block_prices(graph: Graph, blocks) -> dict[int, tuple[str, float]]:
@@ -27,13 +34,31 @@ def _block_prices(graph: Graph, blocks) -> dict[int, tuple[str, float]]:
     return out
 
 
-def _unpriced(model: KernelPredictor, ops: list[OpKernel], by_block: dict) -> list[tuple[str, str]]:
+def _unpriced(model: KernelPredictor, ops: list[OpKernel], by_block: dict) -> list[tuple[OpKernel, str]]:
     priced = set(model.types())
-    return [(k.op, k.why or f"no {kernel_type(k.spec)} predictor in the model") for k in ops
+    return [(k, k.why or f"no {kernel_type(k.spec)} predictor in the model") for k in ops
             if k.index not in by_block and (k.spec is None or kernel_type(k.spec) not in priced)]
 
 
-def _rows(model: KernelPredictor, ops: list[OpKernel], by_block: dict) -> list[dict[str, Any]]:
+def _fallback_prices(model: KernelPredictor, graph: Graph, unpriced: list[tuple[OpKernel, str]], path, strict: bool
+                     ) -> dict[int, float]:
+    """Op index -> ms for the ops no kernel predictor covers, priced by the dtype's fallback; an error
+    naming the first such op under `strict`, or when the model has no kernel of that dtype to fit one."""
+    prices = {}
+    for k, why in unpriced:
+        dtype = op_dtype(graph, graph.ops[k.index])
+        doc = model.fallback_.get(dtype)
+        if strict or doc is None:
+            known = sum(t.endswith(f"/{dtype}") for t in model.types())
+            cause = "--strict refuses the fallback" if strict else \
+                f"no fallback: the predictor knows {known} {dtype} kernel type(s) and needs {MIN_KINDS} to fit one"
+            raise DataError(f"{path}: op {k.op} cannot be priced ({why}); {cause}; {len(unpriced)} op(s) in all")
+        prices[k.index] = float(fallback_ms(doc, [tflite_op(graph, graph.ops[k.index])])[0])
+    return prices
+
+
+def _rows(model: KernelPredictor, ops: list[OpKernel], by_block: dict, fallback: dict[int, float]
+          ) -> list[dict[str, Any]]:
     priced = set(model.types())
     wanted = [k for k in ops if k.index not in by_block and k.spec is not None and kernel_type(k.spec) in priced]
     ms = dict(zip((k.index for k in wanted), model.predict([k.spec for k in wanted]) if wanted else [], strict=True))
@@ -43,65 +68,90 @@ def _rows(model: KernelPredictor, ops: list[OpKernel], by_block: dict) -> list[d
         if k.index in by_block:
             key, price = by_block[k.index]
             rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": price, "priced_as": key})
+        elif k.index in ms:
+            rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": float(ms[k.index]),
+                         "priced_as": "kernel"})
         else:
-            price = float(ms[k.index]) if k.index in ms else None
-            rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": price,
-                         "priced_as": "kernel" if price is not None else "unpriced"})
+            rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": fallback[k.index],
+                         "priced_as": "fallback", "why": k.why or "no predictor of its type"})
     return rows
 
 
-def _context_mb(rows: list[dict[str, Any]], ops: list[OpKernel]) -> tuple[float, float]:
-    """MB of weights of the ops priced as kernels, and MB of traffic per inference of every op."""
-    weights = traffic = 0.0
-    for r, k in zip(rows, ops, strict=True):
+def _op_bytes(graph: Graph, ops: list[OpKernel]) -> list[tuple[float, float]]:
+    """(weight bytes, traffic bytes) per op: a kernel's as kernel_context counts it, any other op's from
+    its tensors (the one op breakdown)."""
+    out = []
+    for k in ops:
         if k.spec is not None:
-            w, t = kernel_bytes(k.spec)
-            weights += w if r["priced_as"] == "kernel" else 0.0
-            traffic += t
-    return weights / 1e6, traffic / 1e6
+            out.append(kernel_bytes(k.spec))
+        else:
+            op, size = tflite_op(graph, graph.ops[k.index]), DTYPE_BYTES[op_dtype(graph, graph.ops[k.index])]
+            out.append((op.weight_elems * size, (op.weight_elems + op.in_elems + op.out_elems) * size))
+    return out
 
 
-def _apply_calibration(calibration: dict[str, Any], rows: list[dict[str, Any]], ops: list[OpKernel],
+def _context_mb(rows: list[dict[str, Any]], op_bytes: list[tuple[float, float]]) -> tuple[float, float]:
+    """MB of weights of the ops priced op by op, and MB of traffic per inference of every op."""
+    weights = sum(w for r, (w, _) in zip(rows, op_bytes, strict=True) if r["priced_as"] in _BY_OP)
+    return weights / 1e6, sum(t for _, t in op_bytes) / 1e6
+
+
+def _apply_calibration(calibration: dict[str, Any], rows: list[dict[str, Any]], op_bytes: list[tuple[float, float]],
                        traffic_mb: float, kernel_sum: float, dtype: str) -> str:
-    """Each kernel-priced op times the factor, plus the cost of its share of weights streamed past the
+    """Each op priced op by op times the factor, plus the cost of its share of weights streamed past the
     cache; returns the note that says so."""
     share = streamed_share(calibration, traffic_mb)
-    for r, k in zip(rows, ops, strict=True):
-        if r["priced_as"] == "kernel":
-            r["latency_ms"] = (r["latency_ms"] * calibration["factor"]
-                               + calibration["ms_per_mb"] * share * kernel_bytes(k.spec)[0] / 1e6)
+    for r, (weight_bytes, _) in zip(rows, op_bytes, strict=True):
+        if r["priced_as"] in _BY_OP:
+            streamed_ms = calibration["ms_per_mb"] * share * weight_bytes / 1e6
+            r["latency_ms"] = r["latency_ms"] * calibration["factor"] + streamed_ms
     streamed = f" ({share:.0%} of its weights streamed: {traffic_mb:.1f} MB of traffic)" if share else ""
     return (f"kernel sum {kernel_sum:.4f} ms calibrated on {calibration['models']} measured whole {dtype} model(s): "
             f"{describe(calibration)}{streamed}")
 
 
-def predict_kernels(model: KernelPredictor, path: str | Path, allow_unpriced: bool = False, blocks=None
-                    ) -> dict[str, Any]:
+def predict_kernels(model: KernelPredictor, path: str | Path, strict: bool = False, blocks=None) -> dict[str, Any]:
     """Latency of every op of a .tflite model. An op with no kernel type, or of a type the model has no
-    predictor for, is an error naming it; with `allow_unpriced` a note, the total then a lower bound."""
+    predictor for, is priced by the dtype's fallback and marked; `strict` makes it an error naming it."""
     graph = read_graph(path)
     ops = model_kernels(graph)
     by_block = _block_prices(graph, blocks)
     unpriced = _unpriced(model, ops, by_block)
-    if unpriced and not allow_unpriced:
-        op, why = unpriced[0]
-        raise DataError(f"{path}: op {op} cannot be priced ({why}); {len(unpriced)} op(s) in all "
-                        "(--allow-unpriced makes the total a lower bound)")
-    rows, notes = _rows(model, ops, by_block), []
+    rows = _rows(model, ops, by_block, _fallback_prices(model, graph, unpriced, path, strict))
+    op_bytes, notes = _op_bytes(graph, ops), []
     dtype = "int8" if any(k.spec is not None and k.spec.dtype == "int8" for k in ops) else "fp32"
-    kernel_sum = sum(r["latency_ms"] or 0.0 for r in rows)
-    weight_mb, traffic_mb = _context_mb(rows, ops)
+    kernel_sum = sum(r["latency_ms"] for r in rows)
+    weight_mb, traffic_mb = _context_mb(rows, op_bytes)
     calibration = model.calibration_.get(dtype)
     if calibration is not None:
-        notes.append(_apply_calibration(calibration, rows, ops, traffic_mb, kernel_sum, dtype))
-    total = sum(r["latency_ms"] or 0.0 for r in rows)
+        notes.append(_apply_calibration(calibration, rows, op_bytes, traffic_mb, kernel_sum, dtype))
+    total = sum(r["latency_ms"] for r in rows)
     for r in rows:
-        r["share"] = (r["latency_ms"] or 0.0) / total if total > 0 else 0.0
-    if unpriced:
-        notes.append(f"{len(unpriced)} op(s) not priced ({', '.join(sorted({op for op, _ in unpriced}))}): "
-                     "the total is a lower bound")
+        r["share"] = r["latency_ms"] / total if total > 0 else 0.0
+    fallback = [r for r in rows if r["priced_as"] == "fallback"]
+    if fallback:
+        notes.append(f"{len(fallback)} op(s) priced by the fallback from their MACs and bytes moved "
+                     f"({', '.join(sorted({r['op'] for r in fallback}))}): the interval widens to say so")
     if by_block:
         notes.append(f"{len({v[0] for v in by_block.values()})} MBConv block(s) priced from the block table")
     return {"tflite": str(path), "dtype": dtype, "latency_ms": total, "kernel_sum_ms": kernel_sum,
             "weight_mb": weight_mb, "traffic_mb": traffic_mb, "calibrated": calibration is not None,
-            "lower_bound": bool(unpriced), "ops": rows, "notes": notes}
+            "fallback_ops": len(fallback), "fallback_ms": sum(r["latency_ms"] for r in fallback),
+            "ops": rows, "notes": notes}
+
+
+def total_interval(model: KernelPredictor, result: dict[str, Any], kernel_interval: RelativeInterval | None
+                   ) -> tuple[float, float] | None:
+    """The interval of a model's total: the kernels' CV interval on what they price (a conservative
+    band, as per-op errors partly cancel) plus the fallback's leave-one-type-out interval on what it
+    prices; None without a kernel interval."""
+    if kernel_interval is None:
+        return None
+    fallback_ms = result["fallback_ms"]
+    low, high = kernel_interval.around(result["latency_ms"] - fallback_ms)
+    if fallback_ms > 0:
+        doc = model.fallback_[result["dtype"]] if result["dtype"] in model.fallback_ else \
+            next(iter(model.fallback_.values()))
+        f_low, f_high = fallback_interval(doc).around(fallback_ms)
+        low, high = low + f_low, high + f_high
+    return low, high

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.kernelspec import KernelSpec
+from edgelat.core.op_breakdown import kernel_op
 from edgelat.errors import DataError, PredictorError
 from edgelat.predictors.base import LatencyPredictor, check_targets
+from edgelat.predictors.kernel_fallback import fit_fallback, nnls_relative
 
 COSTS = ("macs", "in_elems", "out_elems", "weight_elems")
 SHAPE_FEATURES = ("out_hw", "c_in", "c_out", "kernel", "stride", "act", "same", "n_inputs", "const_elems")
@@ -45,7 +47,7 @@ def _specs(X: Sequence[KernelSpec | str]) -> list[KernelSpec]:
 
 class KernelPredictor(LatencyPredictor):
     """latency_ms of a kernel: per type, NNLS on COSTS (relative error), times exp(trees) when the type
-    has at least `min_gbdt` training kernels."""
+    has at least `min_gbdt` training kernels; per dtype, a fallback for op types it has no model of."""
 
     kind = "kernels"
 
@@ -58,25 +60,19 @@ class KernelPredictor(LatencyPredictor):
         self.random_state = random_state
 
     def fit(self, X: Sequence[KernelSpec | str], y) -> KernelPredictor:
-        from scipy.optimize import nnls
-
         specs, y = _specs(X), check_targets(y)
         types = np.array([kernel_type(s) for s in specs])
         feats = [kernel_features(s) for s in specs]
         self.linear_, self.trees_, self.counts_ = {}, {}, {}
         for t in sorted(set(types)):
             idx = np.flatnonzero(types == t)
-            A = np.array([[feats[i][c] for c in COSTS] + [1.0] for i in idx]) / y[idx, None]
-            scale = np.where(A.std(0) > 0, A.std(0), 1.0)
-            scale[-1] = max(A[:, -1].mean(), 1e-12)
-            w = nnls(A / scale, np.ones(len(idx)), maxiter=50 * A.shape[1])[0] / scale
-            if w[-1] <= 0 and not np.any(w[:-1] > 0):
-                w[-1] = float(np.median(y[idx]))
+            w = nnls_relative(np.array([[feats[i][c] for c in COSTS] + [1.0] for i in idx]), y[idx])
             self.linear_[t] = [float(v) for v in w]
             self.counts_[t] = int(len(idx))
             if len(idx) >= self.min_gbdt:
                 self.trees_[t] = self._fit_trees([feats[i] for i in idx], np.log(y[idx]) - np.log(
                     self._linear(t, [feats[i] for i in idx])))
+        self.fallback_ = _fit_fallbacks(specs, y)
         self.calibration_: dict[str, dict] = {}
         self.n_train_ = len(y)
         return self
@@ -131,7 +127,7 @@ class KernelPredictor(LatencyPredictor):
     def state(self) -> dict[str, Any]:
         trees = {t: json.loads(b.get_booster().save_raw("json").decode()) for t, b in self.trees_.items()}
         return {"n_train": self.n_train_, "linear": self.linear_, "counts": self.counts_, "trees": trees,
-                "calibration": self.calibration_}
+                "calibration": self.calibration_, "fallback": self.fallback_}
 
     @classmethod
     def from_state(cls, params: dict[str, Any], state: dict[str, Any]) -> KernelPredictor:
@@ -146,8 +142,20 @@ class KernelPredictor(LatencyPredictor):
             reg.load_model(bytearray(json.dumps(doc).encode()))
             model.trees_[t] = reg
         model.calibration_ = {d: _calibration_state(d, c) for d, c in state.get("calibration", {}).items()}
+        model.fallback_ = dict(state.get("fallback", {}))  # none in files written before the fallback
         model.n_train_ = int(state["n_train"])
         return model
+
+
+def _fit_fallbacks(specs: list[KernelSpec], y: np.ndarray) -> dict[str, dict]:
+    """Per dtype, the price of ops no kernel predictor covers (kernel_fallback), where it can be fitted."""
+    out = {}
+    for dtype in sorted({s.dtype for s in specs}):
+        idx = [i for i, s in enumerate(specs) if s.dtype == dtype]
+        doc = fit_fallback([kernel_op(specs[i]) for i in idx], y[idx], [specs[i].kind for i in idx])
+        if doc is not None:
+            out[dtype] = doc
+    return out
 
 
 def _calibration_state(dtype: str, doc: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_kernels, load_networks
 from edgelat.predictors.evaluation import out_of_fold, plot_predictions
 from edgelat.predictors.gbdt import GBDTPredictor
-from edgelat.predictors.kernel_pricing import predict_kernels
+from edgelat.predictors.kernel_pricing import predict_kernels, total_interval
 from edgelat.predictors.kernels import KernelPredictor, calibrate_from_table, kernel_out_of_fold
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
@@ -164,9 +164,9 @@ def evaluate(model_path: str, data: str, space: str | None = None, target: str =
 
 
 def predict(model_path: str, block: str | None = None, arch: str | None = None, space: str | None = None,
-            tflite: str | None = None, allow_unpriced: bool = False, blocks: str | None = None) -> dict[str, Any]:
-    """The prediction, with the interval `fit` stored (``interval_ms``; a block model's interval is
-    applied to sums of blocks as it is, a conservative band since block errors partly cancel)."""
+            tflite: str | None = None, strict: bool = False, blocks: str | None = None) -> dict[str, Any]:
+    """The prediction, with the interval `fit` stored (``interval_ms``; a block or kernel model's interval
+    is applied to sums as it is, a conservative band since their errors partly cancel)."""
     model, meta = persistence.load_with_metadata(model_path)
     if isinstance(model, KernelPredictor):
         if tflite is None:
@@ -175,11 +175,16 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
         if block_model is not None and not isinstance(block_model, LUTPredictor):
             raise OptionError(f"--blocks {blocks}: needs a block lookup table (fit --predictor lut), not a "
                               f"{block_model.kind} model")
-        result = predict_kernels(model, tflite, allow_unpriced, block_model)
-        result["notes"].append("no interval: the kernel predictors' CV errors are per kernel, not per model")
+        result = predict_kernels(model, tflite, strict, block_model)
+        kernel_interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
+        band = total_interval(model, result, kernel_interval)
+        if band is not None:
+            result.update(interval_ms=list(band), interval_level=kernel_interval.level)
+        else:
+            result["notes"].append("no interval: the model was fitted without cross-validation")
         return result
-    if blocks or allow_unpriced:
-        raise OptionError("--blocks and --allow-unpriced go with a kernel predictor (fit --predictor kernels)")
+    if blocks or strict:
+        raise OptionError("--blocks and --strict go with a kernel predictor (fit --predictor kernels)")
     result = _point_prediction(model, block, arch, space, tflite)
     interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
     if interval is not None:

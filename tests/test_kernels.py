@@ -165,24 +165,19 @@ def test_kernel_predictor_learns_costs_and_refuses_unknown_types(tmp_path):
         model.predict([conv.with_dtype("int8")])
 
 
-def test_an_unpriced_op_is_an_error_unless_allowed(mobilenet_v3_int8, mobilenet_v2, tmp_path):
+def test_a_model_of_known_kernels_is_priced_op_by_op(mobilenet_v3_int8, mobilenet_v2, tmp_path):
     from edgelat.predictors import persistence
 
     _, int8_path = mobilenet_v3_int8
     specs, _ = unique_kernels([mobilenet_v2[1]])  # fp32 kernels only
     model_path = persistence.save(KernelPredictor().fit(specs, _costs_fit(specs)), tmp_path / "k.json")
     res = run_cli("predict", "--predictor", str(model_path), "--tflite", str(int8_path))
-    assert res.returncode == 2
+    assert res.returncode == 2  # no int8 kernel at all: nothing to price an int8 op from
     line = res.stderr.strip().splitlines()[-1]
     assert "cannot be priced" in line and "int8 predictor" in line and str(int8_path) in line
-    res = run_cli("predict", "--predictor", str(model_path), "--tflite", str(int8_path), "--allow-unpriced",
-                  "--json")
-    assert res.returncode == 0, res.stderr
-    out = json.loads(res.stdout)
-    assert out["lower_bound"] and out["latency_ms"] == 0.0 and all(r["priced_as"] == "unpriced" for r in out["ops"])
     res = run_cli("predict", "--predictor", str(model_path), "--tflite", str(mobilenet_v2[1]), "--json")
     out = json.loads(res.stdout)
-    assert not out["lower_bound"] and len(out["ops"]) == len(model_kernels(mobilenet_v2[1]))
+    assert out["fallback_ops"] == 0 and len(out["ops"]) == len(model_kernels(mobilenet_v2[1]))
     assert sum(r["share"] for r in out["ops"]) == pytest.approx(1.0)
     assert out["latency_ms"] == pytest.approx(sum(r["latency_ms"] for r in out["ops"]))
 
@@ -201,7 +196,7 @@ def test_an_op_without_a_kernel_type_is_named(tmp_path):
 
     specs = sample_kernels(60, seed=0)
     with pytest.raises(DataError, match="op TANH cannot be priced"):
-        predict_kernels(KernelPredictor().fit(specs, _costs_fit(specs)), path)
+        predict_kernels(KernelPredictor().fit(specs, _costs_fit(specs)), path, strict=True)
 
 
 @pytest.mark.slow
