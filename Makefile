@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean constraints
+.PHONY: demo test check lint bench clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: $(STAMP)
 	@# Fashion-MNIST for the dataset tests (Debian's dataset-fashion-mnist, where apt-get runs as root; else they skip)
 	bash data/install_fashion_mnist.sh || [ $$? -eq 77 ]
 	$(BIN)/python -m pytest -q tests
+
+# The fast tier, for a change to one module: ruff and every test not marked slow (CONTRIBUTING.md).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

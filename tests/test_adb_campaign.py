@@ -24,6 +24,8 @@ from edgelat.devices.hygiene import parse_snapshot
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # starts adbd
+
 BLOCK = "mbconv-i8-c8-o8-e3-k3-s1-se0-relu6"
 
 
@@ -55,7 +57,6 @@ def tiny_model(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow
 def test_board_campaign_through_cli(adbd, tmp_path, tiny_ranges, cache_dir):
     work = tmp_path / "board-work"
     dev = board_device_file(tmp_path / "board.toml", adbd, work)
@@ -87,7 +88,6 @@ def _wait_for_ok_rows(store: Path, n: int, proc: subprocess.Popen, timeout: floa
     raise AssertionError("campaign made no progress")
 
 
-@pytest.mark.slow
 def test_daemon_killed_mid_campaign_then_resumed(adbd, tmp_path, tiny_ranges, cache_dir):
     dev = board_device_file(tmp_path / "board.toml", adbd, tmp_path / "work")
     cmd = [sys.executable, "-m", "edgelat.cli", *profile_args(dev, tmp_path / "a.sqlite", tiny_ranges, cache_dir, 6)]

@@ -11,6 +11,8 @@ import pytest
 from edgelat.devices.adb_transport import AdbTransport, load_signer
 from edgelat.errors import CommandTimeoutError, DeviceAuthError, MissingDependencyError, TransportError
 
+pytestmark = pytest.mark.slow  # starts adbd
+
 
 def test_shell_output_and_exit_codes(adbd):
     with AdbTransport(adbd.address) as t:

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # each row runs the CLI in a subprocess, some convert or search
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOOD_BLOCK = "mbconv-i56-c24-o24-e6-k5-s1-se0-relu6-fp32"
 SP_ARCH = "single-path:" + "0" * 22

@@ -54,6 +54,7 @@ def test_calibrated_model_round_trips_through_json_and_prices_a_search(tmp_path,
     assert np.allclose(ArchitecturePredictor(space, loaded).predict(probe), model.predict(probe))
 
 
+@pytest.mark.slow
 def test_cli_fits_a_network_table_with_a_block_model_prior(tmp_path, pixel1_lut):
     space, rng = get_space("single-path"), np.random.default_rng(6)
     cal = space.random(8, seed=7)

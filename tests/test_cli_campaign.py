@@ -9,6 +9,8 @@ from edgelat.profiler.table import read_block_csv
 
 from conftest import kill_group, query, run_cli, start_cli, wait_for
 
+pytestmark = pytest.mark.slow  # profiles on the host: converts and times
+
 
 def profile_args(store, ranges, cache, n=6, runs=20, dtype="fp32", extra=()):
     return ["profile", "--sample", "random", "--ranges", str(ranges), "--n", str(n), "--dtype", dtype,
@@ -48,7 +50,6 @@ def test_profile_resume_and_export(tmp_path, tiny_ranges, cache_dir):
     assert meta["device"] == "host" and meta["runtime"].startswith("ai_edge_litert") and meta["training_size"] == 16
 
 
-@pytest.mark.slow
 def test_sigkill_mid_campaign_loses_nothing_and_resume_completes(tmp_path, tiny_ranges):
     store, cache = tmp_path / "kill.sqlite", tmp_path / "cache"
     ranges = tmp_path / "mid.toml"  # blocks big enough that timing takes a while

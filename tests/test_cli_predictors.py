@@ -16,6 +16,7 @@ from conftest import run_cli
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
+@pytest.mark.slow
 def test_fit_linear_prints_named_coefficients_and_evaluate_json(tmp_path):
     model = tmp_path / "lin.json"
     res = run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "3",
@@ -37,6 +38,7 @@ def test_fit_linear_prints_named_coefficients_and_evaluate_json(tmp_path):
     assert report["spearman"] > 0.98 and plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_transfer_and_predict_block(tmp_path):
     src, k10, adapted = tmp_path / "src.json", tmp_path / "k10.csv", tmp_path / "adapted.json"
     assert run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "gbdt", "--cv", "0",
@@ -54,6 +56,7 @@ def test_transfer_and_predict_block(tmp_path):
     assert out["block"] == key and 0.05 < out["latency_ms"] < 20
 
 
+@pytest.mark.slow
 def test_network_lut_with_prior_and_arch_prediction(tmp_path):
     model = tmp_path / "ph1.json"
     res = run_cli("fit", "--data", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target",
@@ -67,6 +70,7 @@ def test_network_lut_with_prior_and_arch_prediction(tmp_path):
     assert 5 < out["latency_ms"] < 200
 
 
+@pytest.mark.slow
 def test_arch_prediction_says_whether_fixed_parts_are_included(tmp_path):
     lut, lin = tmp_path / "lut.json", tmp_path / "lin.json"
     assert run_cli("fit", "--data", str(DATA / "pixel1_proxylessnas_lut.yaml"), "--predictor", "lut",

@@ -16,6 +16,8 @@ from edgelat.core.spaces import get_space
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # converts networks and times them
+
 
 @pytest.mark.parametrize("dtype", ["fp32", "int8"])
 def test_streamed_bytes_of_a_space_match_the_converted_networks_ops(dtype):

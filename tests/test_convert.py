@@ -13,6 +13,8 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from edgelat.core.builders import build_block_model  # noqa: E402
 from edgelat.core.convert import convert_block, convert_model  # noqa: E402
 
+pytestmark = pytest.mark.slow  # converts with TensorFlow
+
 
 def interp(data: bytes) -> Interpreter:
     it = Interpreter(model_content=data)

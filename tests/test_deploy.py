@@ -12,6 +12,8 @@ from adbd_daemon import board_device_file, phone_device_file
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # converts and times networks
+
 BLOCK = "mbconv-i8-c8-o8-e3-k3-s1-se0-relu6"
 FAST = ("--runs", "5", "--warmup", "1", "--min-time-ms", "5", "--pass-gap-s", "0")  # 3 passes (the default)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.measurement import Measurement
@@ -15,6 +17,8 @@ from edgelat.profiler.sampling import BlockRanges, random_blocks
 from edgelat.profiler.store import DISTURBED, Store
 
 from conftest import TINY_RANGES, run_cli
+
+pytestmark = pytest.mark.slow  # times under a hog
 
 
 def _m(cv: float, drift: float = 0.0) -> Measurement:

@@ -20,6 +20,8 @@ from edgelat.profiler.kernel_sampling import sample_kernels
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # converts models with TensorFlow
+
 
 def _exotic(keras):
     """A small model of ops with no kernel type: grouped, dilated and transposed convolutions, a matmul

@@ -17,6 +17,8 @@ from edgelat.profiler.kernel_sampling import sample_kernels
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # converts keras.applications models
+
 
 def _app(tmp_path_factory, family: str, dtype: str, **kwargs):
     keras = pytest.importorskip("keras")
@@ -199,7 +201,6 @@ def test_an_op_without_a_kernel_type_is_named(tmp_path):
         predict_kernels(KernelPredictor().fit(specs, _costs_fit(specs)), path, strict=True)
 
 
-@pytest.mark.slow
 def test_kernel_campaign_fit_and_predict_a_real_model_on_the_host(tmp_path, cache_dir):
     """profile --from-model --kernels, fit --predictor kernels, predict --tflite: the whole user flow, and
     the prediction lands near the model's measured latency (loose: the machine may be busy)."""

@@ -105,6 +105,7 @@ def _ranges(tmp_path, keys):
     return path
 
 
+@pytest.mark.slow
 def test_profile_on_an_mcu_stores_memory_and_estimated_latency(tmp_path, cache_dir, int8_blocks):
     store, out = tmp_path / "mcu.sqlite", tmp_path / "mcu.csv"
     ranges = _ranges(tmp_path, BLOCKS[:1])

@@ -110,6 +110,7 @@ def test_guided_finds_a_near_optimal_network_with_50_evaluations():
     assert min(found) >= optimum - 0.5
 
 
+@pytest.mark.slow
 def test_anneal_seeds_its_chains_from_a_random_population_and_beats_random_at_20_evaluations():
     """30% of the budget goes to a random population; over 10 seeds annealing's mean best is
     at least random search's at equal evaluations (it lost at 20 before the population)."""

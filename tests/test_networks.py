@@ -15,6 +15,8 @@ from edgelat.profiler.store import DISTURBED, Store
 
 from conftest import kill_group, query, run_cli, start_cli, wait_for
 
+pytestmark = pytest.mark.slow  # converts and times whole networks
+
 
 def test_network_sample_is_reproducible_distinct_and_spans_the_cost_range():
     space = get_space("single-path", 64, num_classes=10)
@@ -35,7 +37,6 @@ def net_rows(store):
     return query(store, "SELECT net_key, id FROM networks WHERE status='ok' ORDER BY id")
 
 
-@pytest.mark.slow
 def test_profile_networks_resumes_after_sigkill_and_exports_a_table(tmp_path):
     store, cache = tmp_path / "nets.sqlite", tmp_path / "cache"
     args = ["profile", "--space", "single-path", "--resolution", "32", "--width", "0.35", "--num-classes", "10",

@@ -4,8 +4,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # imports TensorFlow in subprocesses
+
 SNIPPET = """
 import os
+import pytest
+
 from edgelat.core.quiet import filtered_stderr
 with filtered_stderr():
     os.write(2, b"I0000 00:00:1796177300.117885    7254 cudart_stub.cc:31] Could not find cuda drivers\\n")

@@ -14,6 +14,8 @@ from edgelat.devices.runners import LITERT_TIMER_SCRIPT
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.conversion_pool import ConversionPool
 
+pytestmark = pytest.mark.slow  # starts runner processes and times
+
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):

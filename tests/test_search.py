@@ -61,6 +61,7 @@ def test_superkernel_plan_refuses_spaces_without_the_grid():
         superkernel_plan(get_space("fbnet").layers[0])
 
 
+@pytest.mark.slow
 def test_threshold_mode_computes_exactly_the_decoded_subnetwork():
     import tensorflow as tf
 
@@ -79,6 +80,7 @@ def test_threshold_mode_computes_exactly_the_decoded_subnetwork():
     np.testing.assert_allclose(soft, hard, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,width", [("single-path", 0.35), ("fbnet", 0.25)])
 def test_encode_decode_build_and_inherited_weights_round_trip(name, width):
     import tensorflow as tf
@@ -129,6 +131,7 @@ def test_space_file_round_trip_and_errors(tmp_path):
         get_space(str(path))
 
 
+@pytest.mark.slow
 def test_proxies_score_and_rank_architectures():
     space = get_space("single-path", 32, width=0.35, num_classes=10)
     archs = space.random(4, seed=3)
@@ -160,6 +163,7 @@ def test_every_strategy_respects_a_hard_budget(pixel1):
         Problem(space, ap, signal, Budget(80.0, "soft"))
 
 
+@pytest.mark.slow
 def test_single_path_strategy_respects_the_budget(pixel1):
     from edgelat.search.data import load_digits
 
@@ -216,6 +220,7 @@ def test_search_cli_exports_int8_that_runs_in_litert(tmp_path, pixel1):
     assert d["measured_ms"] > 0 and d["predicted_ms"] is None
 
 
+@pytest.mark.slow
 def test_search_cli_bad_input_is_one_line(tmp_path):
     res = run_cli("search", "--target-ms", "80", "--out", str(tmp_path), "--device", "pixel1")
     assert res.returncode == 2 and "--predictor" in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -15,6 +15,8 @@ from edgelat.search.workflow import SearchOptions, run_search
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # searches with the TFLite-Micro simulator
+
 RES, WIDTH = 96, 0.35  # an MCUNet-like setting: small input, narrow network
 
 
@@ -39,7 +41,6 @@ def supernet_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("supernet-cache")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["random", "anneal"])
 def test_mcu_search_never_exceeds_any_limit(strategy, binding_limits, supernet_cache, tmp_path, monkeypatch):
     """Every limit binds on about half of the space; the chosen networks (method and random baseline) meet them all."""
@@ -90,7 +91,6 @@ head: 128
 """
 
 
-@pytest.mark.slow
 def test_exported_model_over_the_exact_arena_is_one_line_with_bytes(tmp_path):
     """A space with a single architecture and --max-sram at its estimate: the search accepts it, the exact
     TFLM arena of the exported int8 model is larger (the estimate runs 0.2-5.4 % low), so the command stops
@@ -119,7 +119,6 @@ def test_exported_model_over_the_exact_arena_is_one_line_with_bytes(tmp_path):
     assert exact.fits and exact.not_fit_message() == ""
 
 
-@pytest.mark.slow
 def test_a_search_pressed_against_flash_searches_again_until_the_exact_figures_fit(tmp_path):
     """Maximising parameters under 1 MB of flash drives the search to its estimate's edge, where the
     exact int8 file is a few % larger: the chosen network is converted and checked by TFLM before

@@ -20,6 +20,8 @@ from edgelat.search.strategies import SimulatedAnnealing
 
 from conftest import kill_group, run_cli, start_cli, wait_for
 
+pytestmark = pytest.mark.slow  # searches and trains
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -56,7 +58,6 @@ def journal_lines(out: Path) -> list[str]:
     return path.read_text().splitlines() if path.is_file() else []
 
 
-@pytest.mark.slow
 def test_a_killed_search_continues_where_it_stopped(tmp_path, linear_model):
     env = {"EDGELAT_CACHE_DIR": str(tmp_path / "cache")}
     common = ("--accuracy", "supernet", "--supernet-epochs", "2", "--evaluations", "24", "--ri-samples", "1",

@@ -5,6 +5,8 @@ every real reading of the real probe on the real host runner counts as slow."""
 import json
 import time
 
+import pytest
+
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import get_device
 from edgelat.profiler.cache import TFLiteCache
@@ -12,6 +14,8 @@ from edgelat.profiler.spell_guard import PROBE, SpellGuard, probe_path
 from edgelat.profiler.store import Store
 
 from conftest import query, run_cli
+
+pytestmark = pytest.mark.slow  # times passes and waits out spells
 
 
 class Said:

@@ -71,6 +71,7 @@ def test_fit_chooses_the_prior_by_cv_and_reports_every_candidate(nets, tmp_path)
     assert json.loads((tmp_path / "m.json").read_text())["metadata"]["prior_choice"]["chosen"] == choice["chosen"]
 
 
+@pytest.mark.slow
 def test_one_prior_forces_it_and_the_cli_shows_the_candidates(tmp_path):
     assert prior_candidates(["flops"]) is None and prior_candidates(["none"]) is None
     assert list(prior_candidates([])) == ["none", "flops", "params", "physics"]
@@ -131,6 +132,7 @@ def test_conformal_factors_follow_the_finite_sample_ranks():
     assert iv.covers([0.5, 1.0, 1.5], [1.0, 1.0, 1.0]).tolist() == [False, True, False]
 
 
+@pytest.mark.slow
 def test_fit_stores_an_interval_that_predict_prints_and_evaluate_checks(tmp_path):
     table = pd.read_csv(FBNET.parent / "pixel1_mbconv.csv")
     train, test = split(int(0.3 * len(table)), seed=0, n=len(table))
@@ -155,6 +157,7 @@ def test_fit_stores_an_interval_that_predict_prints_and_evaluate_checks(tmp_path
     assert "interval_ms" not in json.loads(bare.stdout) and "no interval" in bare.stdout
 
 
+@pytest.mark.slow
 def test_suggest_then_profile_the_suggestions(tmp_path):
     """From 12 measured NAS-Bench-Macro networks to the next 2, measured on this machine."""
     host = pd.read_csv(FBNET.parent / "nb_macro_host_latency.csv", dtype={"arch": str}).iloc[:12]
@@ -214,6 +217,7 @@ def test_the_physics_prior_is_a_non_negative_mix_fitted_on_ten_networks(nets):
     assert np.allclose(again.predict(pi.archs[test]), stacked.predict(pi.archs[test]))
 
 
+@pytest.mark.slow
 def test_suggest_new_device_lists_networks_that_spread_the_physical_terms(tmp_path):
     out = tmp_path / "first.txt"
     res = run_cli("suggest", "--new-device", "--space", "fbnet", "--n", "10", "-o", str(out), "--json")
