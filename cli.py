@@ -19,6 +19,7 @@ from rich.table import Table
 
 from edgelat import __version__
 from edgelat.errors import EdgelatError, OptionError, StoreError
+from edgelat.predictors.registry import PREDICTORS
 from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
 from edgelat.profiler.timing import MIN_PASS_S
 from edgelat.search.signals import SIGNALS
@@ -411,7 +412,7 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 
 @cli.command()
 @click.option("--data", required=True, type=click.Path(), help="Block table (.csv/.sqlite/.json/.yaml) or network CSV.")
-@click.option("--predictor", "kind", required=True, type=click.Choice(["lut", "linear", "gbdt", "transfer", "kernels"]),
+@click.option("--predictor", "kind", required=True, type=click.Choice(PREDICTORS.names()),
               help="kernels: one predictor per kernel type, from a kernel table (profile --kernels/--from-model), "
               "for `predict --tflite` of any model.")
 @click.option("--space", help="The data is a whole-network table of this layer-wise space (op0..opN columns).")
@@ -590,9 +591,9 @@ def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -
 @click.option("--target-ms", type=float, required=True, help="Latency budget in ms.")
 @click.option("--budget", type=click.Choice(["hard", "soft"]), default="hard", show_default=True,
               help="hard: never exceed; soft: MnasNet reward acc*(lat/T)^-0.07.")
-@click.option("--strategy", type=click.Choice(list(STRATEGIES)), default="anneal", show_default=True,
+@click.option("--strategy", type=click.Choice(STRATEGIES.names()), default="anneal", show_default=True,
               help="guided: a Bayesian-ridge surrogate annealed within the limits, evaluated in small batches.")
-@click.option("--accuracy", type=click.Choice(list(SIGNALS)), default="supernet", show_default=True,
+@click.option("--accuracy", type=click.Choice(SIGNALS.names()), default="supernet", show_default=True,
               help="table: measured accuracies (--accuracy-table; NAS-Bench-Macro ships for nb-macro).")
 @click.option("--accuracy-table", type=click.Path(), help="CSV of measured accuracies: 'arch' and 'accuracy' columns.")
 @click.option("--data", help="digits, fashion-mnist (Debian's dataset-fashion-mnist, or $EDGELAT_FASHION_MNIST), a "

@@ -14,21 +14,10 @@ from edgelat.core.paths import write_output
 from edgelat.errors import DataError, PredictorError
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.features import SCHEMA_VERSION, schema_hash
+from edgelat.predictors.registry import PREDICTORS
 
 FORMAT = "edgelat-predictor"
 FORMAT_VERSION = 1
-
-
-def _registry() -> dict[str, type[LatencyPredictor]]:
-    from edgelat.predictors.gbdt import GBDTPredictor
-    from edgelat.predictors.kernels import KernelPredictor
-    from edgelat.predictors.layerwise import LayerwisePredictor
-    from edgelat.predictors.linear import LinearPredictor
-    from edgelat.predictors.lut import LUTPredictor
-    from edgelat.predictors.transfer import TransferPredictor
-
-    return {cls.kind: cls for cls in (LinearPredictor, GBDTPredictor, LUTPredictor, TransferPredictor,
-                                      LayerwisePredictor, KernelPredictor)}
 
 
 def to_document(model: LatencyPredictor, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -61,10 +50,9 @@ def from_document(doc: dict[str, Any], where: str = "model") -> LatencyPredictor
             f"{where}: fitted with feature schema v{schema.get('version')} ({schema.get('hash')}), but this "
             f"edgelat uses v{SCHEMA_VERSION} ({schema_hash()}); refit the model with `edgelat fit`"
         )
-    registry = _registry()
     kind = doc.get("kind")
-    if kind not in registry:
-        raise PredictorError(f"{where}: unknown predictor kind {kind!r} (known: {', '.join(registry)})")
+    if kind not in PREDICTORS:
+        raise PredictorError(f"{where}: unknown predictor kind {kind!r} (known: {', '.join(PREDICTORS.names())})")
     params = {}
     for name, value in doc.get("params", {}).items():
         nested = isinstance(value, dict) and "format" in value
@@ -72,7 +60,7 @@ def from_document(doc: dict[str, Any], where: str = "model") -> LatencyPredictor
             value = [from_document(v, f"{where}: {name}[{i}]") for i, v in enumerate(value)]
         params[name] = from_document(value, f"{where}: {name}") if nested else value
     try:
-        return registry[kind].from_state(params, doc["state"])
+        return PREDICTORS.get(kind).from_state(params, doc["state"])
     except (KeyError, TypeError, ValueError) as exc:
         raise PredictorError(f"{where}: malformed {kind} model state: {exc}") from None
 

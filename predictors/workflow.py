@@ -15,17 +15,14 @@ from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_kernels, load_networks
 from edgelat.predictors.evaluation import out_of_fold, plot_predictions
-from edgelat.predictors.gbdt import GBDTPredictor
 from edgelat.predictors.kernel_pricing import predict_kernels, total_interval
 from edgelat.predictors.kernels import KernelPredictor, calibrate_from_table, kernel_out_of_fold
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor
 from edgelat.predictors.priors import load_prior, prior_candidates
+from edgelat.predictors.registry import PREDICTORS
 from edgelat.predictors.transfer import TransferPredictor
-
-BLOCK_KINDS = ("lut", "linear", "gbdt", "transfer")
-KINDS = (*BLOCK_KINDS, "kernels")  # kernels: one predictor per kernel type, fitted on a kernel table
 
 
 def make_predictor(kind: str, space: str | None, source: str | None = None,
@@ -40,19 +37,13 @@ def make_predictor(kind: str, space: str | None, source: str | None = None,
                                   corrections=corrections, basis_models=list(basis_models) or None)
     if prior is not None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
-    if kind == "lut":
-        return LUTPredictor()
-    if kind == "linear":
-        return LinearPredictor()
-    if kind == "gbdt":
-        return GBDTPredictor()
-    if kind == "kernels":
-        return KernelPredictor()
     if kind == "transfer":
         if source is None:
             raise OptionError("--predictor transfer needs --source MODEL.json (a predictor fitted on another device)")
         return TransferPredictor(source=persistence.load(source))
-    raise OptionError(f"--predictor: unknown {kind!r} (known: {', '.join(BLOCK_KINDS)})")
+    if kind not in PREDICTORS.names():
+        raise OptionError(f"--predictor: unknown {kind!r} (known: {', '.join(PREDICTORS.names())})")
+    return PREDICTORS.create(kind)
 
 
 def load_data(data: str, space: str | None, target: str, device: str | None = None, kernels: bool = False):

@@ -51,8 +51,8 @@ def block_timing(opts: ProfileOptions, device: Device, dtypes: tuple[str, ...]) 
     isolated blocks timed warm sum to well below their whole networks."""
     from edgelat.devices.backends import BACKENDS
 
-    backend = BACKENDS.get((device.transport, device.runtime))
-    can = bool(backend and backend.cold_timing)
+    pair = (device.transport, device.runtime)
+    can = pair in BACKENDS and BACKENDS.get(pair).cold_timing
     of_space = opts.sample == "space" and not (opts.networks or opts.archs or measures_kernels(opts))
     if opts.timing in ("cold", "context") and not can:
         raise OptionError(f"--timing {opts.timing}: device {device.name!r} ({device.transport}, {device.runtime}) "

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelat.core.registry import Registry
 from edgelat.core.spaces import Layer, SearchSpace
+from edgelat.errors import SearchError
 from edgelat.search.accuracy_table import TableSignal
 from edgelat.search.signal_base import AccuracySignal, SignalContext
 
@@ -200,10 +202,9 @@ class NasgraphSignal(_FreshSupernetSignal):
         return 2.0 * edges / max(nodes, 1.0)
 
 
-SIGNAL_FACTORIES: dict[str, type[AccuracySignal]] = {
-    "supernet": SupernetSignal, "synflow": SynflowSignal, "naswot": NaswotSignal, "nasgraph": NasgraphSignal,
-    "params": ParamsSignal, "flops": FlopsSignal, "train": TrainSignal, "table": TableSignal,
-}
-"""Name -> signal class; `SIGNAL_FACTORIES[name].from_context(ctx)` builds the signal `--accuracy NAME` uses."""
-
-SIGNALS = tuple(SIGNAL_FACTORIES)  # the names the CLI offers
+SIGNALS: Registry[type[AccuracySignal]] = Registry("accuracy signal", SearchError)
+"""Name -> signal class; `SIGNALS.get(name).from_context(ctx)` builds the signal `--accuracy NAME` uses."""
+for _name, _cls in (("supernet", SupernetSignal), ("synflow", SynflowSignal), ("naswot", NaswotSignal),
+                    ("nasgraph", NasgraphSignal), ("params", ParamsSignal), ("flops", FlopsSignal),
+                    ("train", TrainSignal), ("table", TableSignal)):
+    SIGNALS.register(_name, _cls)

@@ -39,7 +39,7 @@ from edgelat.search.mcu_fit import exact_memory, fit_exactly
 from edgelat.search.options import SearchOptions, check_options
 from edgelat.search.outputs import SearchRun, export_model, search_document, write_outputs
 from edgelat.search.problem import Budget, Constraint, LatencyModel, Problem, SearchResult
-from edgelat.search.signals import SIGNAL_FACTORIES, SIGNALS, SignalContext
+from edgelat.search.signals import SIGNALS, SignalContext
 from edgelat.search.strategies import STRATEGIES, RandomSearch, StrategyContext
 from edgelat.search.verify import device_measure, verify_loop
 
@@ -77,7 +77,7 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     rep.note(f"data: {data.summary()}")  # every input checked: from here on, progress
     if journal.scores:
         rep.note(f"resuming: {len(journal.scores)} networks already scored in {journal.path}")
-    signal_type, strategy_type = SIGNAL_FACTORIES[opts.accuracy], STRATEGIES[opts.strategy]
+    signal_type, strategy_type = SIGNALS.get(opts.accuracy), STRATEGIES.get(opts.strategy)
     need_supernet = signal_type.needs_supernet or strategy_type.needs_supernet or opts.final_eval == "supernet"
     net = supernet_for(acc_space, data, opts.supernet_epochs, opts.seed, rep) if need_supernet else None
     trainer = _trainer(opts, acc_space, data, rep)
@@ -129,7 +129,7 @@ def _search_again(opts: SearchOptions, signal, acc_space: SearchSpace, data, net
     """(problem, factor) -> a fresh strategy's answer on `problem`, its block table scaled by `factor`."""
     def again(problem: Problem, factor: float) -> SearchResult:
         table = None if latency.table is None else latency.table * factor
-        strategy = STRATEGIES[opts.strategy].from_context(StrategyContext(opts, signal, acc_space, data, net, table,
+        strategy = STRATEGIES.get(opts.strategy).from_context(StrategyContext(opts, signal, acc_space, data, net, table,
                                                                           latency.constant * factor))
         rep.phase(f"{strategy.name} search again {why or f'under the rescaled model (x{factor:.3f})'}", 1)
         return strategy.run(problem, rep)
@@ -161,9 +161,9 @@ def _untrained(space: SearchSpace, arch: np.ndarray, seed: int, doc: dict[str, A
 def _checked_device(opts: SearchOptions) -> Device:
     """The device, once the names and the options that need no TensorFlow are known good."""
     if opts.strategy not in STRATEGIES:
-        raise SearchError(f"--strategy: unknown {opts.strategy!r} (known: {', '.join(STRATEGIES)})")
+        raise SearchError(f"--strategy: unknown {opts.strategy!r} (known: {', '.join(STRATEGIES.names())})")
     if opts.accuracy not in SIGNALS:
-        raise SearchError(f"--accuracy: unknown {opts.accuracy!r} (known: {', '.join(SIGNALS)})")
+        raise SearchError(f"--accuracy: unknown {opts.accuracy!r} (known: {', '.join(SIGNALS.names())})")
     if opts.dtype not in ("fp32", "int8"):
         raise SearchError(f"--dtype: must be fp32 or int8, got {opts.dtype!r}")
     device = get_device(None if opts.device_file else opts.device, opts.device_file)
@@ -191,7 +191,7 @@ def latency_side(opts: SearchOptions, device: Device, space: SearchSpace) -> Lat
         constraints.append(Constraint("peak SRAM", mcu.sram, float(sram), " B"))
     if flash:
         constraints.append(Constraint("flash", mcu.flash, float(flash), " B"))
-    if STRATEGIES[opts.strategy].needs_block_table:
+    if STRATEGIES.get(opts.strategy).needs_block_table:
         raise SearchError(f"--strategy {opts.strategy} needs an additive block predictor; on MCUs use anneal or "
                           "random")
     return LatencySide(mcu, mcu.name, constraints)

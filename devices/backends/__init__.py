@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgelat.core.registry import Registry
 from edgelat.devices.backends.android import AndroidBenchmarkBackend
 from edgelat.devices.backends.base import Backend
 from edgelat.devices.backends.host import HostBackend
@@ -13,14 +14,13 @@ from edgelat.errors import DeviceFileError
 __all__ = ["BACKENDS", "AndroidBenchmarkBackend", "Backend", "HostBackend", "LinuxBoardBackend", "McuSimBackend",
            "open_backend"]
 
-# (transport, runtime) of a device file -> the backend that measures on it
-BACKENDS: dict[tuple[str, str], type[Backend]] = {
-    ("local", "litert"): HostBackend,
-    ("adb", "benchmark_model"): AndroidBenchmarkBackend,
-    ("adb", "litert"): LinuxBoardBackend,
-    ("ssh", "litert"): LinuxBoardBackend,
-    ("sim", "tflite-micro"): McuSimBackend,
-}
+BACKENDS: Registry[type[Backend]] = Registry("backend", DeviceFileError)
+"""(transport, runtime) of a device file -> the backend that measures on it."""
+BACKENDS.register(("local", "litert"), HostBackend)
+BACKENDS.register(("adb", "benchmark_model"), AndroidBenchmarkBackend)
+BACKENDS.register(("adb", "litert"), LinuxBoardBackend)
+BACKENDS.register(("ssh", "litert"), LinuxBoardBackend)
+BACKENDS.register(("sim", "tflite-micro"), McuSimBackend)
 
 
 def open_backend(device: Device, threads: int | None = None, op_profiling: bool = False) -> Backend:
@@ -28,13 +28,13 @@ def open_backend(device: Device, threads: int | None = None, op_profiling: bool 
 
     `op_profiling` asks benchmark_model (Android devices) for its per-op profile as well.
     """
-    backend = BACKENDS.get((device.transport, device.runtime))
-    if backend is not None:
+    if (device.transport, device.runtime) in BACKENDS:
+        backend = BACKENDS.get((device.transport, device.runtime))
         return backend.from_device(device, threads=threads, op_profiling=op_profiling)
     runtimes = {runtime: cls.serves for (transport, runtime), cls in BACKENDS.items()
                 if transport == device.transport}
     if not runtimes:
-        known = ", ".join(repr(t) for t in dict.fromkeys(t for t, _ in BACKENDS))
+        known = ", ".join(repr(t) for t in dict.fromkeys(t for t, _ in BACKENDS.names()))
         raise DeviceFileError(f"{device.source or device.name}: field 'transport': {device.transport!r} has no "
                            f"backend (known: {known})")
     labelled = [f"{r!r} ({serves})" if len(runtimes) > 1 else repr(r) for r, serves in runtimes.items()]

@@ -1,24 +1,25 @@
 """Search strategies, one module each, and the table `edgelat search --strategy NAME` picks from.
 
 A new strategy is one module with a `Strategy` subclass (its `from_context` takes what it
-needs) and one entry in `STRATEGIES`.
+needs) and one `STRATEGIES.register(name, cls)` line here.
 """
 
 from __future__ import annotations
 
+from edgelat.core.registry import Registry
+from edgelat.errors import SearchError
 from edgelat.search.strategies.anneal import SimulatedAnnealing
 from edgelat.search.strategies.base import Strategy, StrategyContext
 from edgelat.search.strategies.guided import GuidedSearch
 from edgelat.search.strategies.random import RandomSearch
 from edgelat.search.strategies.single_path import SinglePathSearch, repair
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    "anneal": SimulatedAnnealing,
-    "guided": GuidedSearch,
-    "random": RandomSearch,
-    "single-path": SinglePathSearch,
-}
-"""Name -> strategy class; `STRATEGIES[name].from_context(ctx)` builds the configured strategy."""
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", SearchError)
+"""Name -> strategy class; `STRATEGIES.get(name).from_context(ctx)` builds the configured strategy."""
+STRATEGIES.register("anneal", SimulatedAnnealing)
+STRATEGIES.register("guided", GuidedSearch)
+STRATEGIES.register("random", RandomSearch)
+STRATEGIES.register("single-path", SinglePathSearch)
 
 __all__ = ["STRATEGIES", "GuidedSearch", "RandomSearch", "SimulatedAnnealing", "SinglePathSearch", "Strategy",
            "StrategyContext", "repair"]
