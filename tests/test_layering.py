@@ -14,6 +14,8 @@ def edgelat_imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("edgelat."):
             found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "edgelat":  # from edgelat import search
+            found |= {a.name for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("edgelat.")}
     return found
@@ -29,3 +31,10 @@ def test_no_upward_imports(layer):
 
 def test_timing_runner_is_self_contained():
     assert edgelat_imports(ROOT / "devices" / "runners" / "litert_timer.py") == set()
+
+
+def test_every_import_form_is_seen(tmp_path):
+    snippet = tmp_path / "m.py"
+    snippet.write_text("import edgelat.search.workflow\nfrom edgelat import predictors, __version__\n"
+                       "def f():\n    from edgelat.cli import main\n")
+    assert edgelat_imports(snippet) >= {"search", "predictors", "cli"}
