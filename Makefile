@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -c constraints.txt -e '.[dev,farm,ssh]'
+	$(BIN)/pip install -c constraints.txt -e '.[dev,farm,ssh,compare]'
 	touch $(STAMP)
 
 # Re-pin constraints.txt to the current .venv (after `make test` passed with a newer set).

@@ -1,0 +1,89 @@
+"""Pareto fronts, exact hypervolume, and fleet searches on NAS-Bench-Macro's measured accuracies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgelat.core.spaces import get_space
+from edgelat.devices.catalog import get_device
+from edgelat.errors import SearchError
+from edgelat.predictors.layerwise import LayerwisePredictor
+from edgelat.predictors.mcu import McuPredictor
+from edgelat.search.accuracy_table import TableSignal
+from edgelat.search.fleet import DeviceTarget, FleetProblem
+from edgelat.search.front_search import FRONT_SEARCHES
+from edgelat.search.pareto import hypervolume, nondominated
+from edgelat.search.problem import Constraint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_nondominated_keeps_exactly_the_points_nothing_beats():
+    F = np.random.default_rng(0).integers(0, 6, (200, 3)).astype(float)
+    keep = nondominated(F)
+    for i, row in enumerate(F):
+        beaten = np.any(np.all(F <= row, axis=1) & np.any(F < row, axis=1))
+        assert keep[i] == (not beaten and not any(np.array_equal(F[j], row) for j in range(i) if keep[j]))
+
+
+def test_hypervolume_by_hand_and_against_pymoo():
+    assert hypervolume(np.array([[1, 3], [2, 2], [3, 1]]), np.array([4, 4])) == pytest.approx(6.0)
+    assert hypervolume(np.array([[1, 1, 1]]), np.array([2, 3, 4])) == pytest.approx(1 * 2 * 3)
+    assert hypervolume(np.array([[5, 0]]), np.array([4, 4])) == 0.0  # outside the box adds nothing
+    hv = pytest.importorskip("pymoo.indicators.hv")
+    rng = np.random.default_rng(1)
+    for d in (2, 3, 4):
+        X = rng.random((400, d))
+        F = X / np.linalg.norm(X, axis=1, keepdims=True)
+        F = F[nondominated(F)][:120]
+        ref = np.full(d, 1.1)
+        assert hypervolume(F, ref) == pytest.approx(hv.HV(ref_point=ref)(F), rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def nb_macro():
+    space = get_space("nb-macro")
+    table = pd.read_csv(ROOT / "data" / "nb_macro_host_latency.csv", dtype={"arch": str})
+    archs = np.array([[int(c) for c in a] for a in table["arch"]])
+    host = LayerwisePredictor(space="nb-macro").fit(archs, table["latency_ms"].to_numpy())
+    return space, TableSignal(space), host, McuPredictor(space, get_device("stm32f746"))
+
+
+def _fleet(nb_macro, budgets=(None, None)):
+    space, signal, host, mcu = nb_macro
+    sram = float(get_device("stm32f746").memory["sram"])
+    return FleetProblem(space, signal, [DeviceTarget("host", host, budgets[0]), DeviceTarget("mcu", mcu, budgets[1])],
+                        [Constraint("peak SRAM", mcu.sram, sram, " B")])
+
+
+@pytest.mark.parametrize("name", ["random", "sweep-guided", "sweep-anneal", "optuna-nsga2", "pymoo-nsga2"])
+def test_each_front_search_spends_its_evaluations_and_returns_a_feasible_front(nb_macro, name):
+    if name.startswith(("optuna", "pymoo")):
+        pytest.importorskip(name.split("-")[0])
+    fleet = _fleet(nb_macro)
+    FRONT_SEARCHES.get(name)(fleet, 40, seed=0)
+    assert fleet.evaluations == 40
+    archs, F = fleet.front()
+    assert len(archs) >= 3 and fleet.feasible(archs).all() and nondominated(F).all()
+    assert np.allclose(F[:, 1:], fleet.latencies(archs)) and np.all(np.diff(F[:, 1]) >= 0)  # fastest first
+    assert fleet.evaluations == 40  # reading the front scores nothing new
+
+
+def test_a_fleet_network_holds_every_budget_and_the_sram_limit(nb_macro):
+    space, _, host, mcu = nb_macro
+    every = space.random(3000, seed=0)
+    b_host, b_mcu = (float(np.percentile(m.predict(every), 40)) for m in (host, mcu))
+    fleet = _fleet(nb_macro, (b_host, b_mcu))
+    ok = fleet.feasible(every)
+    sram = get_device("stm32f746").memory["sram"]
+    assert np.array_equal(ok, (host.predict(every) <= b_host) & (mcu.predict(every) <= b_mcu)
+                          & (mcu.sram(every) <= sram))
+    FRONT_SEARCHES.get("sweep-guided")(fleet, 30, seed=1)
+    best = fleet.best()
+    assert best is not None and fleet.feasible(best[0][None])[0]
+    with pytest.raises(SearchError, match="budget must be a positive"):
+        DeviceTarget("host", host, -1.0)
