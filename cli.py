@@ -22,6 +22,7 @@ from edgelat.errors import EdgelatError, OptionError, StoreError
 from edgelat.predictors.registry import PREDICTORS
 from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
 from edgelat.profiler.timing import MIN_PASS_S
+from edgelat.search.front_search import FRONT_SEARCHES
 from edgelat.search.signals import SIGNALS
 from edgelat.search.strategies import STRATEGIES
 
@@ -626,6 +627,12 @@ def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -
               help="Measure the chosen network on the device (twice, in separate sittings; the slower counts); "
                    "while it breaks the budget, rescale the model by the measured error and search again (up to "
                    "ROUNDS measurements).")
+@click.option("--fleet", type=click.Path(), help="A TOML file of more devices the network must serve, each with its "
+              "predictor and budget (feasible only within every budget).")
+@click.option("--pareto", is_flag=True, help="Return the front of accuracy against every device's latency "
+              "(front.json, front.png) instead of one network.")
+@click.option("--front-search", type=click.Choice(FRONT_SEARCHES.names()), default="optuna-tpe", show_default=True,
+              help="How --pareto searches (optuna-*: pip install 'edgelat[compare]').")
 @click.option("--json", "as_json", is_flag=True)
 def search(device_name, device_file, no_export, as_json, **kw) -> None:
     """Find the most accurate network within a latency budget, and export it."""
@@ -634,6 +641,9 @@ def search(device_name, device_file, no_export, as_json, **kw) -> None:
     opts = SearchOptions(device=device_name, device_file=device_file, export=not no_export, **kw)
     check_options(opts)
     doc = _with_bar(run_search, opts)
+    if opts.pareto:
+        click.echo(json.dumps(doc)) if as_json else _print_front(doc)
+        return
     if as_json:
         keys = ("arch", "predicted_ms", "accuracy", "accuracy_signal", "strategy", "files", "device", "constraint",
                 "relative_improvement", "random_baseline", "export_check", "memory", "verification", "weights",
@@ -641,6 +651,22 @@ def search(device_name, device_file, no_export, as_json, **kw) -> None:
         click.echo(json.dumps({k: doc.get(k) for k in keys}, default=str))
         return
     _print_search(doc)
+
+
+def _print_front(doc) -> None:
+    """The front on stdout, fastest first: one line per network."""
+    devices = [d["device"] for d in doc["devices"]]
+    table = Table("#", "arch", doc["accuracy_signal"], *(f"{d} ms" for d in devices),
+                  title=f"{len(doc['front'])} networks on the front ({doc['front_search']}, {doc['evaluations']} "
+                        f"evaluations; hypervolume {doc['hypervolume']:.4f}, random search's "
+                        f"{doc['random_hypervolume']:.4f})")
+    for i, p in enumerate(doc["front"]):
+        table.add_row(str(i), p["arch"], f"{p['score']:.4g}", *(f"{p['predicted_ms'][d]:.4g}" for d in devices))
+    out.print(table)
+    for note in doc.get("notes", []):
+        out.print(f"note: {note}", markup=False)
+    for name, path in doc["files"].items():
+        out.print(f"{name}: {path}", markup=False)
 
 
 def _print_search(doc) -> None:

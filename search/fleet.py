@@ -21,6 +21,7 @@ from edgelat.search.problem import Budget, Constraint, LatencyModel, Problem
 from edgelat.search.signal_base import AccuracySignal
 
 NO_BUDGET_MS = 1e300  # a budget no network exceeds, for a device with no budget of its own
+INFEASIBLE = 1e12  # the objectives given to a network outside the limits, never scored
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,28 @@ class FleetProblem:
 
     def feasible(self, archs: np.ndarray) -> np.ndarray:
         return self.problem.feasible(archs)
+
+    def violation(self, archs: np.ndarray) -> np.ndarray:
+        """How far each network is outside the limits: the sum of the relative excesses over every budget and
+        hard limit (0 when feasible), a graded signal for samplers that learn from infeasible points."""
+        archs = np.asarray(archs, np.int64).reshape(-1, len(self.space.layers))
+        lat, total = self.latencies(archs), np.zeros(len(archs))
+        for j, t in enumerate(self.targets):
+            if t.budget_ms is not None:
+                total += np.maximum(0.0, lat[:, j] / t.budget_ms - 1.0)
+        for c in self.constraints:
+            total += np.maximum(0.0, np.asarray(c.fn(archs), float) / c.limit - 1.0)
+        return total
+
+    def feasible_objectives(self, archs: np.ndarray) -> np.ndarray:
+        """`objectives` of the feasible networks; an infeasible one is not scored (no evaluation spent: its
+        latency and memory are known before any accuracy is) and gets INFEASIBLE in every column."""
+        archs = np.asarray(archs, np.int64).reshape(-1, len(self.space.layers))
+        F = np.full((len(archs), 1 + len(self.targets)), INFEASIBLE)
+        ok = self.feasible(archs)
+        if ok.any():
+            F[ok] = self.objectives(archs[ok])
+        return F
 
     def objectives(self, archs: np.ndarray) -> np.ndarray:
         """[N, 1 + devices], all minimised: minus the score, then each device's latency. Scoring a network

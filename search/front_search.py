@@ -15,11 +15,12 @@ import numpy as np
 
 from edgelat.core.registry import Registry
 from edgelat.errors import OptionError, SearchError
-from edgelat.search.fleet import FleetProblem
+from edgelat.search.fleet import INFEASIBLE, FleetProblem
 from edgelat.search.strategies import GuidedSearch, SimulatedAnnealing
 
 FRONT_SEARCHES: Registry = Registry("front search", SearchError)
 MAX_TRIALS_PER_EVALUATION = 30  # library samplers repeat networks: stop proposing after this many trials each
+STALL_TRIALS = 200  # proposals in a row with no new feasible network: the feasible space is likely exhausted
 
 
 def _optional(module: str):
@@ -94,14 +95,15 @@ def _optuna(fleet: FleetProblem, evaluations: int, seed: int, sampler_name: str)
     sampler = optuna.samplers.NSGAIISampler(seed=seed) if sampler_name == "nsga2" else \
         optuna.samplers.TPESampler(multivariate=True, seed=seed)
     study = optuna.create_study(directions=["minimize"] * (1 + len(fleet.targets)), sampler=sampler)
+    stalled, seen = 0, fleet.evaluations
     for _ in range(MAX_TRIALS_PER_EVALUATION * evaluations):
-        if fleet.evaluations >= evaluations:
+        if fleet.evaluations >= evaluations or stalled >= STALL_TRIALS:
             return
+        stalled, seen = (0, fleet.evaluations) if fleet.evaluations > seen else (stalled + 1, seen)
         trial = study.ask()
         arch = np.array([[trial.suggest_int(f"l{i}", 0, int(c) - 1) for i, c in enumerate(counts)]])
-        F = fleet.objectives(arch)[0]
-        trial.set_constraint("limits", 0.0 if fleet.feasible(arch)[0] else 1.0)  # > 0: infeasible
-        study.tell(trial, list(map(float, F)))
+        trial.set_constraint("limits", float(fleet.violation(arch)[0]))  # > 0: infeasible, and by how much
+        study.tell(trial, list(map(float, fleet.feasible_objectives(arch)[0])))
 
 
 @FRONT_SEARCHES.register("optuna-nsga2")
@@ -135,17 +137,17 @@ def pymoo_nsga2(fleet: FleetProblem, evaluations: int, seed: int = 0) -> None:
     while fleet.evaluations < evaluations and algorithm.has_next():
         pop = algorithm.ask()
         X = np.clip(np.round(pop.get("X")).astype(np.int64), 0, np.asarray(counts) - 1)
-        pop.set("F", _within(fleet, X, evaluations), "G", np.where(fleet.feasible(X), -1.0, 1.0)[:, None])
+        pop.set("F", _within(fleet, X, evaluations), "G", fleet.violation(X)[:, None])
         algorithm.tell(infills=pop)
 
 
 def _within(fleet: FleetProblem, X: np.ndarray, evaluations: int) -> np.ndarray:
     """Objectives of a batch, scoring no more new networks than the budget has left; the rest get the
     worst objectives (the search stops after this batch, so they steer nothing)."""
-    unseen = np.flatnonzero(fleet.problem.unseen(X))
+    unseen = np.flatnonzero(fleet.problem.unseen(X) & fleet.feasible(X))
     _, first = np.unique(fleet.space.canonical(X[unseen]), axis=0, return_index=True)
     over = np.setdiff1d(unseen, unseen[np.sort(first)][: max(0, evaluations - fleet.evaluations)])
-    F = np.full((len(X), 1 + len(fleet.targets)), 1e12)
+    F = np.full((len(X), 1 + len(fleet.targets)), INFEASIBLE)
     ok = np.setdiff1d(np.arange(len(X)), over)
-    F[ok] = fleet.objectives(X[ok])
+    F[ok] = fleet.feasible_objectives(X[ok])
     return F

@@ -42,6 +42,9 @@ class SearchOptions:
     final_eval: str | None = None  # none | supernet | train | table [default: what fits the signal]
     cluster: str | None = None  # a Ray cluster for the short trainings: auto | HOST:PORT | ray://HOST:PORT
     verify: int = 0  # measure the chosen network on the device; rescale and search again, up to this many rounds
+    fleet: str | None = None  # a TOML file of more devices the network must serve (search/fleet_file.py)
+    pareto: bool = False  # return the accuracy-latency front instead of one network
+    front_search: str = "optuna-tpe"  # how --pareto searches (search/front_search.py)
 
 
 def check_options(opts: SearchOptions) -> None:
@@ -52,3 +55,6 @@ def check_options(opts: SearchOptions) -> None:
         raise OptionError(f"--verify: must be >= 0 rounds, got {opts.verify}")
     if opts.evaluations < 1:
         raise OptionError(f"--evaluations: must be >= 1, got {opts.evaluations}")
+    if opts.pareto and opts.verify:
+        raise OptionError("--verify measures one chosen network; with --pareto, pick a point of front.json and "
+                          "search or deploy it")

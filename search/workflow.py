@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,39 +23,27 @@ import numpy as np
 
 from edgelat.core.paths import ensure_dir, ensure_parent
 from edgelat.core.progress import NullProgress, Progress
-from edgelat.core.sizes import parse_size
 from edgelat.core.spaces import SearchSpace, get_space
 from edgelat.devices.catalog import Device, get_device
 from edgelat.errors import SearchError
-from edgelat.predictors import persistence
-from edgelat.predictors.architecture import ArchitecturePredictor
-from edgelat.predictors.mcu import McuPredictor
 from edgelat.profiler.cache import default_cache_dir
 from edgelat.search.accuracy_table import TableSignal, check_coverage
 from edgelat.search.data import load_dataset
 from edgelat.search.final_eval import evaluate_final, final_kind
+from edgelat.search.fleet_file import load_fleet
+from edgelat.search.fleet_workflow import budget_limits, fleet_predictions, fleet_targets, run_front
+from edgelat.search.front_search import FRONT_SEARCHES
 from edgelat.search.journal import JOURNAL_NAME, ScoreJournal, fingerprint
+from edgelat.search.latency_side import LatencySide, latency_side
 from edgelat.search.mcu_fit import exact_memory, fit_exactly
 from edgelat.search.options import SearchOptions, check_options
 from edgelat.search.outputs import SearchRun, export_model, search_document, write_outputs
-from edgelat.search.problem import Budget, Constraint, LatencyModel, Problem, SearchResult
+from edgelat.search.problem import Budget, Problem, SearchResult
 from edgelat.search.signals import SIGNALS, SignalContext
 from edgelat.search.strategies import STRATEGIES, RandomSearch, StrategyContext
 from edgelat.search.verify import device_measure, verify_loop
 
 __all__ = ["SIGNALS", "STRATEGIES", "SearchOptions", "check_options", "run_search", "supernet_for"]
-
-
-@dataclass
-class LatencySide:
-    """The latency model with its name in arch.json, extra hard limits, and (for additive block
-    predictors) the per-(layer, choice) table single-path trains against."""
-
-    model: LatencyModel
-    name: str
-    constraints: list[Constraint] = field(default_factory=list)
-    table: np.ndarray | None = None
-    constant: float = 0.0
 
 
 def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -69,6 +57,7 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     lat_space = get_space(opts.space, opts.resolution, opts.width, num_classes=data.num_classes)
     acc_space = get_space(opts.space, opts.train_resolution, opts.width, num_classes=data.num_classes)
     latency = latency_side(opts, device, lat_space)
+    targets, fleet_limits = fleet_targets(opts, device, latency, lat_space)
     if opts.accuracy == "table":  # read now: a table that cannot serve fails before anything is written
         table = TableSignal(acc_space, opts.accuracy_table)
         check_coverage(table.path, table.table, acc_space)
@@ -83,7 +72,9 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     trainer = _trainer(opts, acc_space, data, rep)
     signal = signal_type.from_context(SignalContext(acc_space, data, net, opts.train_epochs, opts.seed,
                                                          opts.accuracy_table, trainer))
-    problem = Problem(lat_space, latency.model, signal, budget, latency.constraints, journal)
+    if opts.pareto:
+        return run_front(opts, lat_space, signal, targets, fleet_limits, rep, start)
+    problem = Problem(lat_space, latency.model, signal, budget, fleet_limits + budget_limits(targets), journal)
     strategy = strategy_type.from_context(StrategyContext(opts, signal, acc_space, data, net, latency.table,
                                                           latency.constant))
     rep.phase(f"{strategy.name} search (signal: {signal.name})", 1)
@@ -100,6 +91,8 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
         result.log.append(run_log)
         rep.note(run_log)
     doc = search_document(run, ri)
+    if len(targets) > 1:
+        doc["fleet"] = fleet_predictions(targets, result.arch)
     if model is None and opts.export:
         model = _untrained(acc_space, result.arch, opts.seed, doc, rep)
     doc.update(checks)
@@ -164,9 +157,13 @@ def _checked_device(opts: SearchOptions) -> Device:
         raise SearchError(f"--strategy: unknown {opts.strategy!r} (known: {', '.join(STRATEGIES.names())})")
     if opts.accuracy not in SIGNALS:
         raise SearchError(f"--accuracy: unknown {opts.accuracy!r} (known: {', '.join(SIGNALS.names())})")
+    if opts.pareto and opts.front_search not in FRONT_SEARCHES:
+        raise SearchError(f"--front-search: unknown {opts.front_search!r} (known: {', '.join(FRONT_SEARCHES.names())})")
     if opts.dtype not in ("fp32", "int8"):
         raise SearchError(f"--dtype: must be fp32 or int8, got {opts.dtype!r}")
     device = get_device(None if opts.device_file else opts.device, opts.device_file)
+    if opts.fleet:  # read now: a bad file fails before the data and the models load
+        load_fleet(opts.fleet)
     if device.kind != "mcu" and (opts.max_sram or opts.max_flash):
         raise SearchError(f"--max-sram/--max-flash apply to MCU devices; {device.name!r} is a {device.kind}")
     if final_kind(opts, opts.accuracy) != "train" and opts.accuracy != "train" and opts.cluster:
@@ -176,32 +173,6 @@ def _checked_device(opts: SearchOptions) -> Device:
     if device.kind != "mcu" and not opts.predictor:
         raise SearchError(f"--predictor: give a model JSON from `edgelat fit` for device {device.name!r}")
     return device
-
-
-def latency_side(opts: SearchOptions, device: Device, space: SearchSpace) -> LatencySide:
-    """On MCUs the cycle-model estimate with peak SRAM and flash limits; elsewhere the fitted predictor."""
-    if device.kind != "mcu":
-        model = ArchitecturePredictor(space, persistence.load(opts.predictor), opts.dtype)
-        return LatencySide(model, str(opts.predictor), [], model.table, model.constant)
-    mcu = McuPredictor(space, device)
-    sram = _size(opts.max_sram, "--max-sram") if opts.max_sram else device.memory.get("sram")
-    flash = _size(opts.max_flash, "--max-flash") if opts.max_flash else device.memory.get("flash")
-    constraints = []
-    if sram:
-        constraints.append(Constraint("peak SRAM", mcu.sram, float(sram), " B"))
-    if flash:
-        constraints.append(Constraint("flash", mcu.flash, float(flash), " B"))
-    if STRATEGIES.get(opts.strategy).needs_block_table:
-        raise SearchError(f"--strategy {opts.strategy} needs an additive block predictor; on MCUs use anneal or "
-                          "random")
-    return LatencySide(mcu, mcu.name, constraints)
-
-
-def _size(value: str, option: str) -> int:
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        raise SearchError(f"{option}: {exc}") from None
 
 
 def random_baseline(problem: Problem, evaluations: int, seed: int, result: SearchResult,

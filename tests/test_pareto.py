@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from edgelat.search.fleet import DeviceTarget, FleetProblem
 from edgelat.search.front_search import FRONT_SEARCHES
 from edgelat.search.pareto import hypervolume, nondominated
 from edgelat.search.problem import Constraint
+
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,3 +90,68 @@ def test_a_fleet_network_holds_every_budget_and_the_sram_limit(nb_macro):
     assert best is not None and fleet.feasible(best[0][None])[0]
     with pytest.raises(SearchError, match="budget must be a positive"):
         DeviceTarget("host", host, -1.0)
+
+
+def test_a_fleet_file_names_what_is_wrong(tmp_path):
+    from edgelat.errors import OptionError
+    from edgelat.search.fleet_file import load_fleet
+
+    cases = {"[[device]]\nname = 'pixel1'\ncolour = 'red'\n": "device 1: unknown field 'colour'",
+             "[[device]]\nname = 'pixel1'\ntarget_ms = -3\n": "target_ms must be a positive",
+             "[[device]]\nname = 'pixel1'\ntarget_ms = 'fast'\n": "field 'target_ms' has the wrong type",
+             "[[device]]\npredictor = 'p.json'\n": "exactly one of name",
+             "devices = 1\n": "unknown key 'devices'", "[[device\n": "not valid TOML"}
+    for i, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"fleet{i}.toml"
+        path.write_text(text)
+        with pytest.raises(OptionError, match=message):
+            load_fleet(path)
+    path = tmp_path / "ok.toml"
+    path.write_text("[[device]]\nname = 'pixel1'\npredictor = 'm/p1.json'\ntarget_ms = 60\n")
+    (row,) = load_fleet(path)
+    assert row.predictor == str(tmp_path / "m" / "p1.json") and row.target_ms == 60.0
+
+
+@pytest.fixture(scope="module")
+def host_predictor(tmp_path_factory):
+    """The host's nb-macro model, fitted by the CLI from the shipped whole-network table."""
+    folder = tmp_path_factory.mktemp("fleet")
+    table = pd.read_csv(ROOT / "data" / "nb_macro_host_latency.csv", dtype={"arch": str})
+    for i in range(8):
+        table[f"op{i}"] = [int(a[i]) for a in table["arch"]]
+    table.drop(columns=["arch"]).to_csv(folder / "host.csv", index=False)
+    res = run_cli("fit", "--data", str(folder / "host.csv"), "--predictor", "lut", "--space", "nb-macro",
+                  "-o", str(folder / "host.json"))
+    assert res.returncode == 0, res.stderr
+    (folder / "fleet.toml").write_text('[[device]]\nname = "stm32f746"\ntarget_ms = 200\n')
+    return folder
+
+
+@pytest.mark.slow
+def test_search_fleet_holds_every_budget_and_pareto_writes_the_front(host_predictor):
+    folder = host_predictor
+    common = ["search", "--space", "nb-macro", "--device", "host", "--predictor", str(folder / "host.json"),
+              "--target-ms", "0.6", "--accuracy", "table", "--fleet", str(folder / "fleet.toml"), "--evaluations",
+              "40", "--no-export"]
+    res = run_cli(*common, "--out", str(folder / "one"), "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((folder / "one" / "arch.json").read_text())
+    assert [d["device"] for d in doc["fleet"]] == ["host", "stm32f746"]
+    assert all(d["predicted_ms"] <= d["target_ms"] for d in doc["fleet"])
+    res = run_cli(*common, "--out", str(folder / "front"), "--pareto", "--front-search", "sweep-anneal")
+    assert res.returncode == 0, res.stderr
+    assert "networks on the front" in res.stdout and "front.png" in res.stdout  # results on stdout
+    front = json.loads((folder / "front" / "front.json").read_text())
+    F = np.array([[-p["score"], p["predicted_ms"]["host"], p["predicted_ms"]["stm32f746"]] for p in front["front"]])
+    assert len(F) >= 3 and nondominated(F).all() and (F[:, 1] <= 0.6).all() and (F[:, 2] <= 200).all()
+    assert (folder / "front" / "front.png").stat().st_size > 10_000
+
+
+def test_a_bad_fleet_file_is_one_line_and_writes_nothing(host_predictor, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[device]]\nname = "stm32f746"\nbudget = 3\n')
+    res = run_cli("search", "--space", "nb-macro", "--device", "host", "--predictor",
+                  str(host_predictor / "host.json"), "--target-ms", "1", "--accuracy", "table", "--fleet", str(bad),
+                  "--pareto", "--out", str(tmp_path / "out"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "bad.toml: device 1: unknown field 'budget'" in res.stderr and not (tmp_path / "out").exists()
