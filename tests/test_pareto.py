@@ -155,3 +155,18 @@ def test_a_bad_fleet_file_is_one_line_and_writes_nothing(host_predictor, tmp_pat
                   "--pareto", "--out", str(tmp_path / "out"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
     assert "bad.toml: device 1: unknown field 'budget'" in res.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_pareto_benchmark_smoke_mode_scores_every_search(tmp_path):
+    import subprocess
+    import sys
+
+    script = ROOT / "benchmarks" / "pareto.py"
+    res = subprocess.run([sys.executable, str(script), "--smoke", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    doc = json.loads(res.stdout)
+    ratios = doc["fronts"]["1 device"]["searches"]
+    assert set(ratios) == set(FRONT_SEARCHES.names())
+    assert all(0 < r["30"]["mean"] <= 1 + 1e-9 for r in ratios.values())  # never above the exact front
