@@ -46,8 +46,31 @@ def uninterrupted(store: Path, n: int, runs: int) -> float:
     return time.perf_counter() - t0
 
 
-def killed(store: Path, n: int, runs: int, kills: int, mean_life_s: float, seed: int) -> dict[str, float]:
-    """Run the campaign, SIGKILL it `kills` times after random lifetimes, resume until it finishes."""
+def rows_so_far(store: Path) -> int:
+    """Ok rows committed so far, read beside the running campaign (WAL: readers never block it)."""
+    try:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT COUNT(*) FROM measurements WHERE status='ok'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:  # not created yet, or its schema not yet written
+        return 0
+
+
+def still_running_at(store: Path, proc: subprocess.Popen, target_rows: int, extra_s: float) -> bool:
+    """Wait until the campaign has `target_rows` ok rows, then `extra_s` more (a random moment inside the
+    next block's conversion, measurement or commit); False when it ended first."""
+    while proc.poll() is None and rows_so_far(store) < target_rows:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        time.sleep(extra_s)
+    return proc.poll() is None
+
+
+def killed(store: Path, n: int, runs: int, kills: int, row_s: float, seed: int) -> dict[str, float]:
+    """Run the campaign, SIGKILL it `kills` times at random moments, resume until it finishes. Each kill
+    falls after a random share of the rows left, so that every kill happens however busy the machine is."""
     rng = random.Random(seed)
     stats = {"kills": 0, "lost": 0, "integrity_failures": 0, "wall_s": 0.0}
     seen = 0
@@ -55,12 +78,15 @@ def killed(store: Path, n: int, runs: int, kills: int, mean_life_s: float, seed:
         t0 = time.perf_counter()
         proc = subprocess.Popen(profile_cmd(store, n, runs), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        try:
-            proc.wait(timeout=rng.uniform(0.3, 2 * mean_life_s) if stats["kills"] < kills else None)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            stats["kills"] += 1
+        left = kills - stats["kills"]
+        step = max(1, (n - seen) // (left + 1))
+        if left and still_running_at(store, proc, seen + rng.randint(0, step - 1), rng.uniform(0, 2 * row_s)):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:  # it finished in between
+                pass
+        proc.wait()
+        stats["kills"] += proc.returncode == -signal.SIGKILL
         stats["wall_s"] += time.perf_counter() - t0
         rows, _, intact = ok_rows(store)
         stats["lost"] += max(0, seen - rows)  # a row seen before the kill that is gone after it
@@ -89,8 +115,7 @@ def main() -> None:
     print(f"warming the conversion cache with {args.n} blocks ...", file=sys.stderr)
     uninterrupted(WORK / "stores" / "warm.sqlite", args.n, args.runs)
     base_s = uninterrupted(WORK / "stores" / "whole.sqlite", args.n, args.runs)
-    stats = killed(WORK / "stores" / "killed.sqlite", args.n, args.runs, args.kills,
-                   base_s / (args.kills + 1), args.seed)
+    stats = killed(WORK / "stores" / "killed.sqlite", args.n, args.runs, args.kills, base_s / args.n, args.seed)
     rows, distinct, intact = ok_rows(WORK / "stores" / "killed.sqlite")
     lost = stats["lost"] + (args.n - distinct)
     print(f"blocks                  : {args.n} random fp32 host blocks, {args.runs} timed runs each, warm cache")
