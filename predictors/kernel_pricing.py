@@ -7,16 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgelat.core.kernels import OpKernel, model_kernels, op_dtype
 from edgelat.core.op_breakdown import tflite_op
-from edgelat.core.sizes import DTYPE_BYTES
+from edgelat.core.sizes import DTYPE_BYTES, MB
 from edgelat.core.tflite_file import Graph, read_graph
+from edgelat.core.tflite_ops import OpKernel, model_kernels, op_dtype
 from edgelat.errors import DataError
+from edgelat.predictors.blocks_in_tflite import find_blocks
 from edgelat.predictors.intervals import RelativeInterval
 from edgelat.predictors.kernel_context import describe, kernel_bytes, streamed_share
 from edgelat.predictors.kernel_fallback import MIN_KINDS, fallback_interval, fallback_ms
 from edgelat.predictors.kernels import KernelPredictor, kernel_type
-from edgelat.predictors.tflite_ops import find_blocks
 
 _BY_OP = ("kernel", "fallback")  # rows priced op by op (not from a block table): calibrated, their weights counted
 
@@ -93,7 +93,7 @@ def _op_bytes(graph: Graph, ops: list[OpKernel]) -> list[tuple[float, float]]:
 def _context_mb(rows: list[dict[str, Any]], op_bytes: list[tuple[float, float]]) -> tuple[float, float]:
     """MB of weights of the ops priced op by op, and MB of traffic per inference of every op."""
     weights = sum(w for r, (w, _) in zip(rows, op_bytes, strict=True) if r["priced_as"] in _BY_OP)
-    return weights / 1e6, sum(t for _, t in op_bytes) / 1e6
+    return weights / MB, sum(t for _, t in op_bytes) / MB
 
 
 def _apply_calibration(calibration: dict[str, Any], rows: list[dict[str, Any]], op_bytes: list[tuple[float, float]],
@@ -103,7 +103,7 @@ def _apply_calibration(calibration: dict[str, Any], rows: list[dict[str, Any]], 
     share = streamed_share(calibration, traffic_mb)
     for r, (weight_bytes, _) in zip(rows, op_bytes, strict=True):
         if r["priced_as"] in _BY_OP:
-            streamed_ms = calibration["ms_per_mb"] * share * weight_bytes / 1e6
+            streamed_ms = calibration["ms_per_mb"] * share * weight_bytes / MB
             r["latency_ms"] = r["latency_ms"] * calibration["factor"] + streamed_ms
     streamed = f" ({share:.0%} of its weights streamed: {traffic_mb:.1f} MB of traffic)" if share else ""
     return (f"kernel sum {kernel_sum:.4f} ms calibrated on {calibration['models']} measured whole {dtype} model(s): "

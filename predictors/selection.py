@@ -75,7 +75,7 @@ def _score(report: dict[str, float]) -> tuple[float, float]:
 
 
 @dataclass
-class Choice:
+class PriorChoice:
     """The chosen candidate, every candidate's out-of-fold report, and a line saying why."""
 
     chosen: Candidate
@@ -88,7 +88,7 @@ class Choice:
 
 
 def choose(make: Callable[[Candidate], LatencyPredictor], cands: list[Candidate], X, y,
-           folds: int = 5, seed: int = 0) -> Choice:
+           folds: int = 5, seed: int = 0) -> PriorChoice:
     """The candidate whose out-of-fold predictions rank best."""
     y = np.asarray(y, dtype=float)
     k = selection_folds(len(y), folds)
@@ -105,7 +105,7 @@ def choose(make: Callable[[Candidate], LatencyPredictor], cands: list[Candidate]
         f = reports[fitted.label]
         note += (f"; fitting corrections to these networks ranked worse than the prior itself (Spearman "
                  f"{f['spearman']:.3f}), so the prior is kept and only scaled")
-    return Choice(best, reports, k, note)
+    return PriorChoice(best, reports, k, note)
 
 
 def _pick(cands: list[Candidate], reports: dict[str, dict[str, float]]) -> Candidate:
@@ -123,7 +123,7 @@ def _pick(cands: list[Candidate], reports: dict[str, dict[str, float]]) -> Candi
 
 
 def choose_layerwise(space: str, X, y, priors: dict[str, str | LatencyPredictor | None],
-                     resolution: int | None = None, dtype: str = "fp32") -> Choice:
+                     resolution: int | None = None, dtype: str = "fp32") -> PriorChoice:
     """`fit`'s default for a whole-network table: the prior (and whether to correct it) chosen by CV."""
     from edgelat.predictors.layerwise import LayerwisePredictor
 

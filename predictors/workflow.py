@@ -202,7 +202,7 @@ def _point_prediction(model: LatencyPredictor, block: str | None, arch: str | No
             result["notes"] = ["blocks only: this predictor has no stem/head/classifier costs (fit a LUT from a "
                                "table that has them, e.g. the ProxylessNAS YAML)"]
         return result
-    from edgelat.predictors.tflite_ops import predict_tflite
+    from edgelat.predictors.blocks_in_tflite import predict_tflite
 
     return predict_tflite(model, tflite)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.progress import NullProgress, Progress
+from edgelat.core.sizes import MIB
 from edgelat.devices.backends.base import Backend
 from edgelat.errors import OptionError, RunnerError
 from edgelat.profiler.cache import TFLiteCache
@@ -28,7 +29,7 @@ from edgelat.profiler.timing import wait_pass_gap
 # A mid-network MBConv (0.5 MB of fp32 weights) timed after a 24 MB sweep: it reads its weights from
 # memory, as the blocks and networks it stands guard for do, so it feels both CPU and memory contention.
 PROBE = BlockSpec(input_hw=14, cin=96, cout=96, expand=6, kernel=5, stride=1, se=0, act="relu6", dtype="fp32")
-PROBE_EVICT_BYTES = 24 * 2**20
+PROBE_EVICT_BYTES = 24 * MIB
 # One reading is the fastest of this many medians (~1.5 s on the host): single medians of the probe scatter
 # by 15% from second to second on this VM, the fastest of 5 s of them by 4% over two quiet minutes.
 PROBE_READS = 8

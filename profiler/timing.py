@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgelat.core.sizes import MIB
 from edgelat.errors import OptionError
 
 METHODS = ("plain", "cold", "context")
@@ -56,7 +57,7 @@ class BlockTiming:
     def describe(self) -> str:
         if self.method != "context":
             return self.method
-        return "context (" + ", ".join(f"{d} {b / 2**20:.1f} MB" for d, b in sorted(self.context_bytes.items())) + ")"
+        return "context (" + ", ".join(f"{d} {b / MIB:.1f} MiB" for d, b in sorted(self.context_bytes.items())) + ")"
 
 
 PLAIN = BlockTiming()

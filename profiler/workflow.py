@@ -85,7 +85,7 @@ def resolve_device(opts: ProfileOptions) -> Device:
 def select_kernels(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[KernelSpec]:
     """The kernels of the given models (in their own dtype), then `opts.kernels` sampled ones per dtype
     (around the models' kernels when given), limited."""
-    from edgelat.core.kernels import unique_kernels
+    from edgelat.core.tflite_ops import unique_kernels
     from edgelat.profiler import kernel_sampling, sampling
 
     found, _ = unique_kernels(opts.from_models)

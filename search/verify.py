@@ -34,7 +34,7 @@ SearchRound = Callable[[Problem, float], SearchResult]  # (problem, factor) -> t
 
 
 @dataclass(frozen=True)
-class Measurement:
+class SittingsMeasurement:
     """One network on the device: the fastest pass of each sitting; the slowest sitting counts."""
 
     sittings_ms: tuple[float, ...]
@@ -44,7 +44,7 @@ class Measurement:
         return max(self.sittings_ms)
 
 
-Measure = Callable[[np.ndarray], Measurement]  # arch -> what the device measured
+Measure = Callable[[np.ndarray], SittingsMeasurement]  # arch -> what the device measured
 
 
 @dataclass(frozen=True)
@@ -110,14 +110,14 @@ def verify_loop(problem: Problem, result: SearchResult, search_again: SearchRoun
     return problem, result, check
 
 
-def _sittings(sat: Measurement) -> str:
+def _sittings(sat: SittingsMeasurement) -> str:
     each = ", ".join(f"{ms:.3f}" for ms in sat.sittings_ms)
     return f"{sat.ms:.3f} ms" if len(sat.sittings_ms) == 1 else f"{sat.ms:.3f} ms (the slower of {each})"
 
 
 def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: Progress, *, sittings: int = 2,
                    passes: int = 3, **campaign: Any) -> Measure:
-    """arch -> Measurement: the whole network built, converted and measured on the search's device by
+    """arch -> SittingsMeasurement: the whole network built, converted and measured on the search's device by
     the profiler in `sittings` campaigns, each into its own store (`out`/verify.sqlite, verify-2.sqlite,
     ...) with `passes` passes, of which the fastest counts. `campaign` goes to ProfileOptions (e.g.
     pass_gap_s, spell_guard, probe_history); each sitting starts at least the pass gap after the last one ended."""
@@ -130,7 +130,7 @@ def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: P
     space = get_space(opts.space, opts.resolution, opts.width, num_classes=num_classes)
     gap_s = float(campaign.get("pass_gap_s", MIN_PASS_S))
 
-    def measure(arch: np.ndarray) -> Measurement:
+    def measure(arch: np.ndarray) -> SittingsMeasurement:
         enc, fastest, ended = space.encode(arch), [], time.perf_counter()
         for n in range(1, sittings + 1):
             if n > 1:  # a later moment, not straight after the last pass
@@ -142,7 +142,7 @@ def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: P
                                        **campaign), progress)
             fastest.append(_fastest_ms(store, enc, opts.dtype, space.resolution, opts.device))
             ended = time.perf_counter()
-        return Measurement(tuple(fastest))
+        return SittingsMeasurement(tuple(fastest))
 
     return measure
 

@@ -11,8 +11,8 @@ from math import prod
 import pytest
 
 from edgelat.core.footprint import streamed_bytes, typical_streamed_bytes
-from edgelat.core.kernels import model_kernels
 from edgelat.core.spaces import get_space
+from edgelat.core.tflite_ops import model_kernels
 
 from conftest import run_cli
 
@@ -47,7 +47,7 @@ def test_a_spaces_blocks_are_timed_in_context_by_default_and_each_method_resumes
     res = run_cli(*args)
     assert res.returncode == 0, res.stderr
     sweep = typical_streamed_bytes(get_space("single-path", 32, width=0.35), "fp32")
-    assert json.loads(res.stdout)["timing"] == f"context (fp32 {sweep / 2**20:.1f} MB)"
+    assert json.loads(res.stdout)["timing"] == f"context (fp32 {sweep / 2**20:.1f} MiB)"
     res = run_cli(*args, "--timing", "cold")
     assert json.loads(res.stdout)["measured"] == 2  # not done: those were timed in context
     assert json.loads(run_cli(*args, "--timing", "context").stdout)["already_done"] == 2

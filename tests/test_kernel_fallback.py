@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from edgelat.core.kernels import model_kernels
 from edgelat.core.op_breakdown import kernel_op, op_terms, tflite_op
 from edgelat.core.tflite_file import read_graph
+from edgelat.core.tflite_ops import model_kernels
 from edgelat.errors import DataError
 from edgelat.predictors import persistence
 from edgelat.predictors.kernel_pricing import predict_kernels

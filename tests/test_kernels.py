@@ -9,8 +9,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from edgelat.core.kernels import model_kernels, unique_kernels
 from edgelat.core.kernelspec import KernelSpec
+from edgelat.core.tflite_ops import model_kernels, unique_kernels
 from edgelat.errors import BlockSpecError, DataError, PredictorError
 from edgelat.predictors.kernels import KernelPredictor, kernel_out_of_fold
 from edgelat.profiler.kernel_sampling import sample_kernels
@@ -294,8 +294,8 @@ def test_context_calibration_finds_the_cache_the_models_stream_past():
 
 def test_blocks_the_table_holds_are_priced_as_blocks(mobilenet_v2, tmp_path):
     from edgelat.predictors import persistence
+    from edgelat.predictors.blocks_in_tflite import find_blocks, read_graph
     from edgelat.predictors.lut import LUTPredictor
-    from edgelat.predictors.tflite_ops import find_blocks, read_graph
 
     _, app = mobilenet_v2
     found = list(dict.fromkeys(spec for spec, _ in find_blocks(read_graph(app))[0]))

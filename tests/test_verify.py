@@ -11,7 +11,7 @@ from edgelat.search.options import SearchOptions
 from edgelat.search.problem import Budget, Problem
 from edgelat.search.signals import ParamsSignal
 from edgelat.search.strategies import SimulatedAnnealing
-from edgelat.search.verify import Measurement, ScaledLatency, device_measure, verify_loop
+from edgelat.search.verify import ScaledLatency, SittingsMeasurement, device_measure, verify_loop
 
 
 class MacsLatency:
@@ -77,8 +77,8 @@ def test_a_network_must_hold_its_budget_in_every_sitting():
         Problem(space, model, ParamsSignal(space), Budget(1e9)))
     budget_ms = float(model.predict(first.arch[None])[0])
     problem = Problem(space, model, ParamsSignal(space), Budget(budget_ms))
-    answers = iter([Measurement((0.95 * budget_ms, 1.02 * budget_ms)),
-                    Measurement((0.97 * budget_ms, 0.99 * budget_ms))])
+    answers = iter([SittingsMeasurement((0.95 * budget_ms, 1.02 * budget_ms)),
+                    SittingsMeasurement((0.97 * budget_ms, 0.99 * budget_ms))])
     factors = []
 
     def again(p, factor):

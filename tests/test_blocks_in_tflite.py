@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from edgelat.core.blockspec import BlockSpec
+from edgelat.predictors.blocks_in_tflite import predict_tflite, read_graph
 from edgelat.predictors.linear import LinearPredictor
-from edgelat.predictors.tflite_ops import predict_tflite, read_graph
 
 BLOCKS = [
     BlockSpec(16, 16, 16, 6, 5, 1, 1, "hswish"),  # SE, hard-swish, residual
@@ -36,7 +36,7 @@ def network(request, tmp_path_factory):
 
 def test_blocks_are_recovered_exactly(network):
     dtype, path = network
-    from edgelat.predictors.tflite_ops import find_blocks
+    from edgelat.predictors.blocks_in_tflite import find_blocks
 
     blocks, notes = find_blocks(read_graph(path))
     assert [spec for spec, _ in blocks] == [b.with_dtype(dtype) for b in BLOCKS], notes
@@ -56,7 +56,7 @@ def test_whole_model_prediction_reports_uncovered_ops(network, tmp_path):
 
 def test_parser_does_not_import_tensorflow(network):
     _, path = network
-    code = ("import sys; from edgelat.predictors.tflite_ops import read_graph; "
+    code = ("import sys; from edgelat.predictors.blocks_in_tflite import read_graph; "
             f"g = read_graph({str(path)!r}); print(len(g.ops), 'tensorflow' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
