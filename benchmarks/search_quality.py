@@ -1,13 +1,15 @@
 """Search quality against ground truth: NAS-Bench-Macro's measured CIFAR-10 accuracies, with the
-latency of every network priced by a block table profiled on this CPU.
+latency of every network priced by a block table profiled on this CPU (or, with `--latency shipped`,
+by a per-layer model of the 300 whole networks shipped in data/, timing nothing).
 
-Budgets are the 25th/50th/75th percentiles of that latency over the space. Random search,
-simulated annealing and the guided strategy run at 20/50/100/200 evaluations x 20 seeds (an
-evaluation = one new distinct network looked up in the table). Reported per budget: the true
-constrained optimum, mean and worst regret (points), the share of runs within 0.1 point of the
-optimum, and RI against the mean of random feasible networks (Yang et al.). With `--networks N`
+Budgets are percentiles of that latency over the space (`--percentiles`, default 25/50/75). Random
+search, simulated annealing, the guided strategy and Optuna's TPE run at 20/50/100/200 evaluations
+x 20 seeds (an evaluation = one new distinct network looked up in the table). Reported per budget:
+the true constrained optimum, mean and worst regret (points), the share of runs within 0.1 point of
+the optimum, and RI against the mean of random feasible networks (Yang et al.). With `--networks N`
 it also measures N whole networks on this CPU and reports how well the block table predicts them.
-Usage: python benchmarks/search_quality.py [--json] [--networks 300]
+Usage: python benchmarks/search_quality.py [--json] [--networks 300] [--latency shipped]
+       [--percentiles 10 30 50 70 90]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from edgelat.profiler.store import Store, host_info
 from edgelat.profiler.workflow import ProfileOptions, run_profile
 from edgelat.search.accuracy_table import TableSignal
 from edgelat.search.problem import Budget, Problem
-from edgelat.search.strategies import GuidedSearch, RandomSearch, SimulatedAnnealing
+from edgelat.search.strategies import GuidedSearch, OptunaTPE, RandomSearch, SimulatedAnnealing
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "nb_macro_host_latency.csv"
@@ -41,6 +43,7 @@ STRATEGIES = {
     "random": lambda n, s: RandomSearch(evaluations=n, seed=s),
     "anneal": lambda n, s: SimulatedAnnealing(steps=max(1, n // 4), chains=None, seed=s, evaluations=n),
     "guided": lambda n, s: GuidedSearch(evaluations=n, seed=s),
+    "optuna-tpe": lambda n, s: OptunaTPE(evaluations=n, seed=s),
 }
 
 
@@ -50,6 +53,16 @@ def host_table(work: Path) -> LUTPredictor:
     out = run_profile(ProfileOptions(device="host", space="nb-macro", store=str(store), fixed_parts=True, passes=3))
     blocks = load_blocks(store, device="host")
     return LUTPredictor().fit(blocks.frame, blocks.y, fixed=out.summary["fixed_parts_ms"]["fp32"])
+
+
+def shipped_table(space) -> LayerwisePredictor:
+    """nb-macro's latency without timing anything: a per-layer model of the 300 whole networks shipped in
+    data/nb_macro_host_latency.csv (measured on the CPU that table names)."""
+    import pandas as pd
+
+    table = pd.read_csv(SHIPPED, dtype={"arch": str})
+    archs = np.array([[int(c) for c in a.split(":")[-1]] for a in table["arch"]])
+    return LayerwisePredictor(space=space.name).fit(archs, table["latency_ms"].to_numpy())
 
 
 def measured_networks(work: Path, space, lut: LUTPredictor, n: int) -> dict:
@@ -137,17 +150,24 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "search_quality_nb_macro.png")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--latency", choices=("profile", "shipped"), default="profile",
+                    help="profile: time nb-macro's blocks on this CPU; shipped: a model of the shipped whole networks")
+    ap.add_argument("--percentiles", type=float, nargs="+", default=[25, 50, 75],
+                    help="budgets at these percentiles of the space's latency")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="edgelat-quality-"))
     space = get_space("nb-macro")
-    lut = host_table(work)
-    model = ArchitecturePredictor(space, lut)
+    if args.latency == "shipped" and args.networks:
+        ap.error("--networks measures against a profiled block table: use --latency profile")
+    lut = host_table(work) if args.latency == "profile" else None
+    model = ArchitecturePredictor(space, lut) if lut is not None else shipped_table(space)
     every = np.array([[int(c) for c in k] for k in _all_keys()])
-    budgets = [float(np.percentile(model.predict(every), q)) for q in (25, 50, 75)]
+    budgets = [float(np.percentile(model.predict(every), q)) for q in args.percentiles]
     signal = TableSignal(space)
     t0 = time.perf_counter()
     results = [run_budget(space, model, signal, b, args.seeds) for b in budgets]
-    doc = {"cpu": host_info()["cpu"], "budgets_ms": budgets, "seeds": args.seeds, "results": results,
+    cpu = host_info()["cpu"] if args.latency == "profile" else "the CPU of data/nb_macro_host_latency.csv"
+    doc = {"cpu": cpu, "percentiles": args.percentiles, "budgets_ms": budgets, "seeds": args.seeds, "results": results,
            "search_s": time.perf_counter() - t0}
     if args.networks:
         doc["block_table_vs_measured"] = measured_networks(work, space, lut, args.networks)
@@ -157,7 +177,7 @@ def main() -> None:
 
 
 def _table(doc: dict) -> str:
-    lines = [f"CPU {doc['cpu']}; budgets (p25/p50/p75 of host latency) "
+    lines = [f"CPU {doc['cpu']}; budgets (" + "/".join(f"p{q:g}" for q in doc["percentiles"]) + " of host latency) "
              + " / ".join(f"{b:.3f} ms" for b in doc["budgets_ms"]) + f"; {doc['seeds']} seeds"]
     for r in doc["results"]:
         lines.append(f"\nbudget {r['budget_ms']:.3f} ms: optimum {r['optimum']:.3f}%, random feasible mean "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -160,7 +161,6 @@ def test_a_bad_fleet_file_is_one_line_and_writes_nothing(host_predictor, tmp_pat
 @pytest.mark.slow
 def test_the_pareto_benchmark_smoke_mode_scores_every_search(tmp_path):
     import subprocess
-    import sys
 
     script = ROOT / "benchmarks" / "pareto.py"
     res = subprocess.run([sys.executable, str(script), "--smoke", "--json"], cwd=tmp_path, capture_output=True,
@@ -170,3 +170,20 @@ def test_the_pareto_benchmark_smoke_mode_scores_every_search(tmp_path):
     ratios = doc["fronts"]["1 device"]["searches"]
     assert set(ratios) == set(FRONT_SEARCHES.names())
     assert all(0 < r["30"]["mean"] <= 1 + 1e-9 for r in ratios.values())  # never above the exact front
+
+
+def test_optuna_tpe_strategy_spends_only_feasible_evaluations(nb_macro, monkeypatch):
+    from edgelat.errors import OptionError
+    from edgelat.search.problem import Budget, Problem
+    from edgelat.search.strategies import STRATEGIES, OptunaTPE
+
+    space, signal, host, _ = nb_macro
+    budget = float(np.percentile(host.predict(space.random(2000, seed=0)), 30))
+    problem = Problem(space, host, signal, Budget(budget))
+    assert STRATEGIES.get("optuna-tpe") is OptunaTPE
+    result = OptunaTPE(evaluations=30, seed=0).run(problem)
+    assert problem.evaluations == 30 and result.latency_ms <= budget
+    assert all(lat <= budget for lat, _ in problem.points)  # nothing over the budget was ever scored
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if the extra were not installed
+    with pytest.raises(OptionError, match=r"pip install 'edgelat\[compare\]'"):
+        OptunaTPE(evaluations=5).run(problem.sibling())

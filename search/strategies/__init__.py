@@ -11,6 +11,7 @@ from edgelat.errors import SearchError
 from edgelat.search.strategies.anneal import SimulatedAnnealing
 from edgelat.search.strategies.base import Strategy, StrategyContext
 from edgelat.search.strategies.guided import GuidedSearch
+from edgelat.search.strategies.optuna_tpe import OptunaTPE
 from edgelat.search.strategies.random import RandomSearch
 from edgelat.search.strategies.single_path import SinglePathSearch, repair
 
@@ -20,6 +21,8 @@ STRATEGIES.register("anneal", SimulatedAnnealing)
 STRATEGIES.register("guided", GuidedSearch)
 STRATEGIES.register("random", RandomSearch)
 STRATEGIES.register("single-path", SinglePathSearch)
+STRATEGIES.register("optuna-tpe", OptunaTPE)  # optional: pip install 'edgelat[compare]'
 
-__all__ = ["STRATEGIES", "GuidedSearch", "RandomSearch", "SimulatedAnnealing", "SinglePathSearch", "Strategy",
-           "StrategyContext", "repair"]
+
+__all__ = ["STRATEGIES", "GuidedSearch", "OptunaTPE", "RandomSearch", "SimulatedAnnealing", "SinglePathSearch",
+           "Strategy", "StrategyContext", "repair"]
