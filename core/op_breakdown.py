@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from edgelat.core.kernelspec import KernelSpec
-    from edgelat.core.spaces import Choice, Layer
+    from edgelat.core.space_model import Choice, Layer
     from edgelat.core.tflite_file import Graph
     from edgelat.core.tflite_file import Op as GraphOp
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.channels import round_channels
-from edgelat.core.spaces import Choice, SearchSpace, Stage, walk_stages
+from edgelat.core.space_model import Choice, SearchSpace, Stage, walk_stages
 from edgelat.errors import DataError
 
 _SPACE_KEYS = {"name", "resolution", "num_classes", "stem", "stages", "head", "act", "se"}

@@ -10,46 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelat.core.spaces import SearchSpace, network_constant_ms
+from edgelat.core.spaces import SearchSpace
 from edgelat.errors import PredictorError
 from edgelat.predictors.base import LatencyPredictor
-from edgelat.predictors.features import fields_frame
+from edgelat.predictors.block_costs import cost_table as block_cost_table
+from edgelat.predictors.block_costs import fixed_ms
 from edgelat.predictors.layerwise import LayerwisePredictor
 
 
-def fixed_ms(predictor: LatencyPredictor) -> float:
-    """The predictor's fixed parts that every network pays (stem, head; not the per-layer skip convs)."""
-    return network_constant_ms(getattr(predictor, "fixed_", {}))
-
-
 def cost_table(space: SearchSpace, predictor: LatencyPredictor, dtype: str = "fp32") -> np.ndarray:
-    """[layer, choice] latency in ms (identity skip 0, unused slots NaN)."""
+    """[layer, choice] latency in ms (identity skip 0, unused slots NaN), of a layer-wise model or a
+    block predictor."""
     if isinstance(predictor, LayerwisePredictor):
         if predictor.space != space.name:
             raise PredictorError(f"the model is for space {predictor.space!r}, not {space.name!r}")
         return predictor.costs_
-    table = np.full((len(space.layers), space.max_choices), np.nan)
-    cells, specs = [], []
-    for i, layer in enumerate(space.layers):
-        for j, choice in enumerate(layer.choices):
-            if choice.skip:
-                table[i, j] = 0.0 if layer.identity_skip else _skip_ms(predictor, layer, i)
-            else:
-                cells.append((i, j))
-                specs.append(layer.block(choice, dtype))
-    preds = predictor.predict(fields_frame(specs))
-    for (i, j), p in zip(cells, preds, strict=True):
-        table[i, j] = p
-    return table
-
-
-def _skip_ms(predictor: LatencyPredictor, layer, index: int) -> float:
-    """A shape-changing skip's 1x1 conv, as measured with the fixed parts (`profile --fixed-parts`)."""
-    fixed = getattr(predictor, "fixed_", {})
-    if layer.skip_part not in fixed:
-        raise PredictorError(f"layer {index}: the skip is a strided 1x1 conv ({layer.skip_part}) and the model has "
-                             f"no measurement of it; profile the space with --fixed-parts and fit again")
-    return float(fixed[layer.skip_part])
+    return block_cost_table(space, predictor, dtype)
 
 
 class ArchitecturePredictor:

@@ -4,6 +4,7 @@ dtype's fallback (kernel_fallback), and the whole-model calibration applied."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,31 @@ def total_interval(model: KernelPredictor, result: dict[str, Any], kernel_interv
         f_low, f_high = fallback_interval(doc).around(fallback_ms)
         low, high = low + f_low, high + f_high
     return low, high
+
+
+def calibrate_from_table(model: KernelPredictor, path: str | Path) -> list[str]:
+    """Calibrate `model` on the whole models a CSV lists (columns `tflite`, a path relative to the CSV,
+    and `latency_ms`, measured on the same device); returns notes for the user."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the calibration table: {exc.strerror}") from None
+    if not rows or not {"tflite", "latency_ms"} <= set(rows[0]):
+        raise DataError(f"{path}: a calibration table needs columns tflite and latency_ms, and at least one row")
+    columns: list[list] = [[], [], [], [], []]  # kernel sum, weight MB, traffic MB, measured, dtype
+    for i, row in enumerate(rows, start=2):
+        try:
+            ms = float(row["latency_ms"])
+        except ValueError:
+            raise DataError(f"{path}:{i}: latency_ms is not a number: {row['latency_ms']!r}") from None
+        if not ms > 0:
+            raise DataError(f"{path}:{i}: latency_ms must be positive, got {ms}")
+        result = predict_kernels(model, path.parent / row["tflite"])
+        for column, value in zip(columns, (result["kernel_sum_ms"], result["weight_mb"], result["traffic_mb"], ms,
+                                           result["dtype"]), strict=True):
+            column.append(value)
+    model.calibrate(*columns)
+    return [f"calibrated on {c['models']} whole {d} model(s) of {path.name}: {describe(c)}"
+            for d, c in model.calibration_.items()]

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from math import prod
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.op_breakdown import kernel_op
-from edgelat.errors import DataError, PredictorError
+from edgelat.errors import PredictorError
 from edgelat.predictors.base import LatencyPredictor, check_targets
+from edgelat.predictors.kernel_context import fit_context
 from edgelat.predictors.kernel_fallback import fit_fallback, nnls_relative
 
 COSTS = ("macs", "in_elems", "out_elems", "weight_elems")
@@ -81,8 +81,6 @@ class KernelPredictor(LatencyPredictor):
                   measured_ms: Sequence[float], dtypes: Sequence[str], ridge: float = 1.0) -> KernelPredictor:
         """Learn, per dtype, how whole models measured on the device differ from their kernel sums: a
         factor, and the cost of weights streamed past the cache (kernel_context.fit_context)."""
-        from edgelat.predictors.kernel_context import fit_context
-
         self._check_fitted()
         columns = [np.asarray(v, float) for v in (kernel_sum_ms, weight_mb, traffic_mb, measured_ms)]
         dtypes = np.asarray(dtypes)
@@ -185,36 +183,3 @@ def kernel_out_of_fold(make, specs: Sequence[KernelSpec], y: np.ndarray, folds: 
         if len(test):
             pred[test] = make().fit(X[train], y[train]).predict(X[test])
     return pred
-
-
-def calibrate_from_table(model: KernelPredictor, path: str | Path) -> list[str]:
-    """Calibrate `model` on the whole models a CSV lists (columns `tflite`, a path relative to the CSV,
-    and `latency_ms`, measured on the same device); returns notes for the user."""
-    import csv
-
-    from edgelat.predictors.kernel_context import describe
-    from edgelat.predictors.kernel_pricing import predict_kernels
-
-    path = Path(path)
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the calibration table: {exc.strerror}") from None
-    if not rows or not {"tflite", "latency_ms"} <= set(rows[0]):
-        raise DataError(f"{path}: a calibration table needs columns tflite and latency_ms, and at least one row")
-    columns: list[list] = [[], [], [], [], []]  # kernel sum, weight MB, traffic MB, measured, dtype
-    for i, row in enumerate(rows, start=2):
-        try:
-            ms = float(row["latency_ms"])
-        except ValueError:
-            raise DataError(f"{path}:{i}: latency_ms is not a number: {row['latency_ms']!r}") from None
-        if not ms > 0:
-            raise DataError(f"{path}:{i}: latency_ms must be positive, got {ms}")
-        result = predict_kernels(model, path.parent / row["tflite"])
-        for column, value in zip(columns, (result["kernel_sum_ms"], result["weight_mb"], result["traffic_mb"], ms,
-                                           result["dtype"]), strict=True):
-            column.append(value)
-    model.calibrate(*columns)
-    return [f"calibrated on {c['models']} whole {d} model(s) of {path.name}: {describe(c)}"
-            for d, c in model.calibration_.items()]

@@ -19,6 +19,7 @@ import numpy as np
 from edgelat.core.spaces import SearchSpace, get_space
 from edgelat.errors import PredictorError
 from edgelat.predictors.base import LatencyPredictor, check_targets
+from edgelat.predictors.block_costs import cost_table, fixed_ms
 
 ALPHAS = tuple(10.0 ** np.arange(-3, 5.5, 0.5))
 # Networks needed before a block-model calibration fits more than one factor (a constant and
@@ -47,8 +48,6 @@ def prior_costs(space: SearchSpace, prior: str | LatencyPredictor | None, dtype:
             raise PredictorError(f"prior model is for space {prior.space!r}, not {space.name!r}")
         return prior.costs_
     if isinstance(prior, LatencyPredictor):
-        from edgelat.predictors.architecture import cost_table
-
         return cost_table(space, prior, dtype)
     raise PredictorError(f"prior: expected 'flops', 'params', a layer-wise or a block model, got {prior!r}")
 
@@ -56,8 +55,6 @@ def prior_costs(space: SearchSpace, prior: str | LatencyPredictor | None, dtype:
 def prior_constant_ms(prior: str | LatencyPredictor | None) -> float:
     """What a block predictor adds to every network (its stem and head); 0 for the other priors."""
     if isinstance(prior, LatencyPredictor) and not isinstance(prior, LayerwisePredictor):
-        from edgelat.predictors.architecture import fixed_ms
-
         return fixed_ms(prior)
     return 0.0
 

@@ -15,8 +15,8 @@ from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
 from edgelat.predictors.datasets import load_blocks, load_kernels, load_networks
 from edgelat.predictors.evaluation import out_of_fold, plot_predictions
-from edgelat.predictors.kernel_pricing import predict_kernels, total_interval
-from edgelat.predictors.kernels import KernelPredictor, calibrate_from_table, kernel_out_of_fold
+from edgelat.predictors.kernel_pricing import calibrate_from_table, predict_kernels, total_interval
+from edgelat.predictors.kernels import KernelPredictor, kernel_out_of_fold
 from edgelat.predictors.layerwise import LayerwisePredictor
 from edgelat.predictors.linear import LinearPredictor
 from edgelat.predictors.lut import LUTPredictor

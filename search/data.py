@@ -8,64 +8,13 @@ The embedded default is scikit-learn's digits (1,797 8x8 images of 10 classes), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgelat.errors import DataError
-
-
-@dataclass
-class Dataset:
-    name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-
-    @property
-    def resolution(self) -> int:
-        return int(self.x_train.shape[1])
-
-    def resized(self, resolution: int) -> Dataset:
-        """The same splits at another square resolution (bilinear)."""
-        if resolution == self.resolution:
-            return self
-        return Dataset(self.name, *(resize(a, resolution) if a.ndim == 4 else a for a in (
-            self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test)), self.num_classes)
-
-    def subset(self, train_images: int | None, seed: int = 0) -> Dataset:
-        """The same data with a stratified `train_images` of the training split (all when None)."""
-        if train_images is None or train_images >= len(self.y_train):
-            return self
-        keep = stratified_subset(self.y_train, train_images, seed)
-        return Dataset(self.name, self.x_train[keep], self.y_train[keep], self.x_val, self.y_val, self.x_test,
-                       self.y_test, self.num_classes)
-
-    def summary(self) -> str:
-        return (f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} val / {len(self.y_test)} test, "
-                f"{self.resolution}x{self.resolution}, {self.num_classes} classes")
-
-
-def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of about `n` labels of `y`, the same share of every class (at least one each)."""
-    classes = np.unique(y)
-    if n < len(classes):
-        raise DataError(f"--train-images: need at least one per class ({len(classes)}), got {n}")
-    rng, share = np.random.default_rng(seed), n / len(y)
-    picked = [rng.permutation(np.flatnonzero(y == c))[: max(1, int(round(share * np.sum(y == c))))] for c in classes]
-    return np.sort(np.concatenate(picked))
-
-
-def resize(images: np.ndarray, resolution: int) -> np.ndarray:
-    import tensorflow as tf
-
-    out = tf.image.resize(images, (resolution, resolution), method="bilinear")
-    return np.clip(out.numpy(), 0.0, 1.0).astype(np.float32)
+from edgelat.search.dataset import Dataset
+from edgelat.search.fashion_mnist import is_idx_folder, load_fashion_mnist
 
 
 def _split(x: np.ndarray, y: np.ndarray, seed: int, name: str, num_classes: int,
@@ -148,7 +97,6 @@ def load_dataset(data: str | None, resolution: int, seed: int = 0, train_images:
     """`None` or 'digits' gives the embedded default; 'fashion-mnist' (or a folder of its IDX files)
     Fashion-MNIST; otherwise an image folder or TFRecords. `train_images` keeps a stratified subset
     of the training split."""
-    from edgelat.search.fashion_mnist import is_idx_folder, load_fashion_mnist
 
     if data == "fashion-mnist" or (data and is_idx_folder(Path(data))):
         return load_fashion_mnist(resolution, seed, None if data == "fashion-mnist" else data, train_images)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgelat.errors import DataError
-from edgelat.search.data import Dataset, resize, stratified_subset
+from edgelat.search.dataset import Dataset, resize, stratified_subset
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
