@@ -137,8 +137,11 @@ def write_outputs(run: SearchRun, doc: dict[str, Any], files: dict[str, str], st
     from edgelat.search.plots import plot_search
 
     opts, result, out = run.opts, run.result, Path(run.opts.out)
+    factor = doc.get("verification", {}).get("factor", 1.0)
+    rescaled = f" by the model rescaled x{factor:.3f} after measuring" if factor != 1.0 else ""
     files["plot"] = str(plot_search(out / "search.png", result, run.baseline, opts.target_ms, run.problem.signal.name,
-                                    f"{doc['arch']} on {run.device.name}: {result.latency_ms:.3g} ms predicted"))
+                                    f"{doc['arch']} on {run.device.name}: {result.latency_ms:.3g} ms predicted"
+                                    f"{rescaled}"))
     for kind in ("fp32", "int8"):  # per-file sidecars, read by `edgelat deploy`
         if kind in files:
             priced = kind == opts.dtype
