@@ -11,6 +11,7 @@ BatchNorm statistics recalibrated at the deployment resolution.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import time
@@ -159,6 +160,10 @@ def _checked_device(opts: SearchOptions) -> Device:
         raise SearchError(f"--accuracy: unknown {opts.accuracy!r} (known: {', '.join(SIGNALS.names())})")
     if opts.pareto and opts.front_search not in FRONT_SEARCHES:
         raise SearchError(f"--front-search: unknown {opts.front_search!r} (known: {', '.join(FRONT_SEARCHES.names())})")
+    for choice in ((opts.front_search,) if opts.pareto else ()) + (opts.strategy,):
+        library = choice.split("-")[0]
+        if library in ("optuna", "pymoo") and importlib.util.find_spec(library) is None:
+            raise SearchError(f"{choice!r} needs {library}: pip install 'edgelat[compare]'")
     if opts.dtype not in ("fp32", "int8"):
         raise SearchError(f"--dtype: must be fp32 or int8, got {opts.dtype!r}")
     device = get_device(None if opts.device_file else opts.device, opts.device_file)

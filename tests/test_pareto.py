@@ -187,3 +187,17 @@ def test_optuna_tpe_strategy_spends_only_feasible_evaluations(nb_macro, monkeypa
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if the extra were not installed
     with pytest.raises(OptionError, match=r"pip install 'edgelat\[compare\]'"):
         OptunaTPE(evaluations=5).run(problem.sibling())
+
+
+def test_a_library_strategy_without_its_library_fails_before_anything_loads(monkeypatch):
+    import importlib.util
+
+    from edgelat.search.options import SearchOptions
+    from edgelat.search.workflow import _checked_device
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
+    for opts in (SearchOptions(device="host", predictor="p.json", pareto=True),
+                 SearchOptions(device="host", predictor="p.json", strategy="optuna-tpe")):
+        with pytest.raises(SearchError, match=r"'optuna-tpe' needs optuna: pip install 'edgelat\[compare\]'"):
+            _checked_device(opts)
