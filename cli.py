@@ -658,8 +658,8 @@ def _print_front(doc) -> None:
     devices = [d["device"] for d in doc["devices"]]
     table = Table("#", "arch", doc["accuracy_signal"], *(f"{d} ms" for d in devices),
                   title=f"{len(doc['front'])} networks on the front ({doc['front_search']}, {doc['evaluations']} "
-                        f"evaluations; hypervolume {doc['hypervolume']:.4f}, random search's "
-                        f"{doc['random_hypervolume']:.4f})")
+                        f"evaluations; hypervolume {doc['hypervolume']:.4f} against random search's "
+                        f"{doc['random_hypervolume']:.4f} at equal evaluations, both normalised alike)")
     for i, p in enumerate(doc["front"]):
         table.add_row(str(i), p["arch"], f"{p['score']:.4g}", *(f"{p['predicted_ms'][d]:.4g}" for d in devices))
     out.print(table)

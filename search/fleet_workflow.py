@@ -118,7 +118,7 @@ def _plot(path: Path, fleet: FleetProblem, F: np.ndarray, b_F: np.ndarray, devic
             ax.step(front[order, 1], -front[order, 0], where="post", lw=1.2, **style, label=label)
         elif len(front):  # several: its projection on the first device's latency, as points
             ax.scatter(front[order, 1], -front[order, 0], s=22, **style, label=f"{label} (all devices)")
-    ax.set(xlabel=f"predicted latency on {device} (ms)", ylabel=signal,
+    ax.set(xlabel=f"predicted latency on {device} (ms)", ylabel=f"accuracy signal: {signal}",
            title=f"accuracy-latency front ({len(F)} networks)")
     ax.legend(fontsize=8)
     fig.tight_layout()
