@@ -207,13 +207,16 @@ def load_networks(path: str | Path, space: SearchSpace, target: str = "latency_m
     """A whole-network table: columns op0..op{L-1} (choice indices or names) and `target` (ms)."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={"arch": str})  # encodings keep their leading zeros
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read network table: {exc}") from None
     ops = [f"op{i}" for i in range(len(space.layers))]
     missing = [c for c in ops if c not in frame]
-    if missing:
-        raise DataError(f"{path}: space {space.name!r} needs columns op0..op{len(ops) - 1}; missing {missing[:3]}")
+    if missing and "arch" in frame:  # encodings instead: 'space:digits' or the bare digits
+        frame = _arch_columns(path, frame, space)
+    elif missing:
+        raise DataError(f"{path}: space {space.name!r} needs columns op0..op{len(ops) - 1} or an arch column of "
+                        f"encodings; missing {missing[:3]}")
     if target not in frame:
         lat = [c for c in frame.columns if c not in ops]
         raise DataError(f"{path}: no column {target!r} (--target); latency columns here: {', '.join(lat)}")
@@ -237,6 +240,19 @@ def load_networks(path: str | Path, space: SearchSpace, target: str = "latency_m
         i = int(np.argmax(bad))
         raise DataError(f"{path} line {i + 2}: {target}: latency must be a positive number, got {frame[target][i]!r}")
     return NetworkData(archs, y, frame, source=str(path))
+
+
+def _arch_columns(path: Path, frame: pd.DataFrame, space: SearchSpace) -> pd.DataFrame:
+    """The table with op0..opN read from its `arch` column of encodings."""
+    rows = []
+    for i, text in enumerate(frame["arch"].astype(str).tolist()):
+        try:
+            rows.append(space.decode(text if ":" in text else f"{space.name}:{text}"))
+        except Exception as exc:
+            raise DataError(f"{path} line {i + 2}: arch: {exc}") from None
+    ops = pd.DataFrame(np.array(rows, np.int64), columns=[f"op{j}" for j in range(len(space.layers))],
+                       index=frame.index)
+    return pd.concat([frame.drop(columns=[c for c in ops.columns if c in frame]), ops], axis=1)
 
 
 def load_kernels(path: str | Path, device: str | None = None) -> tuple[list[KernelSpec], np.ndarray, dict]:

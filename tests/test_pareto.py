@@ -117,12 +117,8 @@ def test_a_fleet_file_names_what_is_wrong(tmp_path):
 def host_predictor(tmp_path_factory):
     """The host's nb-macro model, fitted by the CLI from the shipped whole-network table."""
     folder = tmp_path_factory.mktemp("fleet")
-    table = pd.read_csv(ROOT / "data" / "nb_macro_host_latency.csv", dtype={"arch": str})
-    for i in range(8):
-        table[f"op{i}"] = [int(a[i]) for a in table["arch"]]
-    table.drop(columns=["arch"]).to_csv(folder / "host.csv", index=False)
-    res = run_cli("fit", "--data", str(folder / "host.csv"), "--predictor", "lut", "--space", "nb-macro",
-                  "-o", str(folder / "host.json"))
+    res = run_cli("fit", "--data", str(ROOT / "data" / "nb_macro_host_latency.csv"), "--predictor", "lut",
+                  "--space", "nb-macro", "-o", str(folder / "host.json"))  # encodings in an arch column
     assert res.returncode == 0, res.stderr
     (folder / "fleet.toml").write_text('[[device]]\nname = "stm32f746"\ntarget_ms = 200\n')
     return folder
@@ -201,3 +197,18 @@ def test_a_library_strategy_without_its_library_fails_before_anything_loads(monk
                  SearchOptions(device="host", predictor="p.json", strategy="optuna-tpe")):
         with pytest.raises(SearchError, match=r"'optuna-tpe' needs optuna: pip install 'edgelat\[compare\]'"):
             _checked_device(opts)
+
+
+def test_a_network_table_may_give_encodings_in_an_arch_column(tmp_path):
+    from edgelat.errors import DataError
+    from edgelat.predictors.datasets import load_networks
+
+    space = get_space("nb-macro")
+    (tmp_path / "a.csv").write_text("arch,latency_ms\n00000010,1.5\nnb-macro:21000000,2.5\n")
+    (tmp_path / "ops.csv").write_text("op0,op1,op2,op3,op4,op5,op6,op7,latency_ms\n0,0,0,0,0,0,1,0,1.5\n"
+                                      "2,1,0,0,0,0,0,0,2.5\n")
+    by_arch, by_ops = load_networks(tmp_path / "a.csv", space), load_networks(tmp_path / "ops.csv", space)
+    assert np.array_equal(by_arch.archs, by_ops.archs) and np.array_equal(by_arch.y, by_ops.y)
+    (tmp_path / "bad.csv").write_text("arch,latency_ms\n0000001,1.5\n")
+    with pytest.raises(DataError, match="bad.csv line 2: arch:"):
+        load_networks(tmp_path / "bad.csv", space)
