@@ -641,8 +641,11 @@ def search(device_name, device_file, no_export, as_json, **kw) -> None:
     opts = SearchOptions(device=device_name, device_file=device_file, export=not no_export, **kw)
     check_options(opts)
     doc = _with_bar(run_search, opts)
+    if opts.pareto and as_json:
+        click.echo(json.dumps(doc))
+        return
     if opts.pareto:
-        click.echo(json.dumps(doc)) if as_json else _print_front(doc)
+        _print_front(doc)
         return
     if as_json:
         keys = ("arch", "predicted_ms", "accuracy", "accuracy_signal", "strategy", "files", "device", "constraint",
