@@ -42,8 +42,8 @@ def _unpriced(model: KernelPredictor, ops: list[OpKernel], by_block: dict) -> li
 
 
 def _fallback_prices(model: KernelPredictor, graph: Graph, unpriced: list[tuple[OpKernel, str]], path, strict: bool
-                     ) -> dict[int, float]:
-    """Op index -> ms for the ops no kernel predictor covers, priced by the dtype's fallback; an error
+                     ) -> dict[int, tuple[float, str]]:
+    """Op index -> (ms, dtype) for the ops no kernel predictor covers, priced by the dtype's fallback; an error
     naming the first such op under `strict`, or when the model has no kernel of that dtype to fit one."""
     prices = {}
     for k, why in unpriced:
@@ -54,11 +54,11 @@ def _fallback_prices(model: KernelPredictor, graph: Graph, unpriced: list[tuple[
             cause = "--strict refuses the fallback" if strict else \
                 f"no fallback: the predictor knows {known} {dtype} kernel type(s) and needs {MIN_KINDS} to fit one"
             raise DataError(f"{path}: op {k.op} cannot be priced ({why}); {cause}; {len(unpriced)} op(s) in all")
-        prices[k.index] = float(fallback_ms(doc, [tflite_op(graph, graph.ops[k.index])])[0])
+        prices[k.index] = (float(fallback_ms(doc, [tflite_op(graph, graph.ops[k.index])])[0]), dtype)
     return prices
 
 
-def _rows(model: KernelPredictor, ops: list[OpKernel], by_block: dict, fallback: dict[int, float]
+def _rows(model: KernelPredictor, ops: list[OpKernel], by_block: dict, fallback: dict[int, tuple[float, str]]
           ) -> list[dict[str, Any]]:
     priced = set(model.types())
     wanted = [k for k in ops if k.index not in by_block and k.spec is not None and kernel_type(k.spec) in priced]
@@ -73,8 +73,9 @@ def _rows(model: KernelPredictor, ops: list[OpKernel], by_block: dict, fallback:
             rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": float(ms[k.index]),
                          "priced_as": "kernel"})
         else:
-            rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": fallback[k.index],
-                         "priced_as": "fallback", "why": k.why or "no predictor of its type"})
+            ms_, dtype = fallback[k.index]
+            rows.append({"index": k.index, "op": k.op, "shape": shape, "latency_ms": ms_, "priced_as": "fallback",
+                         "dtype": dtype, "why": k.why or "no predictor of its type"})
     return rows
 
 
@@ -148,13 +149,11 @@ def total_interval(model: KernelPredictor, result: dict[str, Any], kernel_interv
     prices; None without a kernel interval."""
     if kernel_interval is None:
         return None
-    fallback_ms = result["fallback_ms"]
-    low, high = kernel_interval.around(result["latency_ms"] - fallback_ms)
-    if fallback_ms > 0:
-        doc = model.fallback_[result["dtype"]] if result["dtype"] in model.fallback_ else \
-            next(iter(model.fallback_.values()))
-        f_low, f_high = fallback_interval(doc).around(fallback_ms)
-        low, high = low + f_low, high + f_high
+    low, high = kernel_interval.around(result["latency_ms"] - result["fallback_ms"])
+    for r in result["ops"]:  # each fallback op with the interval of the dtype that priced it
+        if r["priced_as"] == "fallback":
+            f_low, f_high = fallback_interval(model.fallback_[r["dtype"]]).around(r["latency_ms"])
+            low, high = low + f_low, high + f_high
     return low, high
 
 
