@@ -46,6 +46,7 @@ class FleetProblem:
             raise SearchError("a fleet search needs at least one device")
         self.space, self.signal, self.targets = space, signal, list(targets)
         self.constraints = list(constraints or [])
+        self._scores: dict[bytes, float] = {}  # the fleet's score cache, shared by every slice's problem
         self.problem = self.under([t.budget_ms for t in self.targets])
 
     def under(self, budgets_ms: list[float | None]) -> Problem:
@@ -56,14 +57,13 @@ class FleetProblem:
         problem = Problem(self.space, self.targets[0].latency, self.signal,
                           Budget(budgets_ms[0] if budgets_ms[0] is not None else NO_BUDGET_MS),
                           limits + self.constraints)
-        if hasattr(self, "problem"):
-            problem._cache = self.problem._cache
+        problem._cache = self._scores
         return problem
 
     @property
     def evaluations(self) -> int:
         """Distinct networks scored so far, by any strategy on any slice of this fleet."""
-        return len(self.problem._cache)
+        return len(self._scores)
 
     def latencies(self, archs: np.ndarray) -> np.ndarray:
         """[N, devices] predicted ms."""
@@ -103,7 +103,7 @@ class FleetProblem:
 
     def evaluated(self) -> np.ndarray:
         """Every distinct network scored so far (canonical encodings)."""
-        keys = list(self.problem._cache)
+        keys = list(self._scores)
         return np.frombuffer(b"".join(keys), np.int8).reshape(len(keys), -1).astype(np.int64) if keys else \
             np.zeros((0, len(self.space.layers)), np.int64)
 
