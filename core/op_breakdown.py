@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from edgelat.core.tflite_file import Op as GraphOp
 
 TERMS = ("launches", "macs", "weight_elems", "act_elems")  # the physical cost terms, per (layer, choice)
+# The basis a device never seen is fitted on: MACs split into dense (compute-bound: conv, fully connected)
+# and depthwise (a few MACs per byte, so memory-bound on most hardware), the rest as TERMS.
+BASIS_TERMS = ("launches", "dense_macs", "depthwise_macs", "weight_elems", "act_elems")
 _FUSED_ACTS = ("relu", "relu6", "none", "linear")
 
 
@@ -91,6 +94,15 @@ def layer_terms(layer: Layer, choice: Choice) -> dict[str, float]:
     """The four physical cost terms of one layer choice (activations: elements read plus written)."""
     rows = [op_terms(o) for o in layer_ops(layer, choice)] or [(0.0,) * len(TERMS)]
     return {term: float(sum(column)) for term, column in zip(TERMS, zip(*rows, strict=True), strict=True)}
+
+
+def layer_basis(layer: Layer, choice: Choice) -> dict[str, float]:
+    """The BASIS_TERMS of one layer choice: `layer_terms` with depthwise MACs apart from dense ones."""
+    ops = layer_ops(layer, choice)
+    depthwise = sum(o.macs for o in ops if o.kind == "DEPTHWISE_CONV_2D")
+    terms = layer_terms(layer, choice)
+    return {"launches": terms["launches"], "dense_macs": terms["macs"] - depthwise, "depthwise_macs": depthwise,
+            "weight_elems": terms["weight_elems"], "act_elems": terms["act_elems"]}
 
 
 def op_terms(op: Op) -> tuple[float, float, float, float]:

@@ -1,9 +1,10 @@
 """A physical cost basis for a device never seen: a non-negative mix of what every layer costs anywhere.
 
-Each (layer, choice) of a space has four physical terms from one op breakdown (`core.op_breakdown`):
-kernel launches, multiply-accumulates, weight bytes and activation bytes. A GPU at batch 1 spends its
-time launching kernels, a phone's CPU mostly computing, an accelerator moving bytes; every device
-is, to a first order, a non-negative combination of the four, plus a constant. Fitting those few
+Each (layer, choice) of a space has five physical terms from one op breakdown (`core.op_breakdown`):
+kernel launches, dense and depthwise multiply-accumulates, weight bytes and activation bytes. A GPU at
+batch 1 spends its time launching kernels, a phone's CPU mostly computing, an accelerator moving bytes,
+and depthwise MACs run at a fraction of dense ones' speed, by a factor each device sets. Every device
+is, to a first order, a non-negative combination of the five, plus a constant. Fitting those few
 coefficients needs ten networks, where a per-layer table of the space needs hundreds.
 
 Any other device's per-layer costs (a shipped table, a `--prior` model) join the same stack as
@@ -15,20 +16,24 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from edgelat.core.op_breakdown import layer_terms
+from edgelat.core.op_breakdown import layer_basis
 from edgelat.core.sizes import DTYPE_BYTES
 from edgelat.core.spaces import SearchSpace
 
-PHYSICAL_TERMS = ("launches", "macs", "weight_bytes", "act_bytes")
+PHYSICAL_TERMS = ("launches", "dense_macs", "depthwise_macs", "weight_bytes", "act_bytes")
+
+
+def _in_bytes(terms: dict[str, float], element: int) -> tuple[float, ...]:
+    """BASIS_TERMS in the order of PHYSICAL_TERMS, element counts turned into bytes."""
+    return (terms["launches"], terms["dense_macs"], terms["depthwise_macs"], terms["weight_elems"] * element,
+            terms["act_elems"] * element)
 
 
 def physical_tables(space: SearchSpace, dtype: str = "fp32") -> dict[str, np.ndarray]:
-    """[layer, choice] tables of the four physical terms (NaN where a layer has fewer choices)."""
+    """[layer, choice] tables of the physical terms (NaN where a layer has fewer choices)."""
     element = DTYPE_BYTES[dtype]
-    raw = {t: space.choice_matrix(lambda layer, c, t=t: layer_terms(layer, c)[t])
-           for t in ("launches", "macs", "weight_elems", "act_elems")}
-    return {"launches": raw["launches"], "macs": raw["macs"], "weight_bytes": raw["weight_elems"] * element,
-            "act_bytes": raw["act_elems"] * element}
+    return {name: space.choice_matrix(lambda layer, c, i=i: _in_bytes(layer_basis(layer, c), element)[i])
+            for i, name in enumerate(PHYSICAL_TERMS)}
 
 
 def network_sums(tables: list[np.ndarray], archs: np.ndarray) -> np.ndarray:
@@ -57,7 +62,7 @@ def stacked_costs(tables: list[np.ndarray], coef: np.ndarray) -> np.ndarray:
 
 
 def block_terms(frame, dtype: str = "fp32") -> np.ndarray:
-    """[N, 4] physical terms of the MBConv blocks in a block table's frame (input_hw, cin, cout, expand,
+    """[N, 5] physical terms of the MBConv blocks in a block table's frame (input_hw, cin, cout, expand,
     kernel, stride, se, act), from the same op breakdown as a space's layers."""
     from edgelat.core.spaces import Choice, Layer
 
@@ -67,6 +72,5 @@ def block_terms(frame, dtype: str = "fp32") -> np.ndarray:
         choice = Choice("block", int(b.kernel), int(b.expand))
         layer = Layer(int(b.input_hw), int(b.cin), int(b.cout), int(b.stride), (choice,), act=str(b.act),
                       se=int(b.se))
-        t = layer_terms(layer, choice)
-        rows.append((t["launches"], t["macs"], t["weight_elems"] * element, t["act_elems"] * element))
+        rows.append(_in_bytes(layer_basis(layer, choice), element))
     return np.array(rows, dtype=float)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgelat.core.footprint import _layer_elems
-from edgelat.core.op_breakdown import TERMS, layer_ops, layer_terms
+from edgelat.core.op_breakdown import TERMS, layer_basis, layer_ops, layer_terms
 from edgelat.core.spaces import SPACES, get_space
 
 
@@ -38,6 +38,10 @@ def test_macs_params_and_streamed_elements_agree_with_the_breakdown(name):
                 biases = (mid if expands else 0) + mid + layer.cout + (mid + mid // 4 if layer.se else 0)
             assert terms["weight_elems"] - layer.params(choice) == pytest.approx(biases, abs=1e-6) or layer.se
             assert all(terms[t] >= 0 for t in TERMS)
+            basis = layer_basis(layer, choice)  # depthwise MACs split from dense ones, nothing lost
+            depthwise = sum(o.macs for o in ops if o.kind == "DEPTHWISE_CONV_2D")
+            assert basis["depthwise_macs"] == depthwise and basis["dense_macs"] + depthwise == terms["macs"]
+            assert (depthwise > 0) == (not choice.skip)
             # every activation a layer writes is one its kernels write
             assert terms["act_elems"] >= _layer_elems(layer, choice) - layer.params(choice) or choice.skip
     assert np.isfinite(space.choice_matrix(lambda layer, c: layer_terms(layer, c)["launches"])[0, 0])
