@@ -9,15 +9,15 @@ import errno
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from edgelat import __version__
+from edgelat.core.progress_bar import err, with_bar
+from edgelat.core.quiet import quiet_tensorflow
 from edgelat.errors import EdgelatError, OptionError, StoreError
 from edgelat.predictors.registry import PREDICTORS
 from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
@@ -28,7 +28,6 @@ from edgelat.search.strategies import STRATEGIES
 
 # Piped output gets a wide console so tables are not truncated at 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
 
 
 
@@ -69,72 +68,9 @@ def _fmt_bytes(n: int) -> str:
     return f"{n}B"
 
 
-# -- progress ----------------------------------------------------------------------------
-class Bar:
-    """The one progress display (edgelat.core.progress.Progress), always on stderr so stdout stays
-    pure (JSON under --json): a rich bar per phase with an ETA on a terminal, else (logs, pipes)
-    plain lines: the first and last step of a phase and a heartbeat every `every_s` seconds."""
-
-    def __init__(self, every_s: float = 10.0) -> None:
-        self.live = err.is_terminal
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=err, transient=False,
-        )
-        self.task = None
-        self.started = False
-        self.every_s, self.name, self.t0, self.last = every_s, "", 0.0, -1.0
-
-    def phase(self, name: str, total: int) -> None:
-        self.name, self.t0, self.last = name, time.monotonic(), -1.0
-        if not self.live:
-            err.print(f"{name} ...", markup=False)
-            return
-        if not self.started:
-            self.progress.start()
-            self.started = True
-        if self.task is not None:
-            self.progress.stop_task(self.task)
-        self.task = self.progress.add_task(name, total=total if total > 1 else None, info="")
-
-    def advance(self, done: int, total: int, info: dict) -> None:
-        shown = " ".join(v if isinstance(v, str) else f"{k}={v:.4g}" for k, v in info.items()
-                         if isinstance(v, str | float))
-        if self.live:
-            self.progress.update(self.task, completed=done, total=total, info=shown)
-            return
-        now = time.monotonic()
-        if self.last < 0 or done >= total or now - self.last >= self.every_s:
-            self.last = now
-            elapsed = now - self.t0
-            eta = f", ETA {_clock(elapsed / done * (total - done))}" if 0 < done < total else ""
-            err.print(f"{self.name}: {done}/{total} ({100 * done / max(total, 1):.0f}%), elapsed {_clock(elapsed)}"
-                      f"{eta}{' ' + shown if shown else ''}", markup=False)
-
-    def note(self, message: str) -> None:
-        err.print(message, markup=False)
-
-    def warn(self, message: str) -> None:
-        err.print(f"[yellow]warning:[/] {message}")
-
-    def stop(self) -> None:
-        if self.started:
-            self.progress.stop()
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
-
-
 def _with_bar(workflow, *args):
-    """Run a workflow with the progress bar drawn on stderr, and stop the bar whatever happens."""
-    bar = Bar()
-    try:
-        return workflow(*args, bar)
-    finally:
-        bar.stop()
+    """Run a workflow with the progress bar drawn on stderr (core/progress_bar.py)."""
+    return with_bar(workflow, *args)
 
 
 # -- profile -----------------------------------------------------------------------------
@@ -380,27 +316,10 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs,
 @click.option("--space", help="With --networks: only this space's networks.")
 def export(store_path: str, output: str, device: str | None, networks: bool, space: str | None) -> None:
     """Write a store's latest successful measurements as a block (or whole-network) table CSV."""
-    from edgelat.core.paths import ensure_parent
-    from edgelat.profiler.store import open_existing
-    from edgelat.profiler.table import write_block_csv, write_network_csv
+    from edgelat.profiler.export import export_store
 
-    ensure_parent(output, "the exported table")
-    with open_existing(store_path) as store:
-        rows = store.rows(device=device, networks=networks, estimate="min")
-    rows = [r for r in rows if space is None or r["space"] == space]
-    if not rows:
-        what = "network measurements" if networks else "successful measurements"
-        raise StoreError(f"{store_path}: no {what}{f' for device {device!r}' if device else ''}")
-    if networks:
-        count = write_network_csv(rows, output)
-        err.print(f"wrote {count} networks to {output}")
-        return
-    for r in rows:
-        r["latency_ms"] = r["median_ms"]
-    extras = ("device", "threads", "block_key", "std_ms", "p5_ms", "p95_ms", "cv", "runs", "runtime",
-              "runtime_version", "unit", "created_at", "peak_sram_bytes", "flash_bytes")
-    count = write_block_csv(rows, output, extras)
-    err.print(f"wrote {count} blocks to {output}")
+    r = export_store(store_path, output, device, networks, space)
+    err.print(f"wrote {r['rows']} {r['what']} to {output}")
 
 
 # -- predictors ---------------------------------------------------------------------------
@@ -568,7 +487,7 @@ def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -
             table = Table("arch", "launches", "MMACs", title=f"{len(r['suggestions'])} networks to measure first on a "
                           f"new device (pool of {r['pool']})")
             for s in r["suggestions"]:
-                table.add_row(s["arch"], f"{s['launches']:.0f}", f"{s['macs'] / 1e6:.1f}")
+                table.add_row(s["arch"], f"{s['launches']:.0f}", f"{(s['dense_macs'] + s['depthwise_macs']) / 1e6:.1f}")
         else:
             table = Table("arch", "predicted ms", "uncertainty", title=f"{len(r['suggestions'])} networks to measure "
                           f"next (model trained on {r['trained_on']}, pool of {r['pool']})")
@@ -717,6 +636,7 @@ def demo(out: str, store_path: str, quick: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow()  # before any command imports TensorFlow; `import edgelat` alone leaves the process be
     try:
         cli.main(args=argv, prog_name="edgelat", standalone_mode=False)
     except EdgelatError as exc:

@@ -83,6 +83,15 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def quiet_tensorflow() -> None:
+    """What the CLI does first: TensorFlow's C++ log level 3 (unless the user set one, or asked for
+    EDGELAT_VERBOSE=1) and the import filter. `import edgelat` does neither, so a notebook's process
+    keeps its environment and file descriptors; call this to get the CLI's quiet there too."""
+    if not verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    install()
+
+
 def install() -> None:
     """Filter TensorFlow's import-time chatter in this process (idempotent; a no-op when verbose)."""
     if verbose() or "tensorflow" in sys.modules or any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
