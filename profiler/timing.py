@@ -2,7 +2,7 @@
 timed run) or context (a sweep of what the space's typical network streams per inference).
 
 Measured on an AMD EPYC (32 MB L3 shared on a VM), 20 held-out single-path networks per setting at
-64 and 128 px, fp32 and int8 (benchmarks/whole_network.py, three runs in the README): context
+64 and 128 px, fp32 and int8 (benchmarks/whole_network.py, three runs in docs/results/whole-networks.md): context
 timing is the one method whose sums stayed within ±10% at 128 px fp32 when the truth was steady,
 where a network streams ~19 MB per inference and its blocks' weights no longer wait in the L3.
 Its tables move with the co-tenants' use of that L3 (5-6% between runs), plain tables do not.

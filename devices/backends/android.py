@@ -1,7 +1,7 @@
 """Android phones over ADB: TFLite's `benchmark_model`, pinned with taskset, one delegate per device variant.
 
 The user supplies the binary (``--benchmark-binary PATH`` or ``benchmark_binary`` in the device
-file; see the README for where to get it). It is pushed once: the device's sha256 is compared
+file; docs/devices/adb.md says where to get it). It is pushed once: the device's sha256 is compared
 first, then the executable bit is set. Models are pushed in batches to the work directory.
 """
 
@@ -56,7 +56,7 @@ class AndroidBenchmarkBackend(RemoteBackend):
             raise DeviceFileError(
                 f"{device.source or device.name}: field 'benchmark_binary': Android devices need TFLite's "
                 f"benchmark_model; pass --benchmark-binary PATH or set it in the device file "
-                f"(see README, 'ADB devices')"
+                f"(see docs/devices/adb.md, 'Android phones: benchmark_model')"
             )
         self.binary = Path(device.benchmark_binary).expanduser()
         if not self.binary.is_file():
