@@ -350,7 +350,8 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 @click.option("--device", help="Store files: which device's rows; also recorded in the model.")
 @click.option("--cv", default=5, show_default=True, help="Cross-validation folds (0: none).")
 @click.option("--calibrate", type=click.Path(), help="Kernel predictors: a CSV of whole models measured on the device "
-              "(columns tflite, latency_ms): per dtype, a factor and the cost of weights streamed past the cache.")
+              "(columns tflite, latency_ms; `edgelat deploy MODEL.tflite --json` measures one: its measured_ms): "
+              "per dtype, a factor and the cost of weights streamed past the cache.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True)
 def fit(data, kind, space, target, source, prior, resolution, dtype, device, cv, calibrate, output, as_json) -> None:
@@ -592,35 +593,36 @@ def _print_front(doc) -> None:
 
 
 def _print_search(doc) -> None:
+    """The result on stdout (progress went to stderr)."""
     ri = doc["relative_improvement"]
-    err.print(f"{doc['strategy']}: {doc['arch']}  predicted {doc['predicted_ms']:.3f} ms "
+    out.print(f"{doc['strategy']}: {doc['arch']}  predicted {doc['predicted_ms']:.3f} ms "
               f"(budget {doc['constraint']['target_ms']:g} ms, {doc['device']})", markup=False)
-    err.print(f"  {doc['accuracy_signal']} = {doc['accuracy']:.4g}; final evaluation ({ri['evaluation']}) "
+    out.print(f"  {doc['accuracy_signal']} = {doc['accuracy']:.4g}; final evaluation ({ri['evaluation']}) "
               f"{ri['method']:.5g}", markup=False)
     if "ri_vs_random_search" in ri:
-        err.print(f"  random search: {ri['random_search']:.5g} -> RI {ri['ri_vs_random_search']:+.2f}%", markup=False)
+        out.print(f"  random search: {ri['random_search']:.5g} -> RI {ri['ri_vs_random_search']:+.2f}%", markup=False)
     if "ri_vs_random_sampling" in ri:
-        err.print(f"  random sampling (mean of {len(ri['random_sampling'])}): {ri['random_sampling_mean']:.5g} "
+        out.print(f"  random sampling (mean of {len(ri['random_sampling'])}): {ri['random_sampling_mean']:.5g} "
                   f"-> RI {ri['ri_vs_random_sampling']:+.2f}%", markup=False)
     if doc.get("weights"):
-        err.print(f"  exported weights: {doc['weights']}", markup=False)
+        out.print(f"  exported weights: {doc['weights']}", markup=False)
     if doc.get("memory"):
         m = doc["memory"]
-        err.print(f"  memory: peak SRAM {m.get('exact_peak_sram_bytes', m['peak_sram_bytes']):,} B, flash "
+        out.print(f"  memory: peak SRAM {m.get('exact_peak_sram_bytes', m['peak_sram_bytes']):,} B, flash "
                   f"{m.get('exact_flash_bytes', m['flash_bytes']):,} B (latency is an estimate)", markup=False)
     if doc.get("export_check"):
         c = doc["export_check"]
-        err.print(f"  LiteRT on {c['samples']} test images: fp32 top-1 {c['fp32_top1']:.3f}, int8 top-1 "
+        out.print(f"  LiteRT on {c['samples']} test images: fp32 top-1 {c['fp32_top1']:.3f}, int8 top-1 "
                   f"{c['int8_top1']:.3f}, int8 agrees with Keras on {c['int8_agreement_with_keras']:.1%}",
                   markup=False)
     if doc.get("verification"):
         v = doc["verification"]
         last = next(r for r in v["rounds"] if r["arch"] == doc["arch"])
-        err.print(f"  verified on {doc['device']}: measured {last['measured_ms']:.3f} ms after {len(v['rounds'])} "
+        out.print(f"  verified on {doc['device']}: measured {last['measured_ms']:.3f} ms after {len(v['rounds'])} "
                   f"round(s), model factor x{v['factor']:.3f}"
                   + ("" if v["met_budget"] else " - NO measured network met the budget"), markup=False)
     for name, path in doc["files"].items():
-        err.print(f"  {name}: {path}", markup=False)
+        out.print(f"  {name}: {path}", markup=False)
 
 
 @cli.command()

@@ -135,5 +135,6 @@ def pixel1_leg(out: Path, rep: Progress, small: dict) -> dict[str, Any]:
         strategy="anneal", accuracy="supernet", resolution=224, out=str(out / "pixel1"), **small), rep)
     rep.note(f"Pixel 1: {doc['arch']} predicted {doc['predicted_ms']:.2f} ms (<= {PIXEL1_TARGET_MS:g}), "
              f"supernet accuracy {doc['accuracy']:.3f}; files in {out / 'pixel1'} "
-             f"(edgelat deploy {out / 'pixel1' / 'model_fp32.tflite'} --device pixel1)")
+             f"(on a Pixel 1 over ADB, with TFLite's benchmark_model: edgelat deploy "
+             f"{out / 'pixel1' / 'model_fp32.tflite'} --device pixel1 --benchmark-binary PATH; docs/devices/adb.md)")
     return doc

@@ -127,6 +127,10 @@ def predict_kernels(model: KernelPredictor, path: str | Path, strict: bool = Fal
     calibration = model.calibration_.get(dtype)
     if calibration is not None:
         notes.append(_apply_calibration(calibration, rows, op_bytes, traffic_mb, kernel_sum, dtype))
+    else:
+        notes.append(f"uncalibrated: the sum of {len(rows)} kernels measured alone, which misses what a whole "
+                     f"model's run adds or saves; to calibrate, measure a few whole {dtype} models (edgelat deploy "
+                     f"MODEL.tflite --json gives measured_ms) into a CSV of tflite,latency_ms and run fit --calibrate")
     total = sum(r["latency_ms"] for r in rows)
     for r in rows:
         r["share"] = r["latency_ms"] / total if total > 0 else 0.0

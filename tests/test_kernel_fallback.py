@@ -96,6 +96,8 @@ def test_ops_without_a_predictor_are_priced_by_the_fallback_and_marked(exotic):
     priced = np.array([r["latency_ms"] for r in fallback])
     assert np.allclose(priced, truth, rtol=0.05)  # the device is exactly physical here, so is the fallback
     assert sum(r["share"] for r in result["ops"]) == pytest.approx(1.0)
+    assert not result["calibrated"] and any(n.startswith("uncalibrated:") and "fit --calibrate" in n
+                                            for n in result["notes"])  # and says how to calibrate
     with pytest.raises(DataError, match=r"exotic-fp32.tflite: op \w+ cannot be priced .*--strict"):
         predict_kernels(model, exotic["fp32"], strict=True)
 
