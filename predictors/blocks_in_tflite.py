@@ -123,7 +123,8 @@ def predict_tflite(model, path: str | Path) -> dict[str, Any]:
     graph = read_graph(path)
     blocks, notes = find_blocks(graph)
     if not blocks:
-        raise DataError(f"{path}: no MBConv block found ({len(graph.ops)} ops); nothing this predictor can price")
+        raise DataError(f"{path}: no MBConv block found ({len(graph.ops)} ops); nothing a block predictor can price: "
+                        "a kernel predictor prices any model (fit --kind kernels; docs/predictors/any-model.md)")
     preds = model.predict([spec for spec, _ in blocks])
     covered = {i for _, ops in blocks for i in ops}
     uncovered = Counter(op.name for op in graph.ops if op.index not in covered)
@@ -135,6 +136,14 @@ def predict_tflite(model, path: str | Path) -> dict[str, Any]:
         "fixed_ms": fixed,
         "blocks": [{"key": spec.key, "latency_ms": float(p)} for (spec, _), p in zip(blocks, preds, strict=True)],
         "uncovered_ops": dict(uncovered),
-        "notes": notes + ([f"{sum(uncovered.values())} op(s) outside MBConv blocks are not priced"
-                           + (" beyond the model's fixed parts" if fixed else "")] if uncovered else []),
+        "notes": notes + ([_uncovered_note(uncovered, fixed)] if uncovered else []),
     }
+
+
+def _uncovered_note(uncovered: Counter, fixed_ms: float) -> str:
+    """What the block sum leaves out: the ops by type, and whether the table's fixed parts stand for them."""
+    ops = ", ".join(f"{n} {name}" for name, n in uncovered.most_common())
+    if fixed_ms:
+        return f"{sum(uncovered.values())} op(s) outside MBConv blocks ({ops}) are priced as the table's fixed parts"
+    return (f"{sum(uncovered.values())} op(s) outside MBConv blocks ({ops}) are not priced: the stem and head "
+            "count only when the table has them (profile --fixed-parts)")
