@@ -95,7 +95,8 @@ class Model:
         self.path = str(path)
         self.estimator_, self.metadata_ = persistence.load_with_metadata(self.path)
         self.fit_report_ = Result(fit_report, "fit") if fit_report is not None else None
-        self.cv_ = Result(fit_report["cv"], "cv") if fit_report and fit_report.get("cv") else None
+        cv = (fit_report or self.metadata_).get("cv")  # a loaded model's CV figures are in its file
+        self.cv_ = Result(cv, "cv") if cv else None
 
     def predict(self, x: Any, *, space: str | None = None, strict: bool = False) -> Any:
         """A `Result` (latency_ms, interval_ms, ops) for one block, arch, .tflite or Keras model; an array
@@ -149,33 +150,33 @@ def profile(device: str = "host", *, progress: bool = True, **options: Any) -> R
     return Result({**result.summary, "failures": [list(f) for f in result.failures]}, "profile")
 
 
-def report(store: str | Path, *, device: str | None = None) -> list[Result]:
+def report(store: str | Path, *, measured_on: str | None = None) -> list[Result]:
     """A store's summary: per device, blocks measured, failures, units and their spread."""
     from edgelat.profiler.farm.spread import store_summary
     from edgelat.profiler.store import open_existing
 
     with open_existing(str(store)) as s:
-        rows = s.rows(device=device, status=None, latest=False)
+        rows = s.rows(device=measured_on, status=None, latest=False)
     return [Result(g, "report") for g in store_summary(rows)]
 
 
-def export(store: str | Path, output: str | Path, *, device: str | None = None, networks: bool = False,
+def export(store: str | Path, output: str | Path, *, measured_on: str | None = None, whole_networks: bool = False,
            space: str | None = None) -> Result:
     """Write a store's latest measurements as a block (or whole-network) table CSV, for `fit`."""
     from edgelat.profiler.export import export_store
 
-    return Result(export_store(str(store), str(output), device, networks, space), "export")
+    return Result(export_store(str(store), str(output), measured_on, whole_networks, space), "export")
 
 
 def fit(table: str | Path, *, kind: str = "lut", output: str | Path | None = None, space: str | None = None,
-        target: str = "latency_ms", prior: str | list[str] | None = None, cv: int = 5, device: str | None = None,
-        resolution: int | None = None, dtype: str = "fp32", calibrate: str | None = None,
-        source: str | None = None) -> Model:
+        target: str = "latency_ms", prior: str | list[str] | None = None, cv: int = 5,
+        measured_on: str | None = None, resolution: int | None = None, dtype: str = "fp32",
+        calibrate: str | None = None, source: str | None = None) -> Model:
     """Fit a predictor of `kind` on a latency table and save it (to a temporary file without `output`)."""
     from edgelat.predictors import workflow
 
     out = output or Path(tempfile.mkdtemp(prefix="edgelat-")) / f"{kind}.json"
-    doc = workflow.fit(str(table), kind, str(out), space, target, source, prior, cv, device, resolution, dtype,
+    doc = workflow.fit(str(table), kind, str(out), space, target, source, prior, cv, measured_on, resolution, dtype,
                        calibrate)
     return Model(out, doc)
 
@@ -185,11 +186,11 @@ def _model_path(model: Model | str | Path) -> str:
 
 
 def evaluate(model: Model | str | Path, table: str | Path, *, space: str | None = None, target: str = "latency_ms",
-             device: str | None = None, plot: str | None = None) -> Result:
+             measured_on: str | None = None, plot: str | None = None) -> Result:
     """Score a model on a table: n, rmse_ms, mape, acc5, acc10, kendall, spearman (and interval coverage)."""
     from edgelat.predictors import workflow
 
-    return Result(workflow.evaluate(_model_path(model), str(table), space, target, device, plot), "evaluate")
+    return Result(workflow.evaluate(_model_path(model), str(table), space, target, measured_on, plot), "evaluate")
 
 
 def predict(model: Model | str | Path, *, block: str | None = None, arch: str | None = None,
@@ -224,6 +225,9 @@ def search(*, progress: bool = True, **options: Any) -> Result:
 
     if isinstance(options.get("predictor"), Model):
         options["predictor"] = options["predictor"].path
+    for word, field in (("dataset", "data"), ("superkernel_epochs", "single_path_epochs")):  # the CLI's words
+        if word in options:
+            options[field] = options.pop(word)
     opts = SearchOptions(**options)
     check_options(opts)
     return Result(_run(run_search, opts, progress=progress), "search")

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgelat import __version__
+from edgelat.core.cli_vocabulary import modernize
 from edgelat.core.progress_bar import err, with_bar
 from edgelat.core.quiet import quiet_tensorflow
 from edgelat.errors import EdgelatError, OptionError, StoreError
@@ -200,7 +201,7 @@ def profile(device_name, device_file, store_path, top, as_json, adaptive, **kw) 
 
 @cli.command()
 @click.argument("store_path", type=click.Path())
-@click.option("--device", help="Only this device's rows.")
+@click.option("--measured-on", "device", help="Only the rows measured on this device.", metavar="DEVICE")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def report(store_path: str, device: str | None, as_json: bool) -> None:
     """Summarize a store: blocks per device and unit, and the spread between units of one model."""
@@ -311,8 +312,9 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs,
 @cli.command()
 @click.argument("store_path", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(), help="CSV file to write.")
-@click.option("--device", help="Only this device's rows.")
-@click.option("--networks", is_flag=True, help="Write the whole networks (op0..opN, latency_ms) instead of blocks.")
+@click.option("--measured-on", "device", help="Only the rows measured on this device.", metavar="DEVICE")
+@click.option("--whole-networks", "networks", is_flag=True,
+              help="Write the whole networks (op0..opN, latency_ms) instead of blocks.")
 @click.option("--space", help="With --networks: only this space's networks.")
 def export(store_path: str, output: str, device: str | None, networks: bool, space: str | None) -> None:
     """Write a store's latest successful measurements as a block (or whole-network) table CSV."""
@@ -331,13 +333,14 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 
 
 @cli.command()
-@click.option("--data", required=True, type=click.Path(), help="Block table (.csv/.sqlite/.json/.yaml) or network CSV.")
-@click.option("--predictor", "kind", required=True, type=click.Choice(PREDICTORS.names()),
+@click.option("--table", "data", required=True, type=click.Path(),
+              help="Block table (.csv/.sqlite/.json/.yaml) or network CSV.")
+@click.option("--kind", "kind", required=True, type=click.Choice(PREDICTORS.names()),
               help="kernels: one predictor per kernel type, from a kernel table (profile --kernels/--from-model), "
               "for `predict --tflite` of any model.")
 @click.option("--space", help="The data is a whole-network table of this layer-wise space (op0..opN columns).")
 @click.option("--target", default="latency_ms", show_default=True, help="Latency column of a network table.")
-@click.option("--source", type=click.Path(), help="Source-device model for --predictor transfer.")
+@click.option("--source", type=click.Path(), help="Source-device model for --kind transfer.")
 @click.option("--prior", multiple=True, help="Network tables: one of 'none', 'flops', 'params', 'physics' (a "
               "non-negative mix of kernel launches, MACs, weight and activation bytes), a layer-wise MODEL.json of "
               "another device or a block MODEL.json of this one (a block table calibrated by a few whole networks) "
@@ -347,7 +350,8 @@ def _print_json_or(obj, as_json: bool, human) -> None:
 @click.option("--resolution", type=int, help="Network tables: the networks' input size [default: the space's].")
 @click.option("--dtype", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
               help="Network tables with a block-model prior: which blocks it prices.")
-@click.option("--device", help="Store files: which device's rows; also recorded in the model.")
+@click.option("--measured-on", "device", metavar="DEVICE",
+              help="Store files: only the rows measured on this device (also recorded in the model).")
 @click.option("--cv", default=5, show_default=True, help="Cross-validation folds (0: none).")
 @click.option("--calibrate", type=click.Path(), help="Kernel predictors: a CSV of whole models measured on the device "
               "(columns tflite, latency_ms; `edgelat deploy MODEL.tflite --json` measures one: its measured_ms): "
@@ -389,10 +393,10 @@ def fit(data, kind, space, target, source, prior, resolution, dtype, device, cv,
 
 @cli.command()
 @click.option("--predictor", "model_path", required=True, type=click.Path(), help="Model JSON from `edgelat fit`.")
-@click.option("--data", required=True, type=click.Path())
+@click.option("--table", "data", required=True, type=click.Path(), help="A latency table, as for fit.")
 @click.option("--space")
 @click.option("--target", default="latency_ms", show_default=True)
-@click.option("--device")
+@click.option("--measured-on", "device", metavar="DEVICE", help="Only the rows measured on this device.")
 @click.option("--plot", type=click.Path(), help="Write predicted vs measured (log axes, ±10% band) to this PNG.")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate(model_path, data, space, target, device, plot, as_json) -> None:
@@ -517,8 +521,9 @@ def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -
 @click.option("--accuracy", type=click.Choice(SIGNALS.names()), default="supernet", show_default=True,
               help="table: measured accuracies (--accuracy-table; NAS-Bench-Macro ships for nb-macro).")
 @click.option("--accuracy-table", type=click.Path(), help="CSV of measured accuracies: 'arch' and 'accuracy' columns.")
-@click.option("--data", help="digits, fashion-mnist (Debian's dataset-fashion-mnist, or $EDGELAT_FASHION_MNIST), a "
-                             "folder of IDX files, an image folder or TFRecords [default: the embedded digits].")
+@click.option("--dataset", "data",
+              help="digits, fashion-mnist (Debian's dataset-fashion-mnist, or $EDGELAT_FASHION_MNIST), a "
+              "folder of IDX files, an image folder or TFRecords [default: the embedded digits].")
 @click.option("--train-images", type=click.IntRange(min=1),
               help="Train on a stratified subset of this many training images [default: all].")
 @click.option("--resolution", type=int, help="Deployment input size [default: the space's].")
@@ -528,7 +533,7 @@ def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -
 @click.option("--seed", default=0, show_default=True)
 @click.option("--evaluations", default=100, show_default=True, help="Accuracy evaluations (and random baseline's).")
 @click.option("--supernet-epochs", default=30, show_default=True)
-@click.option("--single-path-epochs", default=8, show_default=True)
+@click.option("--superkernel-epochs", "single_path_epochs", default=8, show_default=True)
 @click.option("--train-epochs", default=8, show_default=True,
               help="Epochs of each short training from scratch (the train signal, --final-eval train).")
 @click.option("--finetune-epochs", type=int,
@@ -639,6 +644,9 @@ def demo(out: str, store_path: str, quick: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()  # before any command imports TensorFlow; `import edgelat` alone leaves the process be
+    argv, deprecated = modernize(sys.argv[1:] if argv is None else list(argv))
+    for line in deprecated:
+        err.print(f"edgelat: warning: {line}", markup=False, soft_wrap=True)
     try:
         cli.main(args=argv, prog_name="edgelat", standalone_mode=False)
     except EdgelatError as exc:

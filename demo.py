@@ -65,7 +65,7 @@ def run_demo(out: Path = Path("runs/demo"), store: Path = Path("runs/demo.sqlite
              "rescaled and run again while it breaks the budget), [5/7] export to TFLite fp32 + int8")
     host_doc = run_search(SearchOptions(
         space="single-path", device="host", predictor=str(cal_path), dtype="int8", target_ms=target,
-        strategy="single-path", accuracy="supernet", resolution=HOST_RESOLUTION, out=str(out / "host"),
+        strategy="superkernel", accuracy="supernet", resolution=HOST_RESOLUTION, out=str(out / "host"),
         verify=2 if quick else VERIFY_ROUNDS, **small), rep)
     rep.note("[6/7] measuring the exported int8 model on this CPU")
     measured = deploy(host_doc["files"]["int8"], get_device("host"))

@@ -72,7 +72,7 @@ def load_store(path: Path, device: str | None = None) -> BlockData:
     if not rows:
         raise DataError(f"{path}: no successful measurements{f' for device {device!r}' if device else ''}")
     if len(devices) > 1:
-        raise DataError(f"{path}: holds several devices ({', '.join(devices)}); choose one with --device")
+        raise DataError(f"{path}: holds several devices ({', '.join(devices)}); choose one with --measured-on")
     runtimes = sorted({f"{r['runtime']} {r['runtime_version']}" for r in rows})
     if fixed:
         notes = [f"fixed parts of {context} from the store: " + ", ".join(f"{k} {v:.3f} ms" for k, v in fixed.items())]
@@ -284,7 +284,8 @@ def load_kernels(path: str | Path, device: str | None = None) -> tuple[list[Kern
         raise DataError(f"{path}: no kernel measurements{f' for device {device!r}' if device else ''} "
                         "(profile with --kernels or --from-model)")
     if len(devices) > 1:
-        raise DataError(f"{path}: holds kernels of several devices ({', '.join(devices)}); choose one with --device")
+        raise DataError(f"{path}: holds kernels of several devices ({', '.join(devices)}); choose one with "
+                        "--measured-on")
     runtime = ", ".join(sorted({f"{r['runtime']} {r['runtime_version']}" for r in rows}))
     return ([KernelSpec.from_key(r["kernel_key"]) for r in rows], np.array([r["median_ms"] for r in rows]),
             {"device": devices[0], "runtime": runtime})

@@ -1,4 +1,4 @@
-"""The predictor kinds `fit --predictor KIND` makes and predictor files name, one registry.
+"""The predictor kinds `fit --kind KIND` makes and predictor files name, one registry.
 
 Entries are module paths, imported on first use, so listing the kinds (the CLI does) imports none
 of them: xgboost and scikit-learn stay out of a process that never fits or loads a model.

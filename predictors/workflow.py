@@ -39,7 +39,7 @@ def make_predictor(kind: str, space: str | None, source: str | None = None,
         raise OptionError("--prior applies to whole-network tables (give --space)")
     if kind == "transfer":
         if source is None:
-            raise OptionError("--predictor transfer needs --source MODEL.json (a predictor fitted on another device)")
+            raise OptionError("--kind transfer needs --source MODEL.json (a predictor fitted on another device)")
         return TransferPredictor(source=persistence.load(source))
     if kind not in PREDICTORS.names():
         raise OptionError(f"--predictor: unknown {kind!r} (known: {', '.join(PREDICTORS.names())})")
@@ -51,7 +51,7 @@ def load_data(data: str, space: str | None, target: str, device: str | None = No
     with --space."""
     if kernels:
         if space is not None:
-            raise OptionError("--predictor kernels fits a kernel table, not a whole-network one (no --space)")
+            raise OptionError("--kind kernels fits a kernel table, not a whole-network one (no --space)")
         specs, y, provenance = load_kernels(data, device)
         return np.array(specs, dtype=object), y, {}, [], provenance
     if space is not None:
@@ -73,7 +73,7 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
     if priors and space is None:
         raise OptionError("--prior applies to whole-network tables (give --space)")
     if calibrate is not None and kind != "kernels":
-        raise OptionError("--calibrate applies to kernel predictors (--predictor kernels)")
+        raise OptionError("--calibrate applies to kernel predictors (--kind kernels)")
     X, y, fixed, notes, provenance = load_data(data, space, target, device, kind == "kernels")
     cands = prior_candidates(priors, space) if space is not None and kind in ("lut", "linear") else None
     choice = None
@@ -90,6 +90,9 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
                                              kind == "kernels")
     model = make()
     model.fit(X, y, fixed=fixed) if isinstance(model, LUTPredictor) else model.fit(X, y)
+    if fixed and not isinstance(model, LUTPredictor):
+        notes.append(f"the table's fixed parts ({', '.join(sorted(map(str, fixed)))}) are kept by --kind lut only: "
+                     f"this {kind} model prices a .tflite's MBConv blocks without its stem and head")
     if calibrate is not None:
         notes.extend(calibrate_from_table(model, calibrate))
     if getattr(model, "scaled_only_", False):
@@ -164,7 +167,7 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
             raise OptionError(f"{model_path}: a kernel predictor prices .tflite models: give --tflite FILE")
         block_model = persistence.load(blocks) if blocks else None
         if block_model is not None and not isinstance(block_model, LUTPredictor):
-            raise OptionError(f"--blocks {blocks}: needs a block lookup table (fit --predictor lut), not a "
+            raise OptionError(f"--blocks {blocks}: needs a block lookup table (fit --kind lut), not a "
                               f"{block_model.kind} model")
         result = predict_kernels(model, tflite, strict, block_model)
         kernel_interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
@@ -175,7 +178,7 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
             result["notes"].append("no interval: the model was fitted without cross-validation")
         return result
     if blocks or strict:
-        raise OptionError("--blocks and --strict go with a kernel predictor (fit --predictor kernels)")
+        raise OptionError("--blocks and --strict go with a kernel predictor (fit --kind kernels)")
     result = _point_prediction(model, block, arch, space, tflite)
     interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
     if interval is not None:

@@ -2,7 +2,7 @@
 
 No download code: Debian's `dataset-fashion-mnist` installs the files under
 /usr/share/datasets/fashion-mnist/ (`make test` installs it where apt-get runs as root), or
-`$EDGELAT_FASHION_MNIST` / `--data PATH` names a folder holding them. The official test split is
+`$EDGELAT_FASHION_MNIST` / `--dataset PATH` names a folder holding them. The official test split is
 the test set; a fixed stratified tenth of the training split is the validation set the search
 ranks on. The 28x28 grey images are padded (to 32) or resized, and replicated to 3 channels.
 """
@@ -56,7 +56,7 @@ def find_folder(path: str | None = None) -> Path:
 
 
 def is_idx_folder(folder: Path) -> bool:
-    """Whether `folder` holds Fashion-MNIST's training images (so `--data FOLDER` means this dataset)."""
+    """Whether `folder` holds Fashion-MNIST's training images (so `--dataset FOLDER` means this dataset)."""
     return _file(folder, FILES["x_train"]) is not None
 
 

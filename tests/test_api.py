@@ -51,8 +51,9 @@ def test_fit_predict_evaluate_return_results_with_attributes(tmp_path):
     assert "latency_ms=" in repr(p) and repr(p).startswith("prediction(")
     with pytest.raises(AttributeError, match="has no 'nope'; it has block, latency_ms"):
         _ = p.nope
-    same = el.load(tmp_path / "p1.json").predict("mbconv-i56-c24-o24-e6-k5-s1-se0-relu6-fp32")
-    assert same.latency_ms == p.latency_ms
+    loaded = el.load(tmp_path / "p1.json")
+    assert loaded.predict("mbconv-i56-c24-o24-e6-k5-s1-se0-relu6-fp32").latency_ms == p.latency_ms
+    assert loaded.cv_.spearman == model.cv_.spearman and "cv Spearman" in repr(loaded)  # from the file
     report = el.evaluate(model, DATA / "pixel4_mbconv.csv")
     assert report.n == 1788 and report.spearman > 0.9
 

@@ -33,29 +33,29 @@ CASES = [
     ("predict-empty-tflite", ["predict", "--predictor", "{in}/lut.json", "--tflite", "{in}/empty.tflite"],
      "empty.tflite"),
     # tables: malformed CSV, JSON, YAML; a store that is not one
-    ("fit-csv-missing-columns", ["fit", "--data", "{in}/no_columns.csv", "--predictor", "lut", "-o", "{out}/m.json"],
+    ("fit-csv-missing-columns", ["fit", "--table", "{in}/no_columns.csv", "--kind", "lut", "-o", "{out}/m.json"],
      "no_columns.csv"),
-    ("fit-csv-empty", ["fit", "--data", "{in}/empty.csv", "--predictor", "lut", "-o", "{out}/m.json"], "empty.csv"),
-    ("fit-csv-text-latency", ["fit", "--data", "{in}/text_latency.csv", "--predictor", "lut", "-o", "{out}/m.json"],
+    ("fit-csv-empty", ["fit", "--table", "{in}/empty.csv", "--kind", "lut", "-o", "{out}/m.json"], "empty.csv"),
+    ("fit-csv-text-latency", ["fit", "--table", "{in}/text_latency.csv", "--kind", "lut", "-o", "{out}/m.json"],
      "text_latency.csv"),
-    ("fit-json-malformed", ["fit", "--data", "{in}/broken.json", "--predictor", "lut", "-o", "{out}/m.json"],
+    ("fit-json-malformed", ["fit", "--table", "{in}/broken.json", "--kind", "lut", "-o", "{out}/m.json"],
      "broken.json"),
-    ("fit-yaml-malformed", ["fit", "--data", "{in}/broken.yaml", "--predictor", "lut", "-o", "{out}/m.json"],
+    ("fit-yaml-malformed", ["fit", "--table", "{in}/broken.yaml", "--kind", "lut", "-o", "{out}/m.json"],
      "broken.yaml"),
-    ("fit-store-not-sqlite", ["fit", "--data", "{in}/garbage.sqlite", "--predictor", "lut", "-o", "{out}/m.json"],
+    ("fit-store-not-sqlite", ["fit", "--table", "{in}/garbage.sqlite", "--kind", "lut", "-o", "{out}/m.json"],
      "garbage.sqlite"),
-    ("fit-missing-table", ["fit", "--data", "{in}/absent.csv", "--predictor", "lut", "-o", "{out}/m.json"],
+    ("fit-missing-table", ["fit", "--table", "{in}/absent.csv", "--kind", "lut", "-o", "{out}/m.json"],
      "absent.csv"),
-    ("fit-transfer-without-source", ["fit", "--data", "{in}/ok.csv", "--predictor", "transfer", "-o", "{out}/m.json"],
+    ("fit-transfer-without-source", ["fit", "--table", "{in}/ok.csv", "--kind", "transfer", "-o", "{out}/m.json"],
      "--source"),
-    ("fit-network-table-bad-op", ["fit", "--data", "{in}/bad_ops.csv", "--space", "fbnet", "--predictor", "lut",
+    ("fit-network-table-bad-op", ["fit", "--table", "{in}/bad_ops.csv", "--space", "fbnet", "--kind", "lut",
                                   "-o", "{out}/m.json"], "bad_ops.csv"),
-    ("evaluate-malformed-table", ["evaluate", "--predictor", "{in}/lut.json", "--data", "{in}/no_columns.csv"],
+    ("evaluate-malformed-table", ["evaluate", "--predictor", "{in}/lut.json", "--table", "{in}/no_columns.csv"],
      "no_columns.csv"),
-    ("evaluate-predictor-not-json", ["evaluate", "--predictor", "{in}/broken.json", "--data", "{in}/ok.csv"],
+    ("evaluate-predictor-not-json", ["evaluate", "--predictor", "{in}/broken.json", "--table", "{in}/ok.csv"],
      "broken.json"),
     # predictor files: newer schema, wrong kind of file
-    ("evaluate-newer-schema", ["evaluate", "--predictor", "{in}/future.json", "--data", "{in}/ok.csv"], "future.json"),
+    ("evaluate-newer-schema", ["evaluate", "--predictor", "{in}/future.json", "--table", "{in}/ok.csv"], "future.json"),
     ("predict-newer-schema", ["predict", "--predictor", "{in}/future.json", "--block", GOOD_BLOCK], "future.json"),
     ("predict-bad-block-key", ["predict", "--predictor", "{in}/lut.json", "--block", "mbconv-nonsense"],
      "mbconv-nonsense"),
@@ -112,11 +112,11 @@ CASES = [
     ("profile-negative-n", ["profile", "--sample", "random", "--n", "-3", "--store", "{out}/p.sqlite"], "-3"),
     ("deploy-zero-passes", ["deploy", "{in}/empty.tflite", "--passes", "0"], "passes"),
     ("suggest-zero-count", ["suggest", "--predictor", "{in}/fbnet.json", "--n", "0"], "--n"),
-    ("fit-one-fold", ["fit", "--data", "{in}/ok.csv", "--predictor", "lut", "--cv", "1", "-o", "{out}/m.json"], "cv"),
+    ("fit-one-fold", ["fit", "--table", "{in}/ok.csv", "--kind", "lut", "--cv", "1", "-o", "{out}/m.json"], "cv"),
     # output paths: uncreatable, read-only
     ("export-uncreatable-output", ["export", "{in}/store.sqlite", "-o", "{in}/ok.csv/blocks.csv"], "ok.csv"),
     ("export-read-only-output", ["export", "{in}/store.sqlite", "-o", "/proc/edgelat-blocks.csv"], "/proc"),
-    ("fit-uncreatable-output", ["fit", "--data", "{in}/ok.csv", "--predictor", "lut", "--cv", "0",
+    ("fit-uncreatable-output", ["fit", "--table", "{in}/ok.csv", "--kind", "lut", "--cv", "0",
                                 "-o", "{in}/ok.csv/m.json"], "ok.csv"),
     ("search-uncreatable-out", ["search", *SMALL, "--predictor", "{in}/lin.json", "--target-ms", "5",
                                 "--accuracy", "params", "--evaluations", "10", "--no-export",
@@ -167,10 +167,10 @@ def _fit(*args: str) -> None:
 def inputs(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("inputs")
     _write_inputs(d)
-    _fit("--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "lut", "--cv", "0", "-o", str(d / "lut.json"))
-    _fit("--data", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target", "pixel3_ms",
-         "--predictor", "lut", "--cv", "0", "-o", str(d / "fbnet.json"))
-    _fit("--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0", "-o", str(d / "lin.json"))
+    _fit("--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "lut", "--cv", "0", "-o", str(d / "lut.json"))
+    _fit("--table", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target", "pixel3_ms",
+         "--kind", "lut", "--cv", "0", "-o", str(d / "fbnet.json"))
+    _fit("--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "0", "-o", str(d / "lin.json"))
     doc = json.loads((d / "lut.json").read_text())
     doc["format_version"] = 999  # a file from a newer edgelat
     (d / "future.json").write_text(json.dumps(doc))

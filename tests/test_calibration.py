@@ -63,7 +63,7 @@ def test_cli_fits_a_network_table_with_a_block_model_prior(tmp_path, pixel1_lut)
     table.write_text(",".join(f"op{i}" for i in range(len(space.layers))) + ",latency_ms\n" + "".join(
         ",".join(map(str, a)) + f",{v}\n" for a, v in zip(cal, y, strict=True)))
     lut_path = persistence.save(pixel1_lut, tmp_path / "p1.json")
-    res = run_cli("fit", "--data", str(table), "--space", "single-path", "--predictor", "lut", "--prior",
+    res = run_cli("fit", "--table", str(table), "--space", "single-path", "--kind", "lut", "--prior",
                   str(lut_path), "--cv", "0", "-o", str(tmp_path / "cal.json"), "--json")
     assert res.returncode == 0, res.stderr
     model = persistence.load(tmp_path / "cal.json")

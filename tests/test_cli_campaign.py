@@ -44,7 +44,7 @@ def test_profile_resume_and_export(tmp_path, tiny_ranges, cache_dir):
     assert all(r.extra["device"] == "host" and float(r.extra["p95_ms"]) >= r.latency_ms for r in rows)
 
     model = tmp_path / "host.json"
-    fit = run_cli("fit", "--data", str(store), "--predictor", "linear", "--cv", "0", "-o", str(model))
+    fit = run_cli("fit", "--table", str(store), "--kind", "linear", "--cv", "0", "-o", str(model))
     assert fit.returncode == 0, fit.stderr
     meta = json.loads(model.read_text())["metadata"]
     assert meta["device"] == "host" and meta["runtime"].startswith("ai_edge_litert") and meta["training_size"] == 16

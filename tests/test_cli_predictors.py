@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 @pytest.mark.slow
 def test_fit_linear_prints_named_coefficients_and_evaluate_json(tmp_path):
     model = tmp_path / "lin.json"
-    res = run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "3",
+    res = run_cli("fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "3",
                   "-o", str(model))
     assert res.returncode == 0, res.stderr
     assert "macs_dw" in res.stdout and "intercept" in res.stdout and "3-fold CV" in res.stdout
@@ -27,7 +27,7 @@ def test_fit_linear_prints_named_coefficients_and_evaluate_json(tmp_path):
     assert doc["metadata"]["training_size"] == 1788 and 0.8 < doc["metadata"]["cv"]["acc10"] <= 1
     assert doc["schema"]["version"] == 1 and doc["kind"] == "linear"
     plot = tmp_path / "pvm.png"
-    ev = run_cli("evaluate", "--predictor", str(model), "--data", str(DATA / "pixel4_mbconv.csv"), "--json",
+    ev = run_cli("evaluate", "--predictor", str(model), "--table", str(DATA / "pixel4_mbconv.csv"), "--json",
                  "--plot", str(plot))
     assert ev.returncode == 0, ev.stderr
     report = json.loads(ev.stdout)
@@ -41,14 +41,14 @@ def test_fit_linear_prints_named_coefficients_and_evaluate_json(tmp_path):
 @pytest.mark.slow
 def test_transfer_and_predict_block(tmp_path):
     src, k10, adapted = tmp_path / "src.json", tmp_path / "k10.csv", tmp_path / "adapted.json"
-    assert run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "gbdt", "--cv", "0",
+    assert run_cli("fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "gbdt", "--cv", "0",
                    "-o", str(src)).returncode == 0
     lines = (DATA / "pixel4_mbconv.csv").read_text().splitlines()
     k10.write_text("\n".join([lines[0], *lines[1:1700:170]]) + "\n")
-    res = run_cli("fit", "--data", str(k10), "--predictor", "transfer", "--source", str(src), "--cv", "0",
+    res = run_cli("fit", "--table", str(k10), "--kind", "transfer", "--source", str(src), "--cv", "0",
                   "-o", str(adapted))
     assert res.returncode == 0, res.stderr
-    ev = json.loads(run_cli("evaluate", "--predictor", str(adapted), "--data", str(DATA / "pixel4_mbconv.csv"),
+    ev = json.loads(run_cli("evaluate", "--predictor", str(adapted), "--table", str(DATA / "pixel4_mbconv.csv"),
                             "--json").stdout)
     assert ev["acc10"] > 0.9
     key = "mbconv-i28-c24-o24-e6-k5-s1-se1-hswish-fp32"
@@ -59,8 +59,8 @@ def test_transfer_and_predict_block(tmp_path):
 @pytest.mark.slow
 def test_network_lut_with_prior_and_arch_prediction(tmp_path):
     model = tmp_path / "ph1.json"
-    res = run_cli("fit", "--data", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target",
-                  "essential_ph_1_ms", "--predictor", "lut", "--prior", "flops", "--cv", "3", "-o", str(model),
+    res = run_cli("fit", "--table", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target",
+                  "essential_ph_1_ms", "--kind", "lut", "--prior", "flops", "--cv", "3", "-o", str(model),
                   "--json")
     assert res.returncode == 0, res.stderr
     fitted = json.loads(res.stdout)
@@ -73,9 +73,9 @@ def test_network_lut_with_prior_and_arch_prediction(tmp_path):
 @pytest.mark.slow
 def test_arch_prediction_says_whether_fixed_parts_are_included(tmp_path):
     lut, lin = tmp_path / "lut.json", tmp_path / "lin.json"
-    assert run_cli("fit", "--data", str(DATA / "pixel1_proxylessnas_lut.yaml"), "--predictor", "lut",
+    assert run_cli("fit", "--table", str(DATA / "pixel1_proxylessnas_lut.yaml"), "--kind", "lut",
                    "-o", str(lut)).returncode == 0
-    assert run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0",
+    assert run_cli("fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "0",
                    "-o", str(lin)).returncode == 0
     arch = "single-path:" + "0" * 22
     full = json.loads(run_cli("predict", "--predictor", str(lut), "--arch", arch, "--json").stdout)
@@ -98,14 +98,14 @@ def test_layerwise_lut_recovers_an_exact_lut_sum():
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["fit", "--data", "nope.csv", "--predictor", "linear", "-o", "m.json"], "nope.csv: no such file"),
-        (["fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "transfer", "-o", "m.json"], "--source"),
-        (["fit", "--data", str(DATA / "fbnet_5000_networks.csv"), "--predictor", "linear", "-o", "m.json"],
+        (["fit", "--table", "nope.csv", "--kind", "linear", "-o", "m.json"], "nope.csv: no such file"),
+        (["fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "transfer", "-o", "m.json"], "--source"),
+        (["fit", "--table", str(DATA / "fbnet_5000_networks.csv"), "--kind", "linear", "-o", "m.json"],
          "whole-network table"),
-        (["fit", "--data", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target", "pixel9_ms",
-          "--predictor", "lut", "-o", "m.json"], "no column 'pixel9_ms'"),
+        (["fit", "--table", str(DATA / "fbnet_5000_networks.csv"), "--space", "fbnet", "--target", "pixel9_ms",
+          "--kind", "lut", "-o", "m.json"], "no column 'pixel9_ms'"),
         (["predict", "--predictor", "missing.json", "--block", "x"], "missing.json"),
-        (["fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "1", "-o", "m.json"],
+        (["fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "1", "-o", "m.json"],
          "--cv must be 0"),
     ],
 )

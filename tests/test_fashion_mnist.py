@@ -70,7 +70,7 @@ def test_splits_pad_to_32_rgb_keep_the_official_test_and_a_stratified_validation
 def test_missing_files_are_one_line_that_says_how_to_get_them(tmp_path):
     with pytest.raises(EdgelatError, match="apt-get install dataset-fashion-mnist"):
         find_folder(str(tmp_path))
-    res = run_cli("search", "--data", "fashion-mnist", "--accuracy", "params", "--predictor", "x.json",
+    res = run_cli("search", "--dataset", "fashion-mnist", "--accuracy", "params", "--predictor", "x.json",
                   "--target-ms", "5", "--out", str(tmp_path / "o"), env={"EDGELAT_FASHION_MNIST": str(tmp_path)})
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "train-images-idx3-ubyte" in res.stderr and "dataset-fashion-mnist" in res.stderr
@@ -91,9 +91,9 @@ def test_a_tiny_search_on_real_fashion_mnist(tmp_path, fashion_mnist):
     d = load_fashion_mnist(32, train_images=300)
     assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (300, 6000, 10000)
     model = tmp_path / "lin.json"
-    assert run_cli("fit", "--data", str(ROOT / "data" / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0",
+    assert run_cli("fit", "--table", str(ROOT / "data" / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "0",
                    "-o", str(model)).returncode == 0
-    res = run_cli("search", "--data", "fashion-mnist", "--train-images", "300", "--accuracy", "train",
+    res = run_cli("search", "--dataset", "fashion-mnist", "--train-images", "300", "--accuracy", "train",
                   "--train-epochs", "1", "--evaluations", "1", "--ri-samples", "1", "--strategy", "random",
                   "--space", "single-path", "--resolution", "32", "--width", "0.35", "--predictor", str(model),
                   "--target-ms", "3", "--no-export", "--out", str(tmp_path / "o"), "--json")

@@ -218,7 +218,7 @@ def test_kernel_campaign_fit_and_predict_a_real_model_on_the_host(tmp_path, cach
     summary = json.loads(res.stdout)
     unique, _ = unique_kernels([app])
     assert summary["measured"] == summary["blocks"] == len(unique) + 12 and summary["failed"] == 0
-    res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "-o", str(fitted), "--json")
+    res = run_cli("fit", "--table", str(store), "--kind", "kernels", "-o", str(fitted), "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["training_size"] == len(unique) + 12
     res = run_cli("predict", "--predictor", str(fitted), "--tflite", str(app), "--json")
@@ -239,13 +239,13 @@ def test_calibration_from_whole_models_scales_the_kernel_sum(mobilenet_v2, tmp_p
     store.write_text("kernel_key,latency_ms\n" + "".join(f"{s.key},{v:.6f}\n" for s, v in zip(specs, _costs_fit(specs),
                                                                                               strict=True)))
     raw = tmp_path / "raw.json"
-    assert run_cli("fit", "--data", str(store), "--predictor", "kernels", "-o", str(raw)).returncode == 0
+    assert run_cli("fit", "--table", str(store), "--kind", "kernels", "-o", str(raw)).returncode == 0
     kernel_sum = json.loads(run_cli("predict", "--predictor", str(raw), "--tflite", str(app), "--json").stdout)
     assert not kernel_sum["calibrated"] and kernel_sum["latency_ms"] == kernel_sum["kernel_sum_ms"]
     table = tmp_path / "measured.csv"
     table.write_text(f"tflite,latency_ms\n{app},{1.5 * kernel_sum['latency_ms']}\n")
     cal = tmp_path / "cal.json"
-    res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "--calibrate", str(table), "-o", str(cal))
+    res = run_cli("fit", "--table", str(store), "--kind", "kernels", "--calibrate", str(table), "-o", str(cal))
     assert res.returncode == 0, res.stderr
     assert "calibrated on 1 whole fp32 model(s) of measured.csv: x1." in res.stderr
     out = json.loads(run_cli("predict", "--predictor", str(cal), "--tflite", str(app), "--json").stdout)
@@ -261,7 +261,7 @@ def test_calibration_from_whole_models_scales_the_kernel_sum(mobilenet_v2, tmp_p
     res = run_cli("predict", "--predictor", str(cal), "--tflite", str(app))
     assert res.returncode == 2 and "run fit --calibrate again" in res.stderr.strip().splitlines()[-1]
     table.write_text("model,ms\na.tflite,3\n")
-    res = run_cli("fit", "--data", str(store), "--predictor", "kernels", "--calibrate", str(table), "-o", str(cal))
+    res = run_cli("fit", "--table", str(store), "--kind", "kernels", "--calibrate", str(table), "-o", str(cal))
     assert res.returncode == 2 and "needs columns tflite and latency_ms" in res.stderr.strip().splitlines()[-1]
 
 

@@ -55,7 +55,7 @@ def test_profile_networks_resumes_after_sigkill_and_exports_a_table(tmp_path):
     assert len({k for k, _ in after}) == 6 == len(after) and after[: len(before)] == before
 
     table = tmp_path / "nets.csv"
-    res = run_cli("export", str(store), "-o", str(table), "--networks")
+    res = run_cli("export", str(store), "-o", str(table), "--whole-networks")
     assert res.returncode == 0, res.stderr
     nets = load_networks(table, get_space("single-path", 32, 0.35, 10))
     assert len(nets.y) == 6 and (nets.y > 0).all()

@@ -117,7 +117,7 @@ def test_a_fleet_file_names_what_is_wrong(tmp_path):
 def host_predictor(tmp_path_factory):
     """The host's nb-macro model, fitted by the CLI from the shipped whole-network table."""
     folder = tmp_path_factory.mktemp("fleet")
-    res = run_cli("fit", "--data", str(ROOT / "data" / "nb_macro_host_latency.csv"), "--predictor", "lut",
+    res = run_cli("fit", "--table", str(ROOT / "data" / "nb_macro_host_latency.csv"), "--kind", "lut",
                   "--space", "nb-macro", "-o", str(folder / "host.json"))  # encodings in an arch column
     assert res.returncode == 0, res.stderr
     (folder / "fleet.toml").write_text('[[device]]\nname = "stm32f746"\ntarget_ms = 200\n')

@@ -174,7 +174,7 @@ def test_single_path_strategy_respects_the_budget(pixel1):
     problem = Problem(get_space("single-path", 224, width=0.35, num_classes=10), ap, ParamsSignal(space), Budget(75.0))
     res = SinglePathSearch(net, data, ap.table, ap.constant, epochs=1).run(problem)
     assert res.latency_ms <= 75.0 and res.history and "lambda" in res.history[-1]
-    assert any("single-path" in line for line in res.log)
+    assert any("superkernel" in line for line in res.log)
 
 
 def test_pareto_front():
@@ -186,7 +186,7 @@ def test_pareto_front():
 def test_search_cli_exports_int8_that_runs_in_litert(tmp_path, pixel1):
     """The whole command: supernet signal, anneal, random baseline, RI, export, LiteRT check, deploy."""
     model = tmp_path / "lin.json"
-    assert run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0",
+    assert run_cli("fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "0",
                    "-o", str(model)).returncode == 0
     out = tmp_path / "out"
     env = {"EDGELAT_CACHE_DIR": str(tmp_path / "cache")}

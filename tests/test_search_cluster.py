@@ -99,7 +99,7 @@ def test_a_killed_worker_costs_only_its_own_trial(trainer):
 @pytest.mark.slow
 def test_cli_runs_the_final_trainings_on_the_cluster(tmp_path, cluster):
     model = tmp_path / "lin.json"
-    assert run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0",
+    assert run_cli("fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "0",
                    "-o", str(model)).returncode == 0
     res = run_cli("search", "--space", "single-path", "--device", "pixel1", "--predictor", str(model),
                   "--target-ms", "3", "--resolution", "32", "--width", "0.35", "--accuracy", "params",

@@ -28,7 +28,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 @pytest.fixture(scope="module")
 def linear_model(tmp_path_factory) -> Path:
     model = tmp_path_factory.mktemp("model") / "lin.json"
-    assert run_cli("fit", "--data", str(DATA / "pixel1_mbconv.csv"), "--predictor", "linear", "--cv", "0",
+    assert run_cli("fit", "--table", str(DATA / "pixel1_mbconv.csv"), "--kind", "linear", "--cv", "0",
                    "-o", str(model)).returncode == 0
     return model
 

@@ -78,8 +78,8 @@ def test_one_prior_forces_it_and_the_cli_shows_the_candidates(tmp_path):
     assert prior_candidates(["flops"]) is None and prior_candidates(["none"]) is None
     assert list(prior_candidates([])) == ["none", "flops", "params", "physics"]
     pd.read_csv(FBNET).iloc[:12].to_csv(tmp_path / "t.csv", index=False)
-    base = ["fit", "--data", str(tmp_path / "t.csv"), "--space", "fbnet", "--target", "raspi4_ms",
-            "--predictor", "lut", "-o", str(tmp_path / "m.json")]
+    base = ["fit", "--table", str(tmp_path / "t.csv"), "--space", "fbnet", "--target", "raspi4_ms",
+            "--kind", "lut", "-o", str(tmp_path / "m.json")]
     forced = run_cli(*base, "--prior", "params", "--json")
     assert forced.returncode == 0, forced.stderr
     assert "prior_choice" not in json.loads(forced.stdout)
@@ -141,17 +141,17 @@ def test_fit_stores_an_interval_that_predict_prints_and_evaluate_checks(tmp_path
     table.iloc[train].to_csv(tmp_path / "train.csv", index=False)
     table.iloc[test].to_csv(tmp_path / "test.csv", index=False)
     model = tmp_path / "m.json"
-    fitted = run_cli("fit", "--data", str(tmp_path / "train.csv"), "--predictor", "linear", "-o", str(model))
+    fitted = run_cli("fit", "--table", str(tmp_path / "train.csv"), "--kind", "linear", "-o", str(model))
     assert fitted.returncode == 0, fitted.stderr
     res = run_cli("predict", "--predictor", str(model), "--block", "mbconv-i28-c24-o40-e6-k5-s2-se0-relu6-fp32")
     assert res.returncode == 0 and "90% interval" in res.stdout
     r = json.loads(run_cli("predict", "--predictor", str(model), "--block",
                            "mbconv-i28-c24-o40-e6-k5-s2-se0-relu6-fp32", "--json").stdout)
     assert r["interval_ms"][0] < r["latency_ms"] < r["interval_ms"][1] and r["interval_level"] == 0.9
-    ev = json.loads(run_cli("evaluate", "--predictor", str(model), "--data", str(tmp_path / "test.csv"),
+    ev = json.loads(run_cli("evaluate", "--predictor", str(model), "--table", str(tmp_path / "test.csv"),
                             "--json").stdout)
     assert 0.85 <= ev["interval_coverage"] <= 0.95 and 0 < ev["interval_width"] < 0.3  # on 1,252 unseen blocks
-    no_cv = run_cli("fit", "--data", str(tmp_path / "train.csv"), "--predictor", "linear", "--cv", "0",
+    no_cv = run_cli("fit", "--table", str(tmp_path / "train.csv"), "--kind", "linear", "--cv", "0",
                     "-o", str(tmp_path / "n.json"))
     assert "no interval" in no_cv.stderr
     bare = run_cli("predict", "--predictor", str(tmp_path / "n.json"), "--block",
@@ -167,7 +167,7 @@ def test_suggest_then_profile_the_suggestions(tmp_path):
     table["latency_ms"] = host["latency_ms"]
     table.to_csv(tmp_path / "measured.csv", index=False)
     model = tmp_path / "m.json"
-    assert run_cli("fit", "--data", str(tmp_path / "measured.csv"), "--space", "nb-macro", "--predictor", "lut",
+    assert run_cli("fit", "--table", str(tmp_path / "measured.csv"), "--space", "nb-macro", "--kind", "lut",
                    "-o", str(model)).returncode == 0
     res = run_cli("suggest", "--predictor", str(model), "--n", "2", "--pool", "300", "-o", str(tmp_path / "s.txt"),
                   "--json")

@@ -46,7 +46,7 @@ class SinglePathSearch(Strategy):
     its indicators. With a target, lambda follows a dual-ascent schedule; the decoded network is
     then repaired greedily if it is still over the hard budget (logged)."""
 
-    name = "single-path"
+    name = "superkernel"
     needs_supernet = True
     needs_block_table = True
 
@@ -76,7 +76,7 @@ class SinglePathSearch(Strategy):
                                 target_ms=target, lam=self.lam or 0.0, epochs=self.epochs, seed=self.seed,
                                 progress=progress.advance if progress else None)
         arch = out.arch
-        log = [f"single-path: {self.epochs} epochs, final indicators decode to {problem.space.encode(arch)} at "
+        log = [f"superkernel: {self.epochs} epochs, final indicators decode to {problem.space.encode(arch)} at "
                f"{float(problem.latency.predict(arch[None])[0]):.2f} ms"]
         # The indicators are read off at every step; the distinct feasible architectures of the
         # second half of training are ranked by the accuracy signal (the search oscillates
@@ -88,7 +88,7 @@ class SinglePathSearch(Strategy):
             lat = problem.latency.predict(ok)
             r = problem.budget.reward(problem.scores(ok, lat), lat)
             arch = ok[int(np.argmax(r))]
-            log.append(f"single-path: {len(ok)} of {len(late)} decoded architectures of the second half are "
+            log.append(f"superkernel: {len(ok)} of {len(late)} decoded architectures of the second half are "
                        f"feasible; kept {problem.space.encode(arch)} ({float(lat[int(np.argmax(r))]):.2f} ms)")
         else:
             arch, fixes = repair(problem, arch, self.net.margins())
