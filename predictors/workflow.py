@@ -100,6 +100,9 @@ def fit(data: str, kind: str, output: str, space: str | None = None, target: str
                      "ranking): the prior is kept as it ranks, only scaled")
     meta = {"data": str(data), "target": target, "space": space, **provenance, "training_size": int(len(y)),
             "cv": cv_metrics, "notes": notes, "train": metrics.report(y, model.predict(X))}
+    block_dtypes = sorted(set(X["dtype"])) if hasattr(X, "columns") and "dtype" in X.columns else []
+    if block_dtypes:
+        meta["dtypes"] = block_dtypes  # what a .tflite's blocks are checked against at predict time
     if choice is not None:
         meta["prior_choice"] = choice.as_dict()
     if interval is not None:
@@ -180,12 +183,23 @@ def predict(model_path: str, block: str | None = None, arch: str | None = None, 
     if blocks or strict:
         raise OptionError("--blocks and --strict go with a kernel predictor (fit --kind kernels)")
     result = _point_prediction(model, block, arch, space, tflite)
+    _check_dtypes(result, meta.get("dtypes"))
     interval = intervals.RelativeInterval.from_dict(meta.get("interval"))
     if interval is not None:
         result.update(interval_ms=list(interval.around(result["latency_ms"])), interval_level=interval.level)
     else:
         result.setdefault("notes", []).append("no interval: the model was fitted without cross-validation")
     return result
+
+
+def _check_dtypes(result: dict[str, Any], trained: list[str] | None) -> None:
+    """A note when a .tflite's blocks are of a dtype the block predictor never saw (int8 priced as fp32)."""
+    found = sorted({b["key"].rsplit("-", 1)[-1] for b in result.get("blocks", [])})
+    unseen = [d for d in found if trained and d not in trained]
+    if unseen:
+        result.setdefault("notes", []).insert(0, (
+            f"this model's blocks are {'/'.join(unseen)}, but the predictor was fitted on {'/'.join(trained)} blocks "
+            f"only: expect a large error (profile --dtype {unseen[0]} and fit on those)"))
 
 
 def _point_prediction(model: LatencyPredictor, block: str | None, arch: str | None, space: str | None,

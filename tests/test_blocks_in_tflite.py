@@ -71,3 +71,14 @@ def test_junk_file_is_a_clear_error(tmp_path):
     junk.write_bytes(b"\x00" * 64)
     with pytest.raises(DataError, match="junk.tflite"):
         read_graph(junk)
+
+
+def test_an_int8_model_under_an_fp32_block_predictor_says_so():
+    from edgelat.predictors.workflow import _check_dtypes
+
+    result = {"blocks": [{"key": "mbconv-i8-c16-o16-e3-k3-s1-se0-relu6-int8", "latency_ms": 0.1}], "notes": ["x"]}
+    _check_dtypes(result, ["fp32"])
+    assert "blocks are int8, but the predictor was fitted on fp32 blocks only" in result["notes"][0]
+    same = {"blocks": [{"key": "mbconv-i8-c16-o16-e3-k3-s1-se0-relu6-fp32", "latency_ms": 0.1}]}
+    _check_dtypes(same, ["fp32"])
+    assert "notes" not in same
