@@ -315,7 +315,7 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs,
 @click.option("--measured-on", "device", help="Only the rows measured on this device.", metavar="DEVICE")
 @click.option("--whole-networks", "networks", is_flag=True,
               help="Write the whole networks (op0..opN, latency_ms) instead of blocks.")
-@click.option("--space", help="With --networks: only this space's networks.")
+@click.option("--space", help="With --whole-networks: only this space's networks.")
 def export(store_path: str, output: str, device: str | None, networks: bool, space: str | None) -> None:
     """Write a store's latest successful measurements as a block (or whole-network) table CSV."""
     from edgelat.profiler.export import export_store
