@@ -121,8 +121,9 @@ def _table_final(opts: SearchOptions, problem: Problem, result: SearchResult, ba
     return ri, model
 
 
-def finetune(model, data, epochs: int, seed: int = 0) -> None:
-    """A short fine-tune (Adam 1e-3, batch 32) of a model at a new resolution."""
+def finetune(model, data, epochs: int, seed: int = 0, progress=None) -> None:
+    """A short fine-tune (Adam 1e-3, batch 32) of a model at a new resolution; `progress(done, total, info)`
+    hears every step."""
     from edgelat.search.training import fit_model
 
-    fit_model(model, data.x_train, data.y_train, epochs=epochs, batch=32, lr=1e-3, seed=seed)
+    fit_model(model, data.x_train, data.y_train, epochs=epochs, batch=32, lr=1e-3, seed=seed, progress=progress)

@@ -109,9 +109,10 @@ def _at_deployment_resolution(run: SearchRun, doc: dict[str, Any], model, progre
     untrained = str(doc.get("weights", "")).startswith("untrained")  # nothing to adapt: no fine-tuning by default
     epochs = (0 if untrained else 1) if opts.finetune_epochs is None else opts.finetune_epochs
     if epochs > 0:
-        progress.note(f"fine-tuning {epochs} epoch(s) at the deployment resolution {lat_space.resolution} px "
-                      f"(the inherited weights were trained at {acc_space.resolution} px)")
-        finetune(deploy, hi, epochs, opts.seed)
+        steps = -(-len(hi.y_train) // 32) * epochs
+        progress.phase(f"fine-tuning {epochs} epoch(s) at the deployment resolution {lat_space.resolution} px "
+                       f"(the inherited weights were trained at {acc_space.resolution} px)", steps)
+        finetune(deploy, hi, epochs, opts.seed, progress.advance)
     recalibrate_bn(deploy, hi.x_train[:256], batch=32)
     doc["deploy_resolution_top1"] = top1(deploy, hi.x_test, hi.y_test, batch=32)
     doc["finetune_epochs"] = epochs

@@ -33,8 +33,20 @@ def adam(lr: float, decay_steps: int | None = None) -> keras.optimizers.Adam:
 EAGER_MAX_STEPS = 16
 
 
+class _StepProgress(keras.callbacks.Callback):
+    """Reports every training step to a progress callback (the CLI's heartbeat)."""
+
+    def __init__(self, progress: Advance, total: int):
+        super().__init__()
+        self.progress, self.total, self.done = progress, total, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        self.progress(self.done, self.total, {"loss": float((logs or {}).get("loss", float("nan")))})
+
+
 def fit_model(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch: int, lr: float,
-              cosine: bool = False, seed: int | None = None) -> None:
+              cosine: bool = False, seed: int | None = None, progress: Advance | None = None) -> None:
     """Train a classifier (logits, integer labels) with Adam on shuffled batches; `seed` reseeds Keras first.
     Short trainings (at most EAGER_MAX_STEPS steps) run eagerly, since tracing would cost more."""
     if seed is not None:
@@ -43,7 +55,8 @@ def fit_model(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, 
     decay_steps = max(1, len(y) // batch) * epochs if cosine else None
     model.compile(optimizer=adam(lr, decay_steps), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   run_eagerly=steps <= EAGER_MAX_STEPS)
-    model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, shuffle=True)
+    callbacks = [_StepProgress(progress, steps)] if progress else []
+    model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, shuffle=True, callbacks=callbacks)
 
 
 def _batches(n: int, batch: int, rng: np.random.Generator):

@@ -239,3 +239,16 @@ def test_anneal_with_an_evaluation_budget_spends_exactly_it(pixel1):
     res = SimulatedAnnealing(steps=10, chains=4, seed=2, evaluations=60).run(problem)
     assert 60 <= res.evaluations <= 63  # the budget includes the initial chains; the last step may overshoot
     assert res.latency_ms <= 80.0 and len(res.history) > 15  # revisits made it run past 10 steps
+
+
+def test_fit_model_reports_every_step_to_the_progress():
+    """The heartbeat of a fine-tune at the deployment resolution (it ran minutes with no line before)."""
+    import keras
+
+    from edgelat.search.training import fit_model
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    x, y = np.random.default_rng(0).normal(size=(64, 4)).astype("float32"), np.arange(64) % 3
+    seen = []
+    fit_model(model, x, y, epochs=2, batch=32, lr=1e-3, seed=0, progress=lambda d, t, info: seen.append((d, t)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
