@@ -172,7 +172,7 @@ def kernel_out_of_fold(make, specs: Sequence[KernelSpec], y: np.ndarray, folds: 
     types = np.array([kernel_type(s) for s in specs])
     fold = np.full(len(y), -1)
     rng = np.random.default_rng(seed)
-    for t in set(types):
+    for t in sorted(set(types)):  # sorted: set order follows the hash seed, which differs per process
         idx = rng.permutation(np.flatnonzero(types == t))
         if len(idx) >= 2:
             fold[idx] = np.arange(len(idx)) % min(folds, len(idx))
