@@ -516,8 +516,9 @@ def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -
 @click.option("--target-ms", type=float, required=True, help="Latency budget in ms.")
 @click.option("--budget", type=click.Choice(["hard", "soft"]), default="hard", show_default=True,
               help="hard: never exceed; soft: MnasNet reward acc*(lat/T)^-0.07.")
-@click.option("--strategy", type=click.Choice(STRATEGIES.names()), default="anneal", show_default=True,
-              help="guided: a Bayesian-ridge surrogate annealed within the limits, evaluated in small batches.")
+@click.option("--strategy", type=click.Choice(STRATEGIES.names()),
+              help="guided: a Bayesian-ridge surrogate annealed within the limits, evaluated in small batches "
+              "[default: guided with --fleet, whose budgets bind at once; else anneal].")
 @click.option("--accuracy", type=click.Choice(SIGNALS.names()), default="supernet", show_default=True,
               help="table: measured accuracies (--accuracy-table; NAS-Bench-Macro ships for nb-macro).")
 @click.option("--accuracy-table", type=click.Path(), help="CSV of measured accuracies: 'arch' and 'accuracy' columns.")

@@ -15,7 +15,7 @@ import importlib.util
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from edgelat.search.front_search import FRONT_SEARCHES
 from edgelat.search.journal import JOURNAL_NAME, ScoreJournal, fingerprint
 from edgelat.search.latency_side import LatencySide, latency_side
 from edgelat.search.mcu_fit import exact_memory, fit_exactly
-from edgelat.search.options import SearchOptions, check_options
+from edgelat.search.options import SearchOptions, check_options, default_strategy
 from edgelat.search.outputs import SearchRun, export_model, search_document, write_outputs
 from edgelat.search.problem import Budget, Problem, SearchResult
 from edgelat.search.signals import SIGNALS, SignalContext
@@ -52,6 +52,7 @@ def run_search(opts: SearchOptions, progress: Progress | None = None) -> dict[st
     the random baseline; evaluate both the same way; export; write the outputs. Returns arch.json."""
     rep = progress or NullProgress()
     start = time.perf_counter()
+    opts = replace(opts, strategy=default_strategy(opts))
     device = _checked_device(opts)
     budget = Budget(opts.target_ms, opts.budget)
     data = load_dataset(opts.data, opts.train_resolution, opts.seed, opts.train_images)
@@ -154,13 +155,14 @@ def _untrained(space: SearchSpace, arch: np.ndarray, seed: int, doc: dict[str, A
 
 def _checked_device(opts: SearchOptions) -> Device:
     """The device, once the names and the options that need no TensorFlow are known good."""
-    if opts.strategy not in STRATEGIES:
-        raise SearchError(f"--strategy: unknown {opts.strategy!r} (known: {', '.join(STRATEGIES.names())})")
+    strategy = default_strategy(opts)
+    if strategy not in STRATEGIES:
+        raise SearchError(f"--strategy: unknown {strategy!r} (known: {', '.join(STRATEGIES.names())})")
     if opts.accuracy not in SIGNALS:
         raise SearchError(f"--accuracy: unknown {opts.accuracy!r} (known: {', '.join(SIGNALS.names())})")
     if opts.pareto and opts.front_search not in FRONT_SEARCHES:
         raise SearchError(f"--front-search: unknown {opts.front_search!r} (known: {', '.join(FRONT_SEARCHES.names())})")
-    for choice in ((opts.front_search,) if opts.pareto else ()) + (opts.strategy,):
+    for choice in ((opts.front_search,) if opts.pareto else ()) + (strategy,):
         library = choice.split("-")[0]
         if library in ("optuna", "pymoo") and importlib.util.find_spec(library) is None:
             raise SearchError(f"{choice!r} needs {library}: pip install 'edgelat[compare]'")

@@ -135,6 +135,7 @@ def test_search_fleet_holds_every_budget_and_pareto_writes_the_front(host_predic
     doc = json.loads((folder / "one" / "arch.json").read_text())
     assert [d["device"] for d in doc["fleet"]] == ["host", "stm32f746"]
     assert all(d["predicted_ms"] <= d["target_ms"] for d in doc["fleet"])
+    assert doc["strategy"] == "guided"  # the default where a fleet's budgets bind at once
     res = run_cli(*common, "--out", str(folder / "front"), "--pareto", "--front-search", "sweep-anneal")
     assert res.returncode == 0, res.stderr
     assert "networks on the front" in res.stdout and "front.png" in res.stdout  # results on stdout
