@@ -92,8 +92,11 @@ def _optuna(fleet: FleetProblem, evaluations: int, seed: int, sampler_name: str)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     counts = fleet.space.choice_counts
 
+    # consider_endpoints: a layer's first and last choice get their full share of the density. On
+    # NAS-Bench-Macro at 100 evaluations (20 seeds) it lifted the HV ratio from 0.9896 to 0.9914 on one
+    # device and from 0.9850 (worst seed 0.79) to 0.9922 (worst 0.97) on three; two unchanged.
     sampler = optuna.samplers.NSGAIISampler(seed=seed) if sampler_name == "nsga2" else \
-        optuna.samplers.TPESampler(multivariate=True, seed=seed)
+        optuna.samplers.TPESampler(multivariate=True, consider_endpoints=True, seed=seed)
     study = optuna.create_study(directions=["minimize"] * (1 + len(fleet.targets)), sampler=sampler)
     stalled, seen = 0, fleet.evaluations
     for _ in range(MAX_TRIALS_PER_EVALUATION * evaluations):
