@@ -64,7 +64,7 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        return f"[{', '.join(_short(v) for v in value)}]" if len(value) <= 2 and all(
+        return f"[{', '.join(_short(v) for v in value)}]" if 0 < len(value) <= 2 and all(
             isinstance(v, int | float) for v in value) else ""
     text = repr(value)
     return text if len(text) <= 60 else ""
