@@ -116,8 +116,10 @@ def _table_final(opts: SearchOptions, problem: Problem, result: SearchResult, ba
     if opts.export:
         from edgelat.search.signals import short_train
 
-        progress.phase(f"training the chosen network for export ({opts.train_epochs} epochs on {data.name})", 1)
-        model, _ = short_train(space, result.arch, data, opts.train_epochs, opts.seed, split="test")
+        steps = -(-len(data.y_train) // 64) * opts.train_epochs
+        progress.phase(f"training the chosen network for export ({opts.train_epochs} epochs on {data.name})", steps)
+        model, _ = short_train(space, result.arch, data, opts.train_epochs, opts.seed, split="test",
+                               progress=progress.advance)
     return ri, model
 
 

@@ -84,14 +84,16 @@ class TrainSignal(AccuracySignal):
         return np.array([short_train(self.space, a, self.data, self.epochs, self.seed)[1] for a in np.asarray(archs)])
 
 
-def short_train(space: SearchSpace, arch: np.ndarray, data, epochs: int = 8, seed: int = 0, split: str = "val"):
-    """Train `arch` from scratch for a few epochs; returns (model, top-1 on `split`)."""
+def short_train(space: SearchSpace, arch: np.ndarray, data, epochs: int = 8, seed: int = 0, split: str = "val",
+                progress=None):
+    """Train `arch` from scratch for a few epochs; returns (model, top-1 on `split`). `progress(done, total,
+    info)` hears every step."""
     from edgelat.core.builders import build_network
     from edgelat.search.training import fit_model
     from edgelat.search.weights import recalibrate_bn, top1
 
     model = build_network(space, arch, seed=seed)
-    fit_model(model, data.x_train, data.y_train, epochs=epochs, batch=64, lr=5e-3, cosine=True)
+    fit_model(model, data.x_train, data.y_train, epochs=epochs, batch=64, lr=5e-3, cosine=True, progress=progress)
     recalibrate_bn(model, data.x_train)  # a few hundred steps leave the running statistics near their init
     x, y = (data.x_val, data.y_val) if split == "val" else (data.x_test, data.y_test)
     return model, top1(model, x, y)
