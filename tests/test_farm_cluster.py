@@ -29,7 +29,9 @@ def ok_rows(store: Path) -> list[tuple[str, str]]:
     if not store.exists():
         return []
     db = sqlite3.connect(store)
-    try:
+    try:  # the campaign creates the file a moment before its tables: polled in between, that is no rows yet
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='measurements'").fetchone():
+            return []
         return db.execute("SELECT block_key, unit FROM measurements WHERE status='ok' ORDER BY id").fetchall()
     finally:
         db.close()
