@@ -70,19 +70,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else ""
 
 
-def _progress(show: bool):
-    from edgelat.core.progress_bar import Bar
-
-    return Bar() if show else NullProgress()
-
-
 def _run(workflow, *args, progress: bool):
-    bar = _progress(progress)
-    try:
-        return workflow(*args, bar)
-    finally:
-        if hasattr(bar, "stop"):
-            bar.stop()
+    """The workflow with the CLI's progress bar on stderr, or silent."""
+    from edgelat.core.progress_bar import with_bar
+
+    return with_bar(workflow, *args) if progress else workflow(*args, NullProgress())
 
 
 class Model:

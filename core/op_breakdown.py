@@ -100,9 +100,9 @@ def layer_basis(layer: Layer, choice: Choice) -> dict[str, float]:
     """The BASIS_TERMS of one layer choice: `layer_terms` with depthwise MACs apart from dense ones."""
     ops = layer_ops(layer, choice)
     depthwise = sum(o.macs for o in ops if o.kind == "DEPTHWISE_CONV_2D")
-    terms = layer_terms(layer, choice)
-    return {"launches": terms["launches"], "dense_macs": terms["macs"] - depthwise, "depthwise_macs": depthwise,
-            "weight_elems": terms["weight_elems"], "act_elems": terms["act_elems"]}
+    return {"launches": float(sum(o.launches for o in ops)), "dense_macs": sum(o.macs for o in ops) - depthwise,
+            "depthwise_macs": depthwise, "weight_elems": sum(o.weight_elems for o in ops),
+            "act_elems": sum(o.in_elems + o.out_elems for o in ops)}
 
 
 def op_terms(op: Op) -> tuple[float, float, float, float]:

@@ -70,11 +70,6 @@ class Bar:
             self.progress.stop()
 
 
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
-
-
 def with_bar(workflow, *args):
     """Run `workflow(*args, bar)` with a Bar, and stop the bar whatever happens."""
     bar = Bar()
