@@ -19,10 +19,10 @@ from edgelat import __version__
 from edgelat.core.cli_vocabulary import modernize
 from edgelat.core.progress_bar import err, with_bar
 from edgelat.core.quiet import quiet_tensorflow
+from edgelat.devices.passes import MIN_PASS_S
 from edgelat.errors import EdgelatError, OptionError, StoreError
 from edgelat.predictors.registry import PREDICTORS
 from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
-from edgelat.profiler.timing import MIN_PASS_S
 from edgelat.search.front_search import FRONT_SEARCHES
 from edgelat.search.signals import SIGNALS
 from edgelat.search.strategies import STRATEGIES

@@ -15,14 +15,13 @@ around 10% slow.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.measurement import Measurement
+from edgelat.devices.passes import MIN_PASS_S, check_passes, fastest_of_passes
 from edgelat.devices.sidecar import read_interval, read_sidecar
 from edgelat.errors import DataError, OptionError, RunnerError
 
@@ -50,12 +49,11 @@ def with_overrides(device: Device, benchmark_binary: str | None = None, serial: 
 
 def deploy(model: str | Path, device: Device, *, threads: int | None = None, warmup: int = 10, runs: int = 50,
            min_time_ms: float = 200.0, compare_fp32: str | Path | None = None, samples: int = 32,
-           op_profiling: bool = False, passes: int = 3, pass_gap_s: float = 3.0) -> dict[str, Any]:
+           op_profiling: bool = False, passes: int = 3, pass_gap_s: float = MIN_PASS_S) -> dict[str, Any]:
     """Measure `model` on `device` (the fastest of `passes`); the result dict is what `edgelat deploy --json`
     prints."""
     model = Path(model)
-    if passes < 1 or not 0 <= pass_gap_s <= 3600:
-        raise OptionError(f"--passes must be >= 1 and --pass-gap-s within 0..3600 s (got {passes}, {pass_gap_s})")
+    check_passes(passes, pass_gap_s)
     if not model.is_file() or model.suffix != ".tflite":
         raise DataError(f"{model}: not a .tflite file")
     if compare_fp32 is not None and not Path(compare_fp32).is_file():
@@ -72,7 +70,10 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
         warnings.append(f"{sidecar}: the prediction is for device {data['device']!r}, not {device.name!r}")
     kwargs = {"op_profiling": True} if op_profiling else {}
     with open_backend(device, threads, **kwargs) as backend:
-        m, passes_ms = _fastest_pass(backend, model, (warmup, runs, min_time_ms), passes, pass_gap_s, device.name)
+        m, passes_ms = fastest_of_passes(lambda: backend.measure(model, warmup, runs, min_time_ms), passes, pass_gap_s)
+        if not m.ok:
+            raise RunnerError(f"{model} on {device.name}: measurement failed: {m.error}; "
+                              f"output: {m.raw_output.strip()[-400:]!r}")
         agreement = backend.run_agreement(model, Path(compare_fp32), samples) if compare_fp32 else None
         backend_info = backend.info()
     measured = m.latency_ms
@@ -95,21 +96,3 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
     result["backend"] = {k: v for k, v in backend_info.items() if k in ("target", "workdir", "identity")}
     return result
 
-
-def _fastest_pass(backend, model: Path, settings: tuple[int, int, float], passes: int, pass_gap_s: float,
-                  device: str) -> tuple[Measurement, list[float]]:
-    """Measure `passes` times, each at least `pass_gap_s` after the last began; the fastest, and every pass's ms."""
-    best, passes_ms, began = None, [], 0.0
-    for i in range(passes):
-        if i:
-            time.sleep(max(0.0, pass_gap_s - (time.perf_counter() - began)))
-        began = time.perf_counter()
-        m = backend.measure(model, *settings)
-        if not m.ok:
-            raise RunnerError(f"{model} on {device}: measurement failed: {m.error}; "
-                              f"output: {m.raw_output.strip()[-400:]!r}")
-        passes_ms.append(m.latency_ms)
-        if best is None or m.latency_ms < best.latency_ms:
-            best = m
-    assert best is not None  # passes >= 1, checked by deploy
-    return best, passes_ms

@@ -20,11 +20,12 @@ from edgelat.core.progress import NullProgress, Progress
 from edgelat.devices.backends import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
+from edgelat.devices.passes import MIN_PASS_S
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
 from edgelat.profiler.interference import InterferenceDetector
 from edgelat.profiler.spell_guard import SpellGuard, run_passes
 from edgelat.profiler.store import Store
-from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming
+from edgelat.profiler.timing import PLAIN, BlockTiming
 
 
 @dataclass

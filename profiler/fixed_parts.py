@@ -10,9 +10,10 @@ from edgelat.core.convert import convert_model
 from edgelat.core.paths import ensure_dir
 from edgelat.core.spaces import SearchSpace
 from edgelat.devices.backends import Backend
+from edgelat.devices.passes import MIN_PASS_S
 from edgelat.errors import RunnerError
 from edgelat.profiler.spell_guard import SpellGuard, run_passes
-from edgelat.profiler.timing import MIN_PASS_S, PLAIN, BlockTiming
+from edgelat.profiler.timing import PLAIN, BlockTiming
 
 
 def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *, warmup: int = 10,

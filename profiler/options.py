@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from edgelat.devices.passes import MIN_PASS_S
 from edgelat.errors import DataError, OptionError
-from edgelat.profiler.timing import METHODS, MIN_PASS_S
+from edgelat.profiler.timing import METHODS
 
 MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
 DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}

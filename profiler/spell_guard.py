@@ -20,11 +20,11 @@ from edgelat.core.blockspec import BlockSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.sizes import MIB
 from edgelat.devices.backends.base import Backend
+from edgelat.devices.passes import wait_pass_gap
 from edgelat.errors import OptionError, RunnerError
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.conversion_pool import ConversionPool
 from edgelat.profiler.store import Store
-from edgelat.profiler.timing import wait_pass_gap
 
 # A mid-network MBConv (0.5 MB of fp32 weights) timed after a 24 MB sweep: it reads its weights from
 # memory, as the blocks and networks it stands guard for do, so it feels both CPU and memory contention.
@@ -135,7 +135,7 @@ def probe_path(cache: TFLiteCache) -> Path:
 def run_passes(run_pass: Callable[[int, int], None], passes: int, pass_gap_s: float, guard: SpellGuard | None,
                backend: Backend, *, first: int = 1, pass_start: float = float("-inf"), again: int = 0,
                name: str = "") -> None:
-    """Run passes `first`..`passes`, starting >= `pass_gap_s` apart (see timing.wait_pass_gap), each
+    """Run passes `first`..`passes`, starting >= `pass_gap_s` apart (see devices.passes.wait_pass_gap), each
     guarded when a `guard` is given; up to its max_repeats slow passes (`again` of them already) are run
     again. `run_pass(n, total)` measures pass n of (as far as known) total; `name` prefixes the labels."""
     n = first - 1

@@ -7,14 +7,14 @@ timing is the one method whose sums stayed within ±10% at 128 px fp32 when the 
 where a network streams ~19 MB per inference and its blocks' weights no longer wait in the L3.
 Its tables move with the co-tenants' use of that L3 (5-6% between runs), plain tables do not.
 
-Passes (several measurements of everything, the fastest counting) start at least a gap apart:
-on a shared VM slow spells last seconds, now and then over a minute. For the long ones, the spell
-guard (spell_guard.py) times a probe around each pass and runs slow passes again.
+Passes (several measurements of everything, the fastest counting) start at least a gap apart
+(devices/passes.py, their one home): on a shared VM slow spells last seconds, now and then over a
+minute. For the long ones, the spell guard (spell_guard.py) times a probe around each pass and runs
+slow passes again.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +22,6 @@ from edgelat.core.sizes import MIB
 from edgelat.errors import OptionError
 
 METHODS = ("plain", "cold", "context")
-MIN_PASS_S = 3.0  # passes start at least this far apart unless told (`--pass-gap-s`)
-
-
-def wait_pass_gap(pass_start: float, gap_s: float) -> float:
-    """Sleep until `gap_s` after `pass_start` (a perf_counter time); the next pass's start."""
-    time.sleep(max(0.0, gap_s - (time.perf_counter() - pass_start)))
-    return time.perf_counter()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.progress import Progress
+from edgelat.devices.passes import MIN_PASS_S, wait_pass_gap
 from edgelat.errors import SearchError
 from edgelat.search.options import SearchOptions
 from edgelat.search.problem import LatencyModel, Problem, SearchResult
@@ -122,7 +123,6 @@ def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: P
     ...) with `passes` passes, of which the fastest counts. `campaign` goes to ProfileOptions (e.g.
     pass_gap_s, spell_guard, probe_history); each sitting starts at least the pass gap after the last one ended."""
     from edgelat.core.spaces import get_space
-    from edgelat.profiler.timing import MIN_PASS_S, wait_pass_gap
     from edgelat.profiler.workflow import ProfileOptions, run_profile
 
     if sittings < 1 or passes < 1:

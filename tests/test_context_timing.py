@@ -57,16 +57,3 @@ def test_a_spaces_blocks_are_timed_in_context_by_default_and_each_method_resumes
                   "--store", str(store))
     assert res.returncode == 2 and "--timing context: needs the blocks of a space" in res.stderr.strip()
 
-
-def test_passes_wait_out_the_gap_but_the_first_pass_starts_at_once():
-    """The one pass-spacing rule that block campaigns and the fixed parts share."""
-    import time
-
-    from edgelat.profiler.timing import wait_pass_gap
-
-    t0 = time.perf_counter()
-    assert wait_pass_gap(float("-inf"), 60.0) - t0 < 0.5  # the first pass: no wait
-    started = wait_pass_gap(t0, 0.4)
-    assert 0.4 <= started - t0 < 5.0
-    late = time.perf_counter()
-    assert wait_pass_gap(late - 10.0, 0.4) - late < 0.5  # a long pass already used up the gap
