@@ -11,7 +11,8 @@ on the 6,000 fixed validation images and on the 10,000 test images.
 Resumable, one training at a time: each finished (network, seed) is appended to `--out`
 (runs/fmnist_truth.csv), and a re-run skips what is there. `--ship` copies it to
 data/fmnist_single_path_truth.csv (the explicit step that refreshes shipped data) and prints the
-seed-to-seed Kendall tau and Spearman of what is complete.
+seed-to-seed Kendall tau and Spearman of what is complete. A run whose `--out` does not exist yet
+starts from the shipped table, so a fresh clone extends it instead of training it all again.
 Usage: python benchmarks/fmnist_truth.py [--networks 40] [--seeds 0 1] [--limit N] [--ship]
 """
 
@@ -65,6 +66,15 @@ def train_one(space, arch, seed: int, data, epochs: int) -> tuple[float, float, 
     return val, top1(model, data.x_test, data.y_test), time.perf_counter() - start
 
 
+def start_from(out: Path, shipped: Path) -> bool:
+    """Seed a missing `out` with the `shipped` table's rows (a fresh clone extends it); whether it did."""
+    if out.is_file() or not shipped.is_file():
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shipped, out)
+    return True
+
+
 def append(path: Path, row: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.is_file()
@@ -95,8 +105,8 @@ def agreement(path: Path) -> str:
 
 def main(args: argparse.Namespace) -> None:
     if args.ship:
-        shutil.copyfile(args.out, SHIPPED)
-        print(f"wrote {SHIPPED}: {agreement(SHIPPED)}")
+        shutil.copyfile(args.out, args.shipped)
+        print(f"wrote {args.shipped}: {agreement(args.shipped)}")
         return
     from edgelat.profiler.store import host_info
     from edgelat.search.fashion_mnist import load_fashion_mnist
@@ -105,6 +115,8 @@ def main(args: argparse.Namespace) -> None:
     data = load_fashion_mnist(32, 0, train_images=args.train_images)
     import tensorflow as tf
 
+    if start_from(args.out, args.shipped):
+        print(f"{args.out}: started from {args.shipped} ({len(done(args.out))} trainings)", file=sys.stderr)
     have, left = done(args.out), args.limit
     for arch, m in zip(archs, macs, strict=True):
         for seed in args.seeds:
@@ -129,10 +141,11 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--limit", type=int, default=-1, help="stop after this many trainings (-1: all)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--ship", action="store_true")
-    ap.add_argument("--smoke", action="store_true", help="3 networks x 2 seeds, 600 images, 1 epoch (a test runs it)")
+    ap.add_argument("--shipped", type=Path, default=SHIPPED, help="the table a missing --out starts from")
+    ap.add_argument("--smoke", action="store_true", help="3 networks x 2 seeds, 600 images, 1 epoch, into --out only")
     args = ap.parse_args()
     if args.smoke:
-        args.networks, args.train_images, args.epochs = 3, 600, 1
+        args.networks, args.train_images, args.epochs, args.shipped = 3, 600, 1, Path("/nonexistent")
     return args
 
 

@@ -37,3 +37,16 @@ def test_rows_append_resume_and_give_the_noise_ceiling(tmp_path):
                                "train_images": 10, "epochs": 1, "train_s": 1.0, "cpu": "x", "tensorflow": "y"})
     assert truth.done(out) == {(a, s) for a in accs for s in (0, 1)}
     assert "4 networks with seeds [0, 1]: seed-to-seed Kendall 1.000" in truth.agreement(out)
+
+
+def test_a_fresh_clone_extends_the_shipped_table_instead_of_starting_over(tmp_path):
+    truth = _module()
+    shipped, out = tmp_path / "data" / "truth.csv", tmp_path / "runs" / "truth.csv"
+    shipped.parent.mkdir()
+    truth.append(shipped, {"arch": "a", "seed": 0, "macs": 1, "val_top1": 0.7, "test_top1": 0.7,
+                           "train_images": 10, "epochs": 1, "train_s": 1.0, "cpu": "x", "tensorflow": "y"})
+    assert truth.start_from(out, shipped) and truth.done(out) == {("a", 0)}
+    truth.append(out, {"arch": "a", "seed": 1, "macs": 1, "val_top1": 0.7, "test_top1": 0.7,
+                       "train_images": 10, "epochs": 1, "train_s": 1.0, "cpu": "x", "tensorflow": "y"})
+    assert not truth.start_from(out, shipped)  # an existing run is never overwritten
+    assert truth.done(out) == {("a", 0), ("a", 1)} and truth.done(shipped) == {("a", 0)}
