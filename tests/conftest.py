@@ -104,3 +104,26 @@ def wait_for(predicate, proc: subprocess.Popen, timeout: float = 240) -> None:
         assert proc.poll() is None, f"campaign ended before the kill point: {proc.stderr.read()}"
         time.sleep(0.02)
     raise AssertionError("kill point not reached in time")
+
+
+# keras.applications models at 96 px, converted once per test session (the kernel tests share them).
+def _app(tmp_path_factory, family: str, dtype: str, **kwargs):
+    keras = pytest.importorskip("keras")
+    from edgelat.core.convert import convert_model
+
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, family)(input_tensor=keras.Input((96, 96, 3), batch_size=1), weights=None,
+                                                **kwargs)
+    path = tmp_path_factory.mktemp("apps") / f"{family}-{dtype}.tflite"
+    path.write_bytes(convert_model(model, dtype, calibration_samples=2).data)
+    return model, path
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v2(tmp_path_factory):
+    return _app(tmp_path_factory, "MobileNetV2", "fp32", alpha=0.35)
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v3_int8(tmp_path_factory):
+    return _app(tmp_path_factory, "MobileNetV3Small", "int8", minimalistic=False)
