@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ray_trainings.py
 	$(BIN)/python benchmarks/fashion_mnist_search.py
 	$(BIN)/python benchmarks/fmnist_truth.py
+	$(BIN)/python benchmarks/fmnist_signals.py --signals params flops synflow naswot supernet train1 train2 train4
 
 clean:
 	rm -rf $(VENV) runs
