@@ -2,7 +2,7 @@
 
 Each unit has at most `depth` blocks in flight, so a fast unit comes back for work sooner and
 takes more of it. Conversions run as Ray tasks spread over the cluster's CPUs, a little ahead of
-the measurements, and land in the driver's cache too (a re-run converts nothing again). Only the
+the measurements, and land in the driver's cache too (conversions.py). Only the
 driver writes the store, one row per result, and a (block, unit) result is stored at most once:
 a result that arrives again after a retry or a requeue is dropped. A lost unit (its node died)
 has its in-flight blocks requeued; a unit that keeps failing is quarantined with a message.
@@ -22,12 +22,13 @@ from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.progress import NullProgress, Progress
-from edgelat.devices.discovery import device_resource, unit_resource
+from edgelat.devices.discovery import unit_resource
 from edgelat.errors import DeviceError
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import CampaignResult, report_block, report_start
-from edgelat.profiler.farm.ray_support import connect
-from edgelat.profiler.farm.worker import UnitWorker, convert_key
+from edgelat.profiler.farm.conversions import FarmConversions
+from edgelat.profiler.farm.ray_support import advertised_device_models, cluster_units, connect, ray_error_reason
+from edgelat.profiler.farm.worker import UnitWorker
 from edgelat.profiler.store import Store
 
 
@@ -49,21 +50,6 @@ class _Task:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
-def cluster_units(ray: Any, device_model: str) -> list[str]:
-    """Unit ids of `device_model` on the cluster's live nodes (from their `unit:` resources)."""
-    prefix = unit_resource(f"{device_model}@")
-    found = []
-    for node in ray.nodes():
-        if node.get("Alive"):
-            found += [r[len("unit:"):] for r in node["Resources"] if r.startswith(prefix)]
-    return sorted(found)
-
-
-def advertised_device_models(ray: Any) -> list[str]:
-    pre = device_resource("")
-    return sorted({r[len(pre):] for n in ray.nodes() if n.get("Alive") for r in n["Resources"] if r.startswith(pre)})
-
-
 class FarmCampaign:
     """Run once with `run()`; the Ray connection is made by `connect(cluster)` beforehand."""
 
@@ -79,11 +65,8 @@ class FarmCampaign:
         self.info: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, int] = {}
         self.inflight: dict[Any, tuple[_Task, str]] = {}
-        self.conversions: dict[str, Any] = {}  # block key -> ObjectRef of convert_key's result
-        self.converting: dict[Any, BlockSpec] = {}  # conversion refs not yet copied into the driver's cache
         self.result = FarmResult()
-        self._convert_task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_retries=3,
-                                        max_calls=100)(convert_key)  # recycled: bounds TensorFlow's growth
+        self.conversions = FarmConversions(ray, cache, self.result)
 
     def _warn(self, message: str) -> None:
         self.progress.warn(message)
@@ -104,7 +87,7 @@ class FarmCampaign:
                 self.actors[uid] = actor
                 self.failures[uid] = 0
             except Exception as exc:  # noqa: BLE001 - one unit that cannot start does not stop the farm
-                self._warn(f"unit {uid} did not start, left out: {_reason(exc)}")
+                self._warn(f"unit {uid} did not start, left out: {ray_error_reason(exc)}")
                 self.ray.kill(actor)
         if not self.actors:
             raise DeviceError(f"none of the {len(uids)} unit(s) of {self.device_model!r} could start")
@@ -161,36 +144,6 @@ class FarmCampaign:
             all((s.key, u) in self.done_pairs for u in self.actors) for s in replicated)
         return tasks
 
-    def _conversion(self, spec: BlockSpec) -> Any:
-        ref = self.conversions.get(spec.key)
-        if ref is None:
-            cached = self.cache.get(spec)
-            if cached is not None:
-                self.result.cached += 1
-                ref = self.ray.put({"data": cached.read_bytes(), "error": None})
-            else:
-                ref = self._convert_task.remote(spec.key, self.cache.calibration_samples)
-                self.converting[ref] = spec
-            self.conversions[spec.key] = ref
-        return ref
-
-    def _collect_conversions(self) -> None:
-        """Copy finished conversions into the driver's cache, so a re-run converts nothing again."""
-        if not self.converting:
-            return
-        ready, _ = self.ray.wait(list(self.converting), num_returns=len(self.converting), timeout=0)
-        for ref in ready:
-            spec = self.converting.pop(ref)
-            try:
-                conv = self.ray.get(ref)
-            except Exception:  # noqa: BLE001, S112 - the measuring unit reports it
-                continue
-            if conv["data"] is not None:
-                self.cache.put(spec, conv["data"])
-                self.result.converted += 1
-                self.result.convert_call_s += conv["convert_s"]
-                self.result.conversion_s += conv["total_s"]
-
     def _next_for(self, uid: str) -> _Task | None:
         for i, task in enumerate(self.queue):
             if task.unit in (uid, None) and uid not in task.avoid:
@@ -201,14 +154,14 @@ class FarmCampaign:
     def _dispatch(self) -> None:
         lookahead = 2 * self.depth * max(1, len(self.actors))
         for task in list(self.queue)[:lookahead]:
-            self._conversion(task.spec)
+            self.conversions.ref(task.spec)
         for uid, actor in list(self.actors.items()):
             while sum(u == uid for _, u in self.inflight.values()) < self.depth:
                 task = self._next_for(uid)
                 if task is None:
                     break
                 task.attempts += 1
-                conv = self._conversion(task.spec)
+                conv = self.conversions.ref(task.spec)
                 ref = actor.measure.remote(task.id, task.spec.key, [conv], self.settings)
                 self.inflight[ref] = (task, uid)
 
@@ -222,17 +175,12 @@ class FarmCampaign:
             return
         except Exception as exc:  # noqa: BLE001 - the unit raised (e.g. its transport gave up)
             task.avoid.add(uid)
-            self._unit_failed(uid, _reason(exc))
+            self._unit_failed(uid, ray_error_reason(exc))
             self._requeue(task)
             return
         self._record(task, uid, out)
-        self._release(task.spec.key)
-
-    def _release(self, key: str) -> None:
-        """Let go of a block's model bytes once no queued or in-flight task needs them."""
-        pending = [t for t in self.queue] + [t for t, _ in self.inflight.values()]
-        if not any(t.spec.key == key for t in pending):
-            self.conversions.pop(key, None)
+        pending = [t.spec for t in self.queue] + [t.spec for t, _ in self.inflight.values()]
+        self.conversions.release(task.spec.key, pending)
 
     def _record(self, task: _Task, uid: str, out: dict[str, Any]) -> None:
         key, m = out["key"], out["measurement"]
@@ -293,7 +241,7 @@ class FarmCampaign:
                 ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
                 for ref in ready:
                     self._handle(ref)
-                self._collect_conversions()
+                self.conversions.collect()
         finally:
             self.close()
         self.result.wall_s = time.perf_counter() - start
@@ -308,12 +256,6 @@ class FarmCampaign:
         for actor in self.actors.values():
             self.ray.kill(actor)
         self.actors.clear()
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "cause", None) or exc).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__
 
 
 def run_farm_campaign(cluster: str, device_model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache,
