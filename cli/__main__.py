@@ -1,0 +1,7 @@
+"""`python -m edgelat.cli`: the same as the `edgelat` command."""
+
+import sys
+
+from edgelat.cli import main
+
+sys.exit(main())
