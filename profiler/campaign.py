@@ -92,18 +92,36 @@ def run_campaign(
     done = store.done_keys(device.name, threads, timing.method)
     todo = [s for s in dict.fromkeys(specs) if s.key not in done]
     result = CampaignResult(requested=len(set(specs)), already_done=len(set(specs)) - len(todo))
-    progress = progress or NullProgress()
-    report_start(progress, len(todo), result.already_done)
-    unit = f"{device.name}@{socket.gethostname()}"
-    chunks = _chunks(todo, max(1, chunk))
+    bench = _Bench(device, store, backend, (warmup, runs, min_time_ms, timing), f"{device.name}@{socket.gethostname()}",
+                   progress or NullProgress(), detector or InterferenceDetector())
+    report_start(bench.progress, len(todo), result.already_done)
+    measured, suspects, first_timed, began = _first_pass(bench, todo, pool, max(1, chunk), result, guard)
+    bench.remeasure(suspects, result)
+    if measured:
+        again = 0  # pass 1 to be run again (when the guard found it slow and may)
+        if guard is not None and not guard.passed(backend, "pass 1", began, can_repeat=guard.max_repeats > 0):
+            again = 1
+        # Passes start pass_gap_s apart (from pass 1's first timing, not `start`: converting a lone network
+        # would use up the gap), or a short one would repeat within the very disturbance it should see past.
+        run_passes(lambda p, total: bench.another_pass(measured, (p, total)), passes, pass_gap_s, guard, backend,
+                   first=2, pass_start=first_timed or start, again=again)
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def _first_pass(bench: _Bench, todo: list[BlockSpec], pool: ConversionPool, chunk: int, result: CampaignResult,
+                guard: SpellGuard | None) -> tuple[list[ConversionResult], list[tuple[ConversionResult, str]],
+                                                   float | None, float]:
+    """Convert and measure `todo` chunk by chunk; the conversions measured, the disturbed ones, when the first
+    measurement began and the guard's ratio then."""
+    chunks = _chunks(todo, chunk)
     submit = lambda c: [pool.submit(s) for s in c]  # noqa: E731
     pending: list[Future[ConversionResult]] = submit(chunks[0]) if chunks else []
-    detector = detector or InterferenceDetector()
-    settings = (warmup, runs, min_time_ms, timing)
     suspects: list[tuple[ConversionResult, str]] = []
     measured: list[ConversionResult] = []
     first_timed: float | None = None  # when pass 1's first measurement began (after its conversion)
     began = 1.0  # the guard's ratio as pass 1 began
+    backend = bench.backend
     for i in range(len(chunks)):
         t0 = time.perf_counter()
         conversions = [f.result() for f in pending]  # wait: no conversion runs past this point...
@@ -115,91 +133,86 @@ def run_campaign(
             if first_timed is None:
                 began = guard.settle(backend, "pass 1") if guard else 1.0
                 first_timed = time.perf_counter()
-            m, why = _measure_one(device, conv, store, backend, settings, unit, result, progress, detector)
+            m, why = bench.measure_one(conv, result)
             if why:
                 suspects.append((conv, why))
             if conv.path is not None:
                 measured.append(conv)
-            report_block(progress, i * max(1, chunk) + j, len(todo), conv.spec, m)
+            report_block(bench.progress, i * chunk + j, len(todo), conv.spec, m)
         if not backend.overlaps_conversion and i + 1 < len(chunks):
             pending = submit(chunks[i + 1])
-    _remeasure(device, suspects, store, backend, settings, unit, result, progress, detector)
-    if measured:
-        again = 0  # pass 1 to be run again (when the guard found it slow and may)
-        if guard is not None and not guard.passed(backend, "pass 1", began, can_repeat=guard.max_repeats > 0):
-            again = 1
-        # Passes start pass_gap_s apart (from pass 1's first timing, not `start`: converting a lone network
-        # would use up the gap), or a short one would repeat within the very disturbance it should see past.
-        run_passes(lambda p, total: _another_pass(device, measured, store, backend, settings, unit, progress,
-                                                  detector, (p, total)),
-                   passes, pass_gap_s, guard, backend, first=2, pass_start=first_timed or start,
-                   again=again)
-    result.wall_s = time.perf_counter() - start
-    return result
+    return measured, suspects, first_timed, began
 
 
-def _another_pass(device: Device, convs: list[ConversionResult], store: Store, backend: Backend,
-                  settings: tuple[int, int, float, BlockTiming], unit: str, progress: Progress,
-                  detector: InterferenceDetector, which: tuple[int, int]) -> None:
-    """Measure every block of the campaign once more and store the rows (flagged if disturbed)."""
-    progress.phase(f"profiling, pass {which[0]}/{which[1]}", len(convs))
-    backend.prepare([c.path for c in convs])
-    scratch = CampaignResult()
-    for n, conv in enumerate(convs, 1):
-        m, _ = _measure_one(device, conv, store, backend, settings, unit, scratch, progress, detector,
-                            remeasure_of=f"pass {which[0]}")
-        report_block(progress, n, len(convs), conv.spec, m)
+@dataclass
+class _Bench:
+    """What every measurement of one campaign shares: where it runs, how, and where rows go."""
 
+    device: Device
+    store: Store
+    backend: Backend
+    settings: tuple[int, int, float, BlockTiming]  # warmup, runs, min_time_ms, timing
+    unit: str
+    progress: Progress
+    detector: InterferenceDetector
 
-def _remeasure(device: Device, suspects: list[tuple[ConversionResult, str]], store: Store, backend: Backend,
-               settings: tuple[int, int, float, BlockTiming], unit: str, result: CampaignResult, progress: Progress,
-               detector: InterferenceDetector) -> None:
-    """Measure the disturbed ones again, later; both rows stay (the first as a failed row whose
-    error starts with store.DISTURBED; both count towards the fastest estimate)."""
-    if not suspects:
-        return
-    progress.note(f"re-measuring {len(suspects)} measurement(s) that looked disturbed by other work")
-    backend.prepare([c.path for c, _ in suspects if c.path is not None])
-    for conv, why in suspects:
-        result.remeasured.append((conv.spec.key, why))
-        _measure_one(device, conv, store, backend, settings, unit, result, progress, detector, remeasure_of=why)
+    def another_pass(self, convs: list[ConversionResult], which: tuple[int, int]) -> None:
+        """Measure every block of the campaign once more and store the rows (flagged if disturbed)."""
+        self.progress.phase(f"profiling, pass {which[0]}/{which[1]}", len(convs))
+        self.backend.prepare([c.path for c in convs])
+        scratch = CampaignResult()
+        for n, conv in enumerate(convs, 1):
+            m, _ = self.measure_one(conv, scratch, remeasure_of=f"pass {which[0]}")
+            report_block(self.progress, n, len(convs), conv.spec, m)
 
+    def remeasure(self, suspects: list[tuple[ConversionResult, str]], result: CampaignResult) -> None:
+        """Measure the disturbed ones again, later; both rows stay (the first as a failed row whose
+        error starts with store.DISTURBED; both count towards the fastest estimate)."""
+        if not suspects:
+            return
+        self.progress.note(f"re-measuring {len(suspects)} measurement(s) that looked disturbed by other work")
+        self.backend.prepare([c.path for c, _ in suspects if c.path is not None])
+        for conv, why in suspects:
+            result.remeasured.append((conv.spec.key, why))
+            self.measure_one(conv, result, remeasure_of=why)
 
-def _measure_one(device: Device, conv: ConversionResult, store: Store, backend: Backend,
-                 settings: tuple[int, int, float, BlockTiming], unit: str, result: CampaignResult,
-                 progress: Progress, detector: InterferenceDetector, remeasure_of: str | None = None
-                 ) -> tuple[Measurement, str | None]:
-    """Measure and store one conversion; returns the measurement and why it looks disturbed (if so:
-    stored as a failed 'disturbed' row, to be measured again). A re-measurement records what it re-measures and
-    is stored as done even if it looks disturbed too (flagged)."""
-    spec = conv.spec
-    if conv.path is None:
-        m = Measurement.failed(f"conversion failed: {conv.error}", threads=getattr(backend, "threads", 1))
-    else:
-        if conv.cached:
-            result.cached += 1
+    def measure_one(self, conv: ConversionResult, result: CampaignResult, remeasure_of: str | None = None
+                    ) -> tuple[Measurement, str | None]:
+        """Measure and store one conversion; returns the measurement and why it looks disturbed (if so:
+        stored as a failed 'disturbed' row, to be measured again). A re-measurement records what it
+        re-measures and is stored as done even if it looks disturbed too (flagged)."""
+        spec, backend = conv.spec, self.backend
+        if conv.path is None:
+            m = Measurement.failed(f"conversion failed: {conv.error}", threads=getattr(backend, "threads", 1))
         else:
-            result.converted += 1
-            result.convert_call_s += conv.convert_s
-            result.conversion_s += conv.total_s
-        t0 = time.perf_counter()
-        warmup, runs, min_time_ms, timing = settings
-        how = {} if isinstance(spec, NetworkSpec) else timing.measure_kwargs(spec.dtype)
-        m = backend.measure(conv.path, warmup, runs, min_time_ms, **how)
-        result.measure_s += time.perf_counter() - t0
-    why = detector.check(m)
-    if remeasure_of is not None:
-        m.info["remeasure_of"] = remeasure_of
-    if why is not None:
-        m.info["interference"] = why
-    disturbed = why is not None and remeasure_of is None  # a second disturbed one is kept: flagged, done
-    store.add(device.name, spec, m, backend.runtime or device.runtime, backend.runtime_version or "unknown", unit,
-              disturbed=disturbed)
-    if disturbed:
-        return m, why
-    if m.ok:
-        result.measured += 1
+            _count_conversion(conv, result)
+            t0 = time.perf_counter()
+            warmup, runs, min_time_ms, timing = self.settings
+            how = {} if isinstance(spec, NetworkSpec) else timing.measure_kwargs(spec.dtype)
+            m = backend.measure(conv.path, warmup, runs, min_time_ms, **how)
+            result.measure_s += time.perf_counter() - t0
+        why = self.detector.check(m)
+        if remeasure_of is not None:
+            m.info["remeasure_of"] = remeasure_of
+        if why is not None:
+            m.info["interference"] = why
+        disturbed = why is not None and remeasure_of is None  # a second disturbed one is kept: flagged, done
+        self.store.add(self.device.name, spec, m, backend.runtime or self.device.runtime,
+                       backend.runtime_version or "unknown", self.unit, disturbed=disturbed)
+        if disturbed:
+            return m, why
+        if m.ok:
+            result.measured += 1
+        else:
+            result.failures.append((spec.key, m.error or "unknown error"))
+            self.progress.warn(f"{spec.key}: measurement failed: {m.error}")
+        return m, None
+
+
+def _count_conversion(conv: ConversionResult, result: CampaignResult) -> None:
+    if conv.cached:
+        result.cached += 1
     else:
-        result.failures.append((spec.key, m.error or "unknown error"))
-        progress.warn(f"{spec.key}: measurement failed: {m.error}")
-    return m, None
+        result.converted += 1
+        result.convert_call_s += conv.convert_s
+        result.conversion_s += conv.total_s
