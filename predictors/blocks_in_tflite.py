@@ -38,25 +38,7 @@ def find_blocks(graph: Graph) -> tuple[list[tuple[BlockSpec, list[int]]], list[s
     """(BlockSpec, op indices) of every MBConv found, and notes on depthwise ops not matched."""
     blocks, notes = [], []
     for dw in (op for op in graph.ops if op.name == "DEPTHWISE_CONV_2D"):
-        covered, acts = [dw.index], []
-        act = FUSED.get(getattr(dw.options, "fusedActivationFunction", 0))
-        acts += [act] if act else []
-        # backwards: activation op(s), then the 1x1 expansion conv
-        tensor = dw.inputs[0]
-        prod = graph.producer.get(tensor)
-        while prod is not None and prod.name in ACTIVATION_OPS:
-            acts.append(ACTIVATION_OPS[prod.name])
-            covered.append(prod.index)
-            tensor = prod.inputs[0]
-            prod = graph.producer.get(tensor)
-        expand = _is_pointwise(graph, prod)
-        if expand:
-            covered.append(prod.index)
-            act = FUSED.get(getattr(prod.options, "fusedActivationFunction", 0))
-            acts += [act] if act else []
-            block_in = prod.inputs[0]
-        else:
-            block_in = dw.inputs[0]
+        covered, acts, block_in = _expansion_side(graph, dw)
         # forwards: activation op(s), SE branch, projection, residual
         x = dw.outputs[0]
         nxt = _only_consumer(graph, x)
@@ -99,6 +81,27 @@ def find_blocks(graph: Graph) -> tuple[list[tuple[BlockSpec, list[int]]], list[s
             continue
         blocks.append((spec, sorted(covered)))
     return blocks, notes
+
+
+def _expansion_side(graph: Graph, dw: Op) -> tuple[list[int], list[str], int]:
+    """Backwards from a depthwise op: its activation op(s), then the 1x1 expansion conv if there is one.
+    The op indices covered, the activations seen (fused ones too) and the block's input tensor."""
+    covered, acts = [dw.index], []
+    act = FUSED.get(getattr(dw.options, "fusedActivationFunction", 0))
+    acts += [act] if act else []
+    tensor = dw.inputs[0]
+    prod = graph.producer.get(tensor)
+    while prod is not None and prod.name in ACTIVATION_OPS:
+        acts.append(ACTIVATION_OPS[prod.name])
+        covered.append(prod.index)
+        tensor = prod.inputs[0]
+        prod = graph.producer.get(tensor)
+    if not _is_pointwise(graph, prod):
+        return covered, acts, dw.inputs[0]
+    covered.append(prod.index)
+    act = FUSED.get(getattr(prod.options, "fusedActivationFunction", 0))
+    acts += [act] if act else []
+    return covered, acts, prod.inputs[0]
 
 
 def _se_branch(graph: Graph, x: int) -> tuple[list[int], Op | None]:
