@@ -5,7 +5,8 @@ takes more of it. Conversions run as Ray tasks spread over the cluster's CPUs, a
 the measurements, and land in the driver's cache too (conversions.py). Only the
 driver writes the store, one row per result, and a (block, unit) result is stored at most once:
 a result that arrives again after a retry or a requeue is dropped. A lost unit (its node died)
-has its in-flight blocks requeued; a unit that keeps failing is quarantined with a message.
+has its in-flight blocks requeued; a unit that keeps failing is quarantined with a message. Each
+unit has an interference detector: a disturbed measurement is kept flagged and measured again later.
 `replicate` blocks are measured on every unit, for the unit-to-unit spread in `edgelat report`.
 """
 
@@ -16,7 +17,7 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from edgelat.profiler.campaign import CampaignResult, report_block, report_start
 from edgelat.profiler.farm.conversions import FarmConversions
 from edgelat.profiler.farm.ray_support import advertised_device_models, cluster_units, connect, ray_error_reason
 from edgelat.profiler.farm.worker import UnitWorker
+from edgelat.profiler.interference import InterferenceDetector
 from edgelat.profiler.store import Store
 
 
@@ -47,6 +49,7 @@ class _Task:
     unit: str | None = None  # pinned to one unit (replicated blocks); None: any unit
     attempts: int = 0
     avoid: set[str] = field(default_factory=set)  # units whose measurement of it failed
+    remeasure_of: str | None = None  # why its first measurement looked disturbed, when this is the second
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -55,8 +58,10 @@ class FarmCampaign:
 
     def __init__(self, ray: Any, device_model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache, *,
                  threads: int | None, warmup: int, runs: int, min_time_ms: float, replicate: int = 0,
-                 depth: int = 2, max_failures: int = 3, progress: Progress | None = None, cold: bool = False) -> None:
+                 depth: int = 2, max_failures: int = 3, progress: Progress | None = None, cold: bool = False,
+                 detector: Callable[[], InterferenceDetector] = InterferenceDetector) -> None:
         self.ray, self.device_model, self.store, self.cache = ray, device_model, store, cache
+        self.new_detector, self.detectors = detector, {}  # one per unit: each unit has its own usual spread
         self.specs = list(dict.fromkeys(specs))
         self.threads, self.settings = threads, (warmup, runs, min_time_ms, cold)
         self.replicate, self.depth, self.max_failures = replicate, depth, max_failures
@@ -188,6 +193,8 @@ class FarmCampaign:
         if (key, uid) in self.done_pairs if pinned else key in self.done:
             self.result.duplicates_dropped += 1  # a retried or requeued result: stored once already
             return
+        if self._disturbed(task, uid, out):
+            return
         self.store.add(self.device_model, task.spec, m, out["runtime"] or "unknown",
                        out["runtime_version"] or "unknown", uid)
         if m.ok:
@@ -211,6 +218,25 @@ class FarmCampaign:
         if m.ok or key not in {t.spec.key for t in self.queue}:
             self.blocks_done += 1
             report_block(self.progress, self.blocks_done, self.blocks_total, task.spec, m)
+
+    def _disturbed(self, task: _Task, uid: str, out: dict[str, Any]) -> bool:
+        """As a local campaign does (profiler/interference.py): a first measurement the unit's detector finds
+        disturbed is stored flagged (a failed row, not done) and the block queued again, behind the rest; a
+        second one is kept whatever it looks like, flagged. Whether this one was stored flagged."""
+        m = out["measurement"]
+        why = self.detectors.setdefault(uid, self.new_detector()).check(m)
+        if task.remeasure_of is not None:
+            m.info["remeasure_of"] = task.remeasure_of
+        if why is not None:
+            m.info["interference"] = why
+        if why is None or task.remeasure_of is not None:
+            return False
+        self.store.add(self.device_model, task.spec, m, out["runtime"] or "unknown",
+                       out["runtime_version"] or "unknown", uid, disturbed=True)
+        self.result.remeasured.append((task.spec.key, why))
+        task.remeasure_of = why
+        self.queue.append(task)
+        return True
 
     def _unit_failed(self, uid: str, why: str) -> None:
         if uid not in self.failures:

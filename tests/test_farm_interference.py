@@ -1,0 +1,73 @@
+"""Interference detection in a farm campaign, on a real local Ray cluster: a CPU hog pinned to the
+unit's CPU disturbs its measurements; the driver keeps each disturbed one as a flagged row and has
+the block measured again later, as a local campaign does."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from ray_cluster import RayNode, wait_for_nodes
+
+from conftest import run_cli
+
+pytest.importorskip("ray", reason="the farm tests need Ray: pip install 'edgelat[farm]'")
+pytestmark = pytest.mark.slow  # a Ray cluster, and timing under a hog
+
+MODEL = "hogcpu"
+N_BLOCKS = 6
+HOG = "import os\nos.sched_setaffinity(0, {1})\nwhile True:\n    pass\n"
+
+
+@pytest.fixture()
+def head(tmp_path):
+    """A head node whose one unit is this machine's CPU 1 (the runner pinned there)."""
+    host_file = tmp_path / "hogcpu.toml"
+    host_file.write_text(f'name = "{MODEL}"\nkind = "host"\ntransport = "local"\nruntime = "litert"\n'
+                         'delegate = "xnnpack"\nthreads = 1\ncpu_mask = "0x2"\n')
+    farm_file = tmp_path / "head.toml"
+    farm_file.write_text(f'node = "head"\nhost_cpu = false\n[[unit]]\ndevice_file = "{host_file}"\n')
+    env = {"EDGELAT_CPU_GATE_DIR": str(tmp_path / "gate")}
+    res = run_cli("farm-resources", env={"EDGELAT_FARM": str(farm_file)})
+    assert res.returncode == 0, res.stderr
+    node = RayNode("head", farm_file, env)
+    try:
+        node.start(res.stdout.strip())
+        wait_for_nodes(node.address, 1, [node])
+        yield node, host_file
+    finally:
+        node.kill()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the hog needs the unit's CPU 1")
+def test_a_hog_on_the_units_cpu_is_detected_and_its_blocks_measured_again(head, tmp_path, tiny_ranges, cache_dir):
+    node, host_file = head
+    store = tmp_path / "farm.sqlite"
+    args = ["profile", "--device-file", str(host_file), "--cluster", node.address, "--sample", "random",
+            "--ranges", str(tiny_ranges), "--n", str(N_BLOCKS), "--store", str(store), "--cache-dir", str(cache_dir),
+            "--runs", "20", "--warmup", "2", "--min-time-ms", "200", "--dtype", "fp32", "--json"]
+    hog = subprocess.Popen([sys.executable, "-c", HOG])
+    try:
+        res = run_cli(*args, env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=600)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["measured"] == N_BLOCKS
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT block_key, status, error, info FROM measurements ORDER BY id").fetchall()
+    db.close()
+    flagged = [k for k, status, error, _ in rows if status == "failed" and error.startswith("disturbed by other work")]
+    again = {k: json.loads(info).get("remeasure_of", "") for k, status, _, info in rows if status == "ok"}
+    # The runner shares its CPU with the hog: its runs wait out the hog's time slices, and their spread
+    # is far above what a quiet CPU shows (a first measurement's limit is a CV of 0.5).
+    assert len(flagged) >= N_BLOCKS // 2, rows
+    assert len(set(flagged)) == len(flagged) and len(again) == N_BLOCKS  # flagged once; every block ok once
+    assert all(again[k].startswith(("cv ", "drift ")) for k in flagged)
+    report = run_cli("report", str(store), "--json")
+    (group,) = json.loads(report.stdout)
+    assert group["blocks"] == N_BLOCKS and group["remeasured"] == len(flagged)
