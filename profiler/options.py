@@ -87,8 +87,8 @@ def check_options(opts: ProfileOptions) -> None:
         raise OptionError("--replicate needs --cluster (it spreads blocks over the units of a farm)")
     if opts.replicate < 0:
         raise OptionError(f"--replicate must be >= 0 (got {opts.replicate})")
-    if opts.passes < 0 or (opts.passes > 1 and opts.cluster):
-        raise OptionError(f"--passes must be >= 0, and a farm campaign measures in one pass (got {opts.passes})")
+    if opts.passes < 0:
+        raise OptionError(f"--passes must be >= 0 (got {opts.passes})")
     if not 0 <= opts.pass_gap_s <= 3600:
         raise OptionError(f"--pass-gap-s must be within 0..3600 s (got {opts.pass_gap_s})")
     if not (0 <= opts.spell_guard <= 1 and 0 <= opts.spell_wait_s <= 3600) or (opts.spell_guard and opts.cluster):

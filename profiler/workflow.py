@@ -207,7 +207,8 @@ def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: P
 
     r = run_farm_campaign(opts.cluster, device.name, specs, store, cache, threads=opts.threads,
                           warmup=opts.warmup, runs=opts.runs, min_time_ms=opts.min_time_ms,
-                          replicate=opts.replicate, progress=progress, cold=cold)
+                          replicate=opts.replicate, progress=progress, cold=cold, passes=passes(opts),
+                          pass_gap_s=opts.pass_gap_s)
     return r, {"units": r.units, "lost": r.lost, "quarantined": r.quarantined, "requeued": r.requeued,
                "duplicates_dropped": r.duplicates_dropped}
 
