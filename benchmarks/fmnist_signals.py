@@ -120,8 +120,8 @@ def report(doc: dict) -> str:
              f"Spearman {ceil['spearman']:.3f}",
              f"{'signal':28s} {'Kendall':>8s} {'of ceiling':>10s} {'Spearman':>9s} {'s/network':>10s}"]
     for name, s in doc["signals"].items():
-        share = s["kendall"] / ceil["kendall"] if ceil["kendall"] > 0 else float("nan")
-        lines.append(f"{name:28s} {s['kendall']:8.3f} {share:10.0%} {s['spearman']:9.3f} "
+        share = f"{s['kendall'] / ceil['kendall']:.0%}" if ceil["kendall"] > 0 else "n/a"  # no ceiling to share
+        lines.append(f"{name:28s} {s['kendall']:8.3f} {share:>10s} {s['spearman']:9.3f} "
                      f"{s['cost_s_per_network']:10.2f}")
     return "\n".join(lines)
 
