@@ -164,10 +164,12 @@ class FarmCampaign(FarmUnits):
                        out["runtime_version"] or "unknown", uid)
         if m.ok:
             self.later_done.add((key, task.unit, task.pass_no))
-        elif task.attempts < 3 and task.unit is None and set(self.actors) - (task.avoid | {uid}):
-            task.avoid.add(uid)
-            self._requeue(task)
-            return
+        else:
+            self._warn(f"{key}: pass {task.pass_no} failed on {uid}: {m.error}")
+            if task.attempts < 3 and task.unit is None and set(self.actors) - (task.avoid | {uid}):
+                task.avoid.add(uid)
+                self._requeue(task)
+                return
         self.blocks_done += 1
         report_block(self.progress, self.blocks_done, self.blocks_total, task.spec, m)
 
@@ -176,7 +178,9 @@ class FarmCampaign(FarmUnits):
         disturbed is stored flagged (a failed row, not done) and the block queued again, behind the rest; a
         second one is kept whatever it looks like, flagged. Whether this one was stored flagged."""
         m = out["measurement"]
-        why = self.detectors.setdefault(uid, self.new_detector()).check(m)
+        if uid not in self.detectors:
+            self.detectors[uid] = self.new_detector()
+        why = self.detectors[uid].check(m)
         if task.remeasure_of is not None:
             m.info["remeasure_of"] = task.remeasure_of
         if why is not None:
