@@ -8,6 +8,7 @@ device file's ``thermal_path`` and the pinned CPUs' frequencies. If a zone is ab
 kernel's thermal framework caps a CPU. A throttled measurement is repeated once after a
 cool-down; if it is still throttled it is stored flagged (``info['throttled'] = True``),
 never as clean. With no readable zone and no frequency files, ``throttled`` is None (unknown).
+`Hygiene` is one of the three guards of devices/guards.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgelat.devices.catalog import Device
+from edgelat.devices.guards import KEEP, Decision, Guard, again, wait, wait_until_ready
 from edgelat.devices.measurement import Measurement
 from edgelat.devices.remote_transport import RemoteTransport
 
@@ -96,14 +98,18 @@ def parse_snapshot(text: str) -> Snapshot:
     return snap
 
 
-class Hygiene:
-    """Wraps measurements of one device with snapshots, cool-down and the throttling rule."""
+class Hygiene(Guard):
+    """The thermal guard of one device (devices/guards.py): before a measurement it waits while a zone is too
+    hot (at most cooldown_s); after it, a throttled measurement is to be measured again."""
+
+    name = "thermal hygiene"
 
     def __init__(self, t: RemoteTransport, device: Device, sleep: Callable[[float], None] = time.sleep) -> None:
         self.t = t
         self.device = device
         self.sleep = sleep
         self._cmd = _snapshot_cmd(device.thermal_path, device.cpus)
+        self.last_before = self.last_after = Snapshot()
 
     def snapshot(self) -> Snapshot:
         return parse_snapshot(self.t.shell(self._cmd, timeout_s=30).output)
@@ -113,15 +119,15 @@ class Hygiene:
         hottest = snap.hottest_c
         return limit is not None and hottest is not None and hottest > limit
 
-    def cool_down(self, snap: Snapshot) -> tuple[Snapshot, float]:
-        """Wait (polling) until no zone is above the limit, at most cooldown_s; returns the last snapshot."""
-        waited = 0.0
-        while self._too_hot(snap) and waited < self.device.cooldown_s:
-            step = min(POLL_S, self.device.cooldown_s - waited)
-            self.sleep(step)
-            waited += step
-            snap = self.snapshot()
-        return snap, waited
+    def before(self, label: str) -> Decision:
+        self.last_before = snap = self.snapshot()
+        if self._too_hot(snap):
+            return wait(f"{label}: {snap.hottest_c:.1f} C > thermal_limit_c {self.device.thermal_limit_c:g}", POLL_S)
+        return KEEP
+
+    def after(self, label: str, m: Measurement | None) -> Decision:
+        self.last_after = snap = self.snapshot()
+        return again(self._reason(snap)) if self.throttled(snap) else KEEP
 
     def throttled(self, snap: Snapshot) -> bool | None:
         if not snap.temps_c and not snap.max_khz:
@@ -137,18 +143,19 @@ class Hygiene:
         cooled_total = 0.0
         attempt = 0
         while True:
-            before, waited = self.cool_down(self.snapshot())
+            _, waited = wait_until_ready(self, "measurement", self.device.cooldown_s, sleep=self.sleep)
             cooled_total += waited
             m = run()
-            after = self.snapshot()
-            throttled = self.throttled(after)
-            if throttled and attempt < repeats and m.ok:
+            decision = self.after("measurement", m)
+            if not decision.keep and attempt < repeats and m.ok:
                 attempt += 1
                 continue
+            after = self.last_after
+            throttled = self.throttled(after)
             info = {**m.info, "throttled": throttled, "cooldown_wait_s": round(cooled_total, 2),
-                    "before": before.as_info(), "after": after.as_info(), "attempts": attempt + 1}
+                    "before": self.last_before.as_info(), "after": after.as_info(), "attempts": attempt + 1}
             if throttled:
-                info["throttled_reason"] = self._reason(after)
+                info["throttled_reason"] = decision.reason
             return Measurement(ok=m.ok, stats=m.stats, runs=m.runs, warmup=m.warmup, threads=m.threads,
                                error=m.error, raw_output=m.raw_output, info=info)
 

@@ -1,6 +1,7 @@
 """Interference detection: a measurement whose run-to-run spread is far above what this campaign
 usually sees, or whose latency drifted between the first and last third of its runs, was most
-likely disturbed by other work on the device. The campaign re-measures it later and keeps both."""
+likely disturbed by other work on the device. The campaign re-measures it later and keeps both.
+One of the three guards of devices/guards.py: its "again" means later in the campaign, not at once."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgelat.devices.guards import KEEP, Decision, Guard, again
 from edgelat.devices.measurement import Measurement
 
 
 @dataclass
-class InterferenceDetector:
+class InterferenceDetector(Guard):
     """Learns the usual coefficient of variation from the campaign's clean measurements (median +
     `cv_factor` robust deviations, at least `cv_floor` and 2x the median); until `min_history`
     measurements are in, `default_cv` is the limit. A |drift| above `drift_limit` is flagged too.
@@ -25,6 +27,7 @@ class InterferenceDetector:
     min_history: int = 8
     min_runs: int = 10
     cvs: list[float] = field(default_factory=list)
+    name = "interference"
 
     def cv_limit(self) -> float:
         if len(self.cvs) < self.min_history:
@@ -46,3 +49,8 @@ class InterferenceDetector:
         if cv is not None and np.isfinite(cv):
             self.cvs.append(float(cv))
         return None
+
+    def after(self, label: str, m: Measurement | None) -> Decision:
+        """AGAIN (later) with the reason when `m` looks disturbed; a pass as a whole (None) is kept."""
+        why = self.check(m) if m is not None else None
+        return KEEP if why is None else again(why)

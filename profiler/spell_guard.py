@@ -7,6 +7,7 @@ pass of a campaign, and then the fastest of the passes is slow too. The guard wa
 until the probe reads within `tolerance` of the fastest it ever read on this device (the history
 lives in a store, so campaigns sharing it share one yardstick), and runs a pass again when the probe
 read slow at its end. It never gives up silently: a pass it could not protect is said, with the ratio.
+One of the three guards of devices/guards.py: its "again" runs the whole pass again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from edgelat.core.blockspec import BlockSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.sizes import MIB
 from edgelat.devices.backends.base import Backend
+from edgelat.devices.guards import KEEP, Decision, Guard, again, wait, wait_until_ready
+from edgelat.devices.measurement import Measurement
 from edgelat.devices.passes import wait_pass_gap
 from edgelat.errors import OptionError, RunnerError
 from edgelat.profiler.cache import TFLiteCache
@@ -36,7 +39,7 @@ PROBE_READS = 8
 
 
 @dataclass
-class SpellGuard:
+class SpellGuard(Guard):
     """Probe `probe_path` on the campaign's backend; readings go to the store at `history` under
     (device, threads). A pass waits (probing every `wait_s`) up to `max_wait_s` for a reading within
     `tolerance` of the fastest; up to `max_repeats` slow passes of each set of passes are run again."""
@@ -53,6 +56,9 @@ class SpellGuard:
     waited_s: float = 0.0  # spent settling before passes: readings and waits
     repeated: list[str] = field(default_factory=list)  # the passes run again
     unprotected: list[str] = field(default_factory=list)  # passes that ran (or ended) in a spell regardless
+    backend: Backend | None = None  # the campaign's, bound by settle() and passed()
+    began: float = 1.0  # the ratio read as the current pass began
+    name = "spell guard"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.tolerance <= 1.0:
@@ -82,35 +88,45 @@ class SpellGuard:
     def slow(self, ratio: float) -> bool:
         return ratio > 1.0 + self.tolerance
 
+    def before(self, label: str) -> Decision:
+        """One reading before the pass `label`: WAIT (`wait_s`) while the probe reads slow."""
+        assert self.backend is not None, "settle() binds the backend"
+        self.began = ratio = self.probe(self.backend, f"{label} start")
+        return wait(f"the probe reads {ratio - 1:+.1%} over its fastest", self.wait_s) if self.slow(ratio) else KEEP
+
+    def after(self, label: str, m: Measurement | None) -> Decision:
+        """One reading after the pass: AGAIN if it ended, or began, in a slow spell."""
+        assert self.backend is not None, "settle() binds the backend"
+        ratio = self.probe(self.backend, f"{label} end")
+        if not (self.slow(ratio) or self.slow(self.began)):
+            return KEEP
+        return again(f"probe {max(self.began, ratio) - 1:+.1%}")
+
     def settle(self, backend: Backend, label: str) -> float:
         """Before a pass: probe until a reading is within tolerance, waiting up to max_wait_s; the last ratio."""
-        start = time.perf_counter()
-        ratio = self.probe(backend, f"{label} start")
-        while self.slow(ratio) and time.perf_counter() - start + self.wait_s <= self.max_wait_s:
-            self.progress.note(f"spell guard: the probe reads {ratio - 1:+.1%} over its fastest; "
-                               f"waiting {self.wait_s:g} s before {label}")
-            time.sleep(self.wait_s)
-            ratio = self.probe(backend, f"{label} start")
+        self.backend, start = backend, time.perf_counter()
+        decision, _ = wait_until_ready(self, label, self.max_wait_s, clock=time.perf_counter, on_wait=lambda d: (
+            self.progress.note(f"spell guard: {d.reason}; waiting {d.wait_s:g} s before {label}")))
         self.waited_s += time.perf_counter() - start
-        if self.slow(ratio):
-            self.progress.warn(f"spell guard: still {ratio - 1:+.1%} slow after {self.max_wait_s:g} s; "
+        if not decision.keep:
+            self.progress.warn(f"spell guard: still {self.began - 1:+.1%} slow after {self.max_wait_s:g} s; "
                                f"running {label} regardless")
-        return ratio
+        return self.began
 
     def passed(self, backend: Backend, label: str, began: float, can_repeat: bool) -> bool:
         """After a pass that `began` at this ratio (settle's): did it start and end at the usual speed?
         A slow one is to be run again if it `can_repeat`, else it is kept, with a warning."""
-        ratio = self.probe(backend, f"{label} end")
-        if not (self.slow(ratio) or self.slow(began)):
+        self.backend, self.began = backend, began
+        decision = self.after(label, None)
+        if decision.keep:
             return True
-        worst = f"probe {max(began, ratio) - 1:+.1%}"
         if can_repeat:
             self.repeated.append(label)
-            self.progress.note(f"spell guard: {label} ran in a slow spell ({worst}); it will be run again")
+            self.progress.note(f"spell guard: {label} ran in a slow spell ({decision.reason}); it will be run again")
         else:
             self.unprotected.append(label)
-            self.progress.warn(f"spell guard: {label} ran in a slow spell ({worst}) and {self.max_repeats} "
-                               "pass(es) were already run again; keeping it")
+            self.progress.warn(f"spell guard: {label} ran in a slow spell ({decision.reason}) and "
+                               f"{self.max_repeats} pass(es) were already run again; keeping it")
         return False
 
     def summary(self) -> dict[str, object]:
