@@ -29,6 +29,8 @@ from any_model_models import convert_all, validation_models  # noqa: E402
 
 from edgelat.devices.backends import open_backend  # noqa: E402
 from edgelat.devices.catalog import get_device  # noqa: E402
+from edgelat.devices.passes import passes_in_rounds  # noqa: E402
+from edgelat.devices.policy import DEFAULT_POLICY, MeasurementPolicy  # noqa: E402
 from edgelat.predictors import metrics  # noqa: E402
 from edgelat.predictors.kernel_context import context_ms, describe, fit_context  # noqa: E402
 from edgelat.predictors.kernels import KernelPredictor  # noqa: E402
@@ -42,29 +44,29 @@ SAMPLED = 1500  # kernels per dtype of the sampled-only variant (no kernel of th
 ADAPTIVE = 2  # rounds of the adaptive variant, each of SAMPLED kernels near the worst predicted
 SPLITS = 100  # random calibration/held-out draws averaged, beside the fixed one
 
+# Whole models as the profiler measures whole networks (3 passes), with fewer runs but more timed work each:
+# these models take up to ~100 ms a run.
+WHOLE_MODELS = DEFAULT_POLICY.with_changes(warmup=3, runs=10, min_time_ms=500.0)
+
 
 def model_files(work: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted((work / "models").glob("*.tflite"))}
 
 
-def measure(work: Path, passes: int = 3) -> None:
-    """Every whole model, `passes` times in rounds over all models; the fastest pass counts."""
+def measure(work: Path, policy: MeasurementPolicy = WHOLE_MODELS) -> None:
+    """Every whole model, in passes over all models (resuming from measured.json); the fastest pass counts."""
     files = model_files(work)
     out = work / "measured.json"
     done = json.loads(out.read_text()) if out.is_file() else {}
-    todo = [k for k in files if len(done.get(k, [])) < passes]
+
+    def saved(n: int, key: str, m) -> None:
+        out.write_text(json.dumps(done, indent=1))
+        said = f"{m.latency_ms:.3f} ms" if m.ok else f"measurement failed: {m.error}"
+        print(f"pass {n} {key} {said}", file=sys.stderr, flush=True)
+
     with open_backend(get_device("host")) as backend:
-        for p in range(passes):
-            for i, key in enumerate(todo, 1):
-                if len(done.get(key, [])) > p:
-                    continue
-                m = backend.measure(files[key], warmup=3, runs=10, min_time_ms=500.0)
-                if not m.ok:
-                    print(f"{key}: measurement failed: {m.error}", file=sys.stderr)
-                    continue
-                done.setdefault(key, []).append(m.latency_ms)
-                out.write_text(json.dumps(done, indent=1))
-                print(f"pass {p + 1} [{i}/{len(todo)}] {key} {m.latency_ms:.3f} ms", file=sys.stderr, flush=True)
+        passes_in_rounds(list(files), lambda key: policy.measure(backend, files[key]), policy.passes,
+                         policy.pass_gap_s, done, saved)
 
 
 def profile_kernels(work: Path, timing: str, sampled: int, adaptive: int = 0) -> None:

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from any_model import calibration_split, model_files  # noqa: E402
+from any_model import WHOLE_MODELS, calibration_split, model_files  # noqa: E402
 from any_model_models import convert_all, validation_models  # noqa: E402
 
 from edgelat.devices.backends import open_backend  # noqa: E402
 from edgelat.devices.catalog import get_device  # noqa: E402
+from edgelat.devices.passes import passes_in_rounds  # noqa: E402
 from edgelat.predictors.kernel_context import context_ms, fit_context  # noqa: E402
 from edgelat.profiler.store import host_info  # noqa: E402
 
@@ -53,20 +54,18 @@ def pairs(work: Path) -> dict[str, Path]:
     return out
 
 
-def measure(work: Path, passes: int = 3) -> dict[str, float]:
-    """Both variants of each model in the same rounds; the fastest pass of each counts."""
+def measure(work: Path) -> dict[str, float]:
+    """Both variants of each model in the same passes (resuming); the fastest pass of each counts."""
     files, out = pairs(work), work / "float-io" / "measured.json"
     done = json.loads(out.read_text()) if out.is_file() else {}
+
+    def saved(n: int, key: str, m) -> None:
+        out.write_text(json.dumps(done, indent=1))
+        print(f"pass {n} {key} {m.latency_ms if m.ok else m.error}", file=sys.stderr, flush=True)
+
     with open_backend(get_device("host")) as backend:
-        for p in range(passes):
-            for key, path in files.items():
-                if len(done.get(key, [])) > p:
-                    continue
-                m = backend.measure(path, warmup=3, runs=10, min_time_ms=500.0)
-                if m.ok:
-                    done.setdefault(key, []).append(m.latency_ms)
-                    out.write_text(json.dumps(done, indent=1))
-                print(f"pass {p + 1} {key} {m.latency_ms if m.ok else m.error}", file=sys.stderr, flush=True)
+        passes_in_rounds(list(files), lambda key: WHOLE_MODELS.measure(backend, files[key]), WHOLE_MODELS.passes,
+                         WHOLE_MODELS.pass_gap_s, done, saved)
     return {k: min(v) for k, v in done.items()}
 
 

@@ -2,7 +2,8 @@
 shared machine cannot cover them all, of which the fastest counts.
 
 The one home of the pass gap and of "the fastest of N passes", used by `deploy`, by the profiler's
-campaigns and fixed parts (through the spell guard's `run_passes`) and by `search --verify`'s sittings.
+campaigns and fixed parts (through the spell guard's `run_passes`), by `search --verify`'s sittings and,
+in rounds over loose .tflite files, by the any-model benchmarks (`passes_in_rounds`).
 It lives in `devices/` so that `deploy` (which may not import `profiler/`) and the profiler share it.
 """
 
@@ -50,3 +51,26 @@ def fastest_of_passes(measure_once: Callable[[], Measurement], passes: int,
             best = m
     assert best is not None  # passes >= 1
     return best, passes_ms
+
+
+def passes_in_rounds(keys: list[str], measure_once: Callable[[str], Measurement], passes: int,
+                     pass_gap_s: float = MIN_PASS_S, done: dict[str, list[float]] | None = None,
+                     on_result: Callable[[int, str, Measurement], None] | None = None) -> dict[str, list[float]]:
+    """Pass n measures every key with fewer than n latencies in `done` (so a cut-short run resumes), each pass
+    starting >= `pass_gap_s` after the last began; `done` is updated in place and returned, and every
+    measurement, failed ones too, goes to `on_result(pass, key, m)` (to save progress, to say it)."""
+    check_passes(passes, pass_gap_s)
+    done = {} if done is None else done
+    began = float("-inf")
+    for n in range(1, passes + 1):
+        todo = [k for k in keys if len(done.get(k, [])) < n]
+        if not todo:
+            continue
+        began = wait_pass_gap(began, pass_gap_s)
+        for key in todo:
+            m = measure_once(key)
+            if m.ok:
+                done.setdefault(key, []).append(m.latency_ms)
+            if on_result is not None:
+                on_result(n, key, m)
+    return done

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from edgelat.devices.measurement import Measurement
-from edgelat.devices.passes import check_passes, fastest_of_passes, wait_pass_gap
+from edgelat.devices.passes import check_passes, fastest_of_passes, passes_in_rounds, wait_pass_gap
 from edgelat.errors import OptionError
 
 
@@ -50,3 +50,24 @@ def test_a_failed_pass_is_returned_for_the_caller_to_name():
 def test_bad_pass_settings_name_both_options(passes, gap_s):
     with pytest.raises(OptionError, match=r"--passes must be >= 1 and --pass-gap-s within 0\.\.3600 s"):
         check_passes(passes, gap_s)
+
+
+def test_passes_in_rounds_resume_and_report_failures():
+    """Loose models measured in passes over all of them: what a cut-short run measured counts, a failure is
+    reported and measured again in the next pass, and each pass starts the gap after the last."""
+    done = {"a": [2.0, 1.9], "b": [3.0]}  # a run cut short in its pass 2
+    seen, starts = [], {}
+    failing = iter([True, False, False, False])
+
+    def measure_once(key: str) -> Measurement:
+        starts.setdefault(len(seen), time.perf_counter())
+        if key == "c" and next(failing):
+            return Measurement.failed("busy")
+        return Measurement(ok=True, stats={"median_ms": 1.0}, runs=5)
+
+    out = passes_in_rounds(["a", "b", "c"], measure_once, 3, pass_gap_s=0.3, done=done,
+                           on_result=lambda n, key, m: seen.append((n, key, m.ok)))
+    assert out is done and done == {"a": [2.0, 1.9, 1.0], "b": [3.0, 1.0, 1.0], "c": [1.0, 1.0]}
+    assert seen == [(1, "c", False), (2, "b", True), (2, "c", True), (3, "a", True), (3, "b", True), (3, "c", True)]
+    pass_starts = [starts[0], starts[1], starts[3]]
+    assert all(b - a > 0.29 for a, b in zip(pass_starts, pass_starts[1:], strict=False))
