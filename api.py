@@ -229,8 +229,12 @@ def deploy(model: str | Path, device: str | Device = "host", *, device_file: str
            benchmark_binary: str | None = None, serial: str | None = None, ssh: str | None = None,
            **options: Any) -> Result:
     """Measure a .tflite model on a device, beside the prediction its search left (options as `edgelat
-    deploy`'s: runs, warmup, passes, threads, compare_fp32, ...)."""
+    deploy`'s: runs, warmup, min_time_ms, passes, pass_gap_s, threads, compare_fp32, ...; or a `policy`)."""
     from edgelat.devices import deploy as dep
+    from edgelat.devices.policy import DEFAULT_POLICY, POLICY_FIELDS
+
+    if "policy" not in options:
+        options["policy"] = DEFAULT_POLICY.with_changes(**{k: options.pop(k, None) for k in POLICY_FIELDS})
 
     dev = device if isinstance(device, Device) else get_device(None if device_file else device, device_file)
     dev = dep.with_overrides(dev, benchmark_binary, serial, ssh)

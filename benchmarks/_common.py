@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import get_device
+from edgelat.devices.policy import MeasurementPolicy
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import CampaignResult, run_campaign
 from edgelat.profiler.conversion_pool import ConversionPool
@@ -20,4 +21,5 @@ def host_campaign(specs, workdir: Path | None = None, cache_dir: Path | None = N
     cache = TFLiteCache(cache_dir or workdir / "cache")
     device = get_device("host")
     with open_backend(device) as backend, Store(workdir / store_name) as store, ConversionPool(cache, workers) as pool:
-        return run_campaign(device, specs, store, backend, pool, warmup=warmup, runs=runs, min_time_ms=min_time_ms)
+        policy = MeasurementPolicy(warmup=warmup, runs=runs, min_time_ms=min_time_ms, passes=1)
+        return run_campaign(device, specs, store, backend, pool, policy=policy)

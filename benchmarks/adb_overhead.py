@@ -31,6 +31,7 @@ from edgelat.devices.adb_transport import load_signer  # noqa: E402
 from edgelat.devices.backends.host import HostBackend  # noqa: E402
 from edgelat.devices.backends.linux_board import LinuxBoardBackend  # noqa: E402
 from edgelat.devices.catalog import Device, get_device, load_device_file  # noqa: E402
+from edgelat.devices.policy import BLOCK_POLICY  # noqa: E402
 from edgelat.profiler.cache import TFLiteCache  # noqa: E402
 from edgelat.profiler.campaign import run_campaign  # noqa: E402
 from edgelat.profiler.conversion_pool import ConversionPool  # noqa: E402
@@ -130,7 +131,7 @@ def campaign(name: str, board: Device, n_blocks: int, cache: TFLiteCache, tmp: P
     specs = random_blocks(BlockRanges(CAMPAIGN_RANGES), n_blocks, seed=0)
     convert_all(specs, cache)
     with LinuxBoardBackend(board) as bb, Store(tmp / f"{name}.sqlite") as store, ConversionPool(cache, 2) as pool:
-        r = run_campaign(board, specs, store, bb, pool, warmup=10, runs=50, min_time_ms=200.0)
+        r = run_campaign(board, specs, store, bb, pool, policy=BLOCK_POLICY)  # 10 warm-up, >= 50 runs, >= 200 ms
         timed = sum(row["mean_ms"] * row["runs"] for row in store.rows(device=board.name)) / 1e3
     print(f"2) {r.requested}-block campaign over {name.upper()} (10 warm-up, >= 50 runs and >= 200 ms per block; "
           f"conversions cached): wall {r.wall_s:.1f} s, {r.measured} measured, {len(r.failures)} failed; timed "

@@ -24,6 +24,7 @@ import numpy as np
 
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import get_device
+from edgelat.devices.policy import MeasurementPolicy
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import run_campaign
 from edgelat.profiler.conversion_pool import ConversionPool
@@ -47,8 +48,8 @@ def campaign(work: Path, name: str, specs, cache: TFLiteCache, detector: Interfe
     try:
         with Store(work / f"{name}.sqlite") as store, open_backend(device) as backend, \
                 ConversionPool(cache, 1) as pool:
-            r = run_campaign(device, specs, store, backend, pool, warmup=5, runs=50, min_time_ms=200,
-                             detector=detector, passes=passes)
+            r = run_campaign(device, specs, store, backend, pool, detector=detector,
+                             policy=MeasurementPolicy(warmup=5, runs=50, min_time_ms=200, passes=passes))
             medians = {row["block_key"]: row["median_ms"] for row in store.rows(device="host", estimate="min")}
     finally:
         if hog is not None:

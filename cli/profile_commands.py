@@ -9,7 +9,7 @@ from rich.table import Table
 
 from edgelat.cli.app import cli, format_bytes, out
 from edgelat.core.progress_bar import err, with_bar
-from edgelat.devices.passes import MIN_PASS_S
+from edgelat.devices.policy import DEFAULT_POLICY, MeasurementPolicy
 from edgelat.errors import OptionError, StoreError
 from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
 
@@ -77,8 +77,8 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--dtype", type=click.Choice(list(DTYPE_CHOICES)), default=None,
               help="Block dtype [default: int8 on microcontrollers, fp32 elsewhere].")
 @click.option("--store", "store_path", type=click.Path(), help="Store file [default: runs/DEVICE.sqlite].")
-@click.option("--runs", default=50, show_default=True, help="Timed runs per block.")
-@click.option("--warmup", default=10, show_default=True, help="Warm-up runs per block.")
+@click.option("--runs", default=DEFAULT_POLICY.runs, show_default=True, help="Timed runs per block.")
+@click.option("--warmup", default=DEFAULT_POLICY.warmup, show_default=True, help="Warm-up runs per block.")
 @click.option("--min-time-ms", default=MIN_TIME_MS, show_default=True,
               help="Keep timing a block until this much timed work has passed (more runs for short blocks).")
 @click.option("--threads", type=int, help="Override the device's thread count.")
@@ -107,7 +107,7 @@ def _print_slowest(rows, top: int) -> None:
 @click.option("--passes", default=0, show_default=True,
               help="Measure everything N times, pass after pass; the fastest counts, since other work only "
               "adds time (0: 3 for whole networks, 1 for blocks).")
-@click.option("--pass-gap-s", default=MIN_PASS_S, show_default=True,
+@click.option("--pass-gap-s", default=DEFAULT_POLICY.pass_gap_s, show_default=True,
               help="Passes start at least this many seconds apart; on a shared machine, whose slow spells mostly "
               "last seconds, 20 s keeps one spell from slowing every pass.")
 @click.option("--spell-guard", default=0.0, show_default=True,
@@ -215,14 +215,15 @@ def farm_resources() -> None:
 @click.option("--serial", help="ADB device: USB serial or host:port (overrides the device file).")
 @click.option("--ssh", metavar="USER@HOST[:PORT]", help="Linux board over SSH: user@host[:port] or a Host of "
               "~/.ssh/config (overrides the device file; needs edgelat[ssh]).")
-@click.option("--runs", default=50, show_default=True, help="Timed runs.")
-@click.option("--warmup", default=10, show_default=True, help="Warm-up runs.")
+@click.option("--runs", default=DEFAULT_POLICY.runs, show_default=True, help="Timed runs.")
+@click.option("--warmup", default=DEFAULT_POLICY.warmup, show_default=True, help="Warm-up runs.")
 @click.option("--min-time-ms", default=MIN_TIME_MS, show_default=True, help="Keep timing until this much has passed.")
 @click.option("--threads", type=int, help="Override the device's thread count.")
-@click.option("--passes", default=3, show_default=True,
+@click.option("--passes", default=DEFAULT_POLICY.passes, show_default=True,
               help="Measure N times, at least --pass-gap-s apart; the fastest counts, as for the profiler's whole "
                    "networks (other work only adds time).")
-@click.option("--pass-gap-s", default=MIN_PASS_S, show_default=True, help="Passes start at least this far apart.")
+@click.option("--pass-gap-s", default=DEFAULT_POLICY.pass_gap_s, show_default=True,
+              help="Passes start at least this far apart.")
 @click.option("--compare-fp32", type=click.Path(), help="Linux boards/host: fp32 twin to check int8 agreement against.")
 @click.option("--samples", default=32, show_default=True, help="Sample batch size for --compare-fp32.")
 @click.option("--op-profiling", is_flag=True, help="Android: run benchmark_model with --enable_op_profiling.")
@@ -233,14 +234,14 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs,
     from edgelat.devices import deploy as dep
     from edgelat.devices.catalog import get_device
 
-    if runs < 1 or warmup < 0 or min_time_ms < 0 or samples < 1:
-        raise OptionError(f"--runs and --samples must be >= 1, --warmup and --min-time-ms >= 0 "
-                           f"(got {runs}, {samples}, {warmup}, {min_time_ms})")
+    if samples < 1:
+        raise OptionError(f"--samples must be >= 1 (got {samples})")
+    policy = MeasurementPolicy(warmup=warmup, runs=runs, min_time_ms=min_time_ms, passes=passes,
+                               pass_gap_s=pass_gap_s)
     device = dep.with_overrides(get_device(device_name if device_file is None else None, device_file),
                                 benchmark_binary, serial, ssh)
-    r = dep.deploy(model, device, threads=threads, warmup=warmup, runs=runs, min_time_ms=min_time_ms,
-                   compare_fp32=compare_fp32, samples=samples, op_profiling=op_profiling, passes=passes,
-                   pass_gap_s=pass_gap_s)
+    r = dep.deploy(model, device, threads=threads, policy=policy, compare_fp32=compare_fp32, samples=samples,
+                   op_profiling=op_profiling)
     for w in r["warnings"]:
         err.print(f"[yellow]warning:[/] {w}")
     if as_json:

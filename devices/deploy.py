@@ -5,8 +5,8 @@ model, else ``arch.json`` in the same folder. Its numeric ``predicted_ms`` (and 
 ``device``) are used; the error is (predicted - measured) / measured. On Linux boards and the
 host, ``compare_fp32`` also runs a sample batch through the int8 model and its fp32 twin.
 
-The model is measured in `passes` passes, at least `pass_gap_s` apart, and the fastest counts: the
-same estimate as the profiler's whole networks, which the predictors are fitted to. One median
+The model is measured under the same policy as the profiler's whole networks (devices/policy.py: the
+fastest of 3 passes, at least 3 s apart), the truth the predictors are fitted to. One median
 scatters by 10% and more from second to second on a shared machine (run to run 0.28-0.36 ms for
 the demo's 0.28 ms network), so one measurement against a fastest-of-passes prediction reads
 around 10% slow.
@@ -21,7 +21,8 @@ from typing import Any
 
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import Device
-from edgelat.devices.passes import MIN_PASS_S, check_passes, fastest_of_passes
+from edgelat.devices.passes import fastest_of_passes
+from edgelat.devices.policy import DEFAULT_POLICY, MeasurementPolicy
 from edgelat.devices.sidecar import read_interval, read_sidecar
 from edgelat.errors import DataError, OptionError, RunnerError
 
@@ -47,13 +48,12 @@ def with_overrides(device: Device, benchmark_binary: str | None = None, serial: 
     return replace(device, **changes) if changes else device
 
 
-def deploy(model: str | Path, device: Device, *, threads: int | None = None, warmup: int = 10, runs: int = 50,
-           min_time_ms: float = 200.0, compare_fp32: str | Path | None = None, samples: int = 32,
-           op_profiling: bool = False, passes: int = 3, pass_gap_s: float = MIN_PASS_S) -> dict[str, Any]:
-    """Measure `model` on `device` (the fastest of `passes`); the result dict is what `edgelat deploy --json`
-    prints."""
+def deploy(model: str | Path, device: Device, *, threads: int | None = None,
+           policy: MeasurementPolicy = DEFAULT_POLICY, compare_fp32: str | Path | None = None, samples: int = 32,
+           op_profiling: bool = False) -> dict[str, Any]:
+    """Measure `model` on `device` under `policy` (the fastest of its passes); the result dict is what
+    `edgelat deploy --json` prints."""
     model = Path(model)
-    check_passes(passes, pass_gap_s)
     if not model.is_file() or model.suffix != ".tflite":
         raise DataError(f"{model}: not a .tflite file")
     if compare_fp32 is not None and not Path(compare_fp32).is_file():
@@ -70,7 +70,7 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
         warnings.append(f"{sidecar}: the prediction is for device {data['device']!r}, not {device.name!r}")
     kwargs = {"op_profiling": True} if op_profiling else {}
     with open_backend(device, threads, **kwargs) as backend:
-        m, passes_ms = fastest_of_passes(lambda: backend.measure(model, warmup, runs, min_time_ms), passes, pass_gap_s)
+        m, passes_ms = fastest_of_passes(lambda: policy.measure(backend, model), policy.passes, policy.pass_gap_s)
         if not m.ok:
             raise RunnerError(f"{model} on {device.name}: measurement failed: {m.error}; "
                               f"output: {m.raw_output.strip()[-400:]!r}")
@@ -85,7 +85,8 @@ def deploy(model: str | Path, device: Device, *, threads: int | None = None, war
         "within_interval": band[0] <= measured <= band[1] if band else None,
         "sidecar": str(sidecar) if sidecar else None, "runtime": backend.runtime,
         "runtime_version": backend.runtime_version, "runs": m.runs, "threads": m.threads, "passes_ms": passes_ms,
-        "stats": m.stats, "throttled": m.info.get("throttled"), "latency_stat": m.info.get("latency_stat", "median"),
+        "policy": policy.record(), "stats": m.stats, "throttled": m.info.get("throttled"),
+        "latency_stat": m.info.get("latency_stat", "median"),
         "warnings": warnings,
     }
     for key in ("hexagon_total_ms", "hexagon_total_cycles", "peak_memory_mb", "device_identity"):

@@ -3,7 +3,8 @@
 On this machine's CPU (backends that do not overlap conversion) conversion and timing
 alternate chunk by chunk, so no converter ever runs while a host measurement does. On
 remote devices the next chunk is converted while the current one is measured.
-Re-running a campaign measures only the blocks with no 'ok' row yet.
+Re-running a campaign measures only what is missing: blocks with no 'ok' row yet, and the passes that
+an interrupted campaign left unmeasured (a block with 1 of 3 passes gets passes 2 and 3).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from edgelat.core.progress import NullProgress, Progress
 from edgelat.devices.backends import Backend
 from edgelat.devices.catalog import Device
 from edgelat.devices.measurement import Measurement
-from edgelat.devices.passes import MIN_PASS_S
+from edgelat.devices.policy import BLOCK_POLICY, MeasurementPolicy
 from edgelat.profiler.conversion_pool import ConversionPool, ConversionResult
 from edgelat.profiler.interference import InterferenceDetector
 from edgelat.profiler.spell_guard import SpellGuard, run_passes
@@ -69,44 +70,60 @@ def run_campaign(
     backend: Backend,
     pool: ConversionPool,
     *,
-    warmup: int = 10,
-    runs: int = 50,
-    min_time_ms: float = 0.0,
+    policy: MeasurementPolicy = BLOCK_POLICY,
     chunk: int = 16,
     progress: Progress | None = None,
     timing: BlockTiming = PLAIN,
     detector: InterferenceDetector | None = None,
-    passes: int = 1,
-    pass_gap_s: float = MIN_PASS_S,
     guard: SpellGuard | None = None,
 ) -> CampaignResult:
     """Measure every block (or kernel, or network) of `specs` not yet in `store` for (device, threads); blocks
     and kernels are timed by `timing` (networks always plainly: they are the truth).
-    Measurements the `detector` flags as disturbed are stored flagged and measured again at the end.
-    With `passes` > 1 every block is then measured again, pass after pass, each pass a stored row:
-    runs of one block far apart in time (passes start >= `pass_gap_s` apart), of which the fastest is the
-    estimate (Store.rows "min"). A spell `guard` keeps passes out of the machine's slow spells and runs
-    slow ones again (profiler/spell_guard.py)."""
+    Everything is measured under `policy` (devices/policy.py), which each row records. Measurements the
+    `detector` flags as disturbed are stored flagged and measured again at the end. With the policy's
+    `passes` > 1 every block is then measured again, pass after pass, each pass a stored row: runs of one
+    block far apart in time, of which the fastest is the estimate (Store.rows "min"). A block that an
+    interrupted campaign left with fewer passes gets the rest. A spell `guard` keeps passes out of the
+    machine's slow spells and runs slow ones again (profiler/spell_guard.py)."""
     start = time.perf_counter()
     threads = getattr(backend, "threads", device.threads)
-    done = store.done_keys(device.name, threads, timing.method)
+    done = store.done_counts(device.name, threads, timing.method)
     todo = [s for s in dict.fromkeys(specs) if s.key not in done]
     result = CampaignResult(requested=len(set(specs)), already_done=len(set(specs)) - len(todo))
-    bench = _Bench(device, store, backend, (warmup, runs, min_time_ms, timing), f"{device.name}@{socket.gethostname()}",
+    bench = _Bench(device, store, backend, policy, timing, f"{device.name}@{socket.gethostname()}",
                    progress or NullProgress(), detector or InterferenceDetector())
     report_start(bench.progress, len(todo), result.already_done)
     measured, suspects, first_timed, began = _first_pass(bench, todo, pool, max(1, chunk), result, guard)
     bench.remeasure(suspects, result)
-    if measured:
+    resumed = _resumed(specs, done, policy.passes, pool, bench.progress)
+    if measured or resumed:
         again = 0  # pass 1 to be run again (when the guard found it slow and may)
-        if guard is not None and not guard.passed(backend, "pass 1", began, can_repeat=guard.max_repeats > 0):
+        if measured and guard is not None and not guard.passed(backend, "pass 1", began,
+                                                                can_repeat=guard.max_repeats > 0):
             again = 1
+        later = measured + resumed  # pass n measures those with fewer than n passes before this campaign
+
+        def later_pass(n: int, total: int) -> None:
+            bench.another_pass([c for c in later if done.get(c.spec.key, 0) < n], (n, total))
+
         # Passes start pass_gap_s apart (from pass 1's first timing, not `start`: converting a lone network
         # would use up the gap), or a short one would repeat within the very disturbance it should see past.
-        run_passes(lambda p, total: bench.another_pass(measured, (p, total)), passes, pass_gap_s, guard, backend,
-                   first=2, pass_start=first_timed or start, again=again)
+        run_passes(later_pass, policy.passes, policy.pass_gap_s, guard, backend, first=2,
+                   pass_start=first_timed or start, again=again)
     result.wall_s = time.perf_counter() - start
     return result
+
+
+def _resumed(specs: Sequence[BlockSpec], done: dict[str, int], passes: int, pool: ConversionPool,
+             progress: Progress) -> list[ConversionResult]:
+    """The conversions (from the cache, or converted again) of the blocks an earlier, interrupted campaign
+    measured in fewer than `passes` passes; they are measured in the passes they miss."""
+    short = [s for s in dict.fromkeys(specs) if 0 < done.get(s.key, 0) < passes]
+    if not short:
+        return []
+    progress.note(f"resuming: {len(short)} measured in fewer than {passes} passes; measuring the passes they miss")
+    conversions = [f.result() for f in [pool.submit(s) for s in short]]
+    return [c for c in conversions if c.path is not None]
 
 
 def _first_pass(bench: _Bench, todo: list[BlockSpec], pool: ConversionPool, chunk: int, result: CampaignResult,
@@ -151,7 +168,8 @@ class _Bench:
     device: Device
     store: Store
     backend: Backend
-    settings: tuple[int, int, float, BlockTiming]  # warmup, runs, min_time_ms, timing
+    policy: MeasurementPolicy
+    timing: BlockTiming
     unit: str
     progress: Progress
     detector: InterferenceDetector
@@ -187,11 +205,11 @@ class _Bench:
         else:
             _count_conversion(conv, result)
             t0 = time.perf_counter()
-            warmup, runs, min_time_ms, timing = self.settings
-            how = {} if isinstance(spec, NetworkSpec) else timing.measure_kwargs(spec.dtype)
-            m = backend.measure(conv.path, warmup, runs, min_time_ms, **how)
+            how = {} if isinstance(spec, NetworkSpec) else self.timing.measure_kwargs(spec.dtype)
+            m = self.policy.measure(backend, conv.path, **how)
             result.measure_s += time.perf_counter() - t0
-        why = self.detector.check(m)
+        verdict = self.detector.after(spec.key, m)
+        why = None if verdict.keep else verdict.reason
         if remeasure_of is not None:
             m.info["remeasure_of"] = remeasure_of
         if why is not None:

@@ -10,19 +10,18 @@ from edgelat.core.convert import convert_model
 from edgelat.core.paths import ensure_dir
 from edgelat.core.spaces import SearchSpace
 from edgelat.devices.backends import Backend
-from edgelat.devices.passes import MIN_PASS_S
+from edgelat.devices.policy import BLOCK_POLICY, MeasurementPolicy
 from edgelat.errors import RunnerError
 from edgelat.profiler.spell_guard import SpellGuard, run_passes
 from edgelat.profiler.timing import PLAIN, BlockTiming
 
 
-def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *, warmup: int = 10,
-                        runs: int = 50, min_time_ms: float = 200.0, timing: BlockTiming = PLAIN,
-                        passes: int = 1, pass_gap_s: float = MIN_PASS_S, guard: SpellGuard | None = None
-                        ) -> dict[str, float]:
+def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdir: Path, *,
+                        policy: MeasurementPolicy = BLOCK_POLICY, timing: BlockTiming = PLAIN,
+                        guard: SpellGuard | None = None) -> dict[str, float]:
     """Median latency in ms of the stem and the head on `backend`'s device, timed like the blocks
-    they are summed with (`timing`); with `passes`, the fastest of that many measurements, pass after
-    pass, the passes starting >= `pass_gap_s` apart and kept out of slow spells by `guard` (as for blocks)."""
+    they are summed with (`timing`) under `policy`: the fastest of its passes, kept out of slow spells
+    by `guard` (as for blocks)."""
     ensure_dir(workdir, "the fixed parts' models")
     paths = {}
     for name, model in fixed_part_models(space).items():
@@ -33,10 +32,10 @@ def measure_fixed_parts(space: SearchSpace, backend: Backend, dtype: str, workdi
 
     def one_pass(_n: int, _total: int) -> None:
         for name, path in paths.items():
-            m = backend.measure(path, warmup, runs, min_time_ms, **timing.measure_kwargs(dtype))
+            m = policy.measure(backend, path, **timing.measure_kwargs(dtype))
             if not m.ok:
                 raise RunnerError(f"{path}: measuring the fixed part {name!r} failed: {m.error}")
             out[name] = min(out.get(name, float("inf")), m.latency_ms)
 
-    run_passes(one_pass, max(1, passes), pass_gap_s, guard, backend, name=f"fixed parts {dtype} ")
+    run_passes(one_pass, policy.passes, policy.pass_gap_s, guard, backend, name=f"fixed parts {dtype} ")
     return out

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from edgelat.devices.passes import MIN_PASS_S
+from edgelat.devices.policy import BLOCK_POLICY, DEFAULT_POLICY, MeasurementPolicy
 from edgelat.errors import DataError, OptionError
 from edgelat.profiler.timing import METHODS
 
-MIN_TIME_MS = 200.0  # timed work per block at least: keeps short blocks' medians stable
+MIN_TIME_MS = DEFAULT_POLICY.min_time_ms  # timed work per block at least: keeps short blocks' medians stable
 DTYPE_CHOICES = {"fp32": ("fp32",), "int8": ("int8",), "both": ("fp32", "int8")}
 
 
@@ -30,8 +30,8 @@ class ProfileOptions:
     limit: int | None = None
     dtype: str | None = None  # fp32 | int8 | both; None: int8 on MCUs, fp32 elsewhere
     store: str | None = None
-    runs: int = 50
-    warmup: int = 10
+    runs: int = DEFAULT_POLICY.runs
+    warmup: int = DEFAULT_POLICY.warmup
     min_time_ms: float = MIN_TIME_MS
     threads: int | None = None
     workers: int = 2
@@ -49,7 +49,7 @@ class ProfileOptions:
     archs: tuple[str, ...] = ()  # or these whole networks of the space, by encoding
     from_suggestions: str | None = None  # and those listed in this file (`edgelat suggest -o`)
     passes: int = 0  # measure everything this many times, far apart; the fastest counts (0: 3 for networks, else 1)
-    pass_gap_s: float = MIN_PASS_S  # passes start at least this far apart (a shared VM's slow spells last seconds)
+    pass_gap_s: float = DEFAULT_POLICY.pass_gap_s  # passes start this far apart (a shared VM's slow spells: seconds)
     spell_guard: float = 0.0  # > 0: probe before and after each pass, rerun passes this much slow (spell_guard.py)
     probe_history: str | None = None  # the store keeping the probe's readings [default: the campaign's store]
     spell_wait_s: float = 300.0  # the longest the guard waits for a spell to pass, before each pass
@@ -57,6 +57,14 @@ class ProfileOptions:
     kernels: int = 0  # measure this many sampled kernels (single TFLite operators) instead of blocks
     from_models: tuple[str, ...] = ()  # and the kernels of these .tflite files (their sampling prior too)
     kernel_keys: tuple[str, ...] = ()  # and these kernels, by key (adaptive sampling's later rounds)
+
+
+    def policy(self) -> MeasurementPolicy:
+        """How everything of this run is measured (devices/policy.py): whole networks get the default policy's
+        3 passes unless told, blocks, kernels and fixed parts 1."""
+        base = DEFAULT_POLICY if self.networks or self.archs else BLOCK_POLICY
+        return base.with_changes(warmup=self.warmup, runs=self.runs, min_time_ms=self.min_time_ms,
+                                 passes=self.passes or None, pass_gap_s=self.pass_gap_s)
 
 
 def read_suggestions(path: str) -> tuple[str, ...]:
@@ -80,17 +88,13 @@ def with_suggestions(opts: ProfileOptions) -> ProfileOptions:
 
 def check_options(opts: ProfileOptions) -> None:
     """Cheap checks before anything heavy is imported."""
-    if opts.runs < 1 or opts.warmup < 0 or opts.min_time_ms < 0:
-        raise OptionError(f"--runs must be >= 1, --warmup and --min-time-ms >= 0 "
-                        f"(got {opts.runs}, {opts.warmup}, {opts.min_time_ms})")
+    if opts.passes < 0:
+        raise OptionError(f"--passes must be >= 0 (got {opts.passes})")
+    opts.policy()  # --runs, --warmup, --min-time-ms, --passes and --pass-gap-s, as one policy
     if opts.replicate and not opts.cluster:
         raise OptionError("--replicate needs --cluster (it spreads blocks over the units of a farm)")
     if opts.replicate < 0:
         raise OptionError(f"--replicate must be >= 0 (got {opts.replicate})")
-    if opts.passes < 0:
-        raise OptionError(f"--passes must be >= 0 (got {opts.passes})")
-    if not 0 <= opts.pass_gap_s <= 3600:
-        raise OptionError(f"--pass-gap-s must be within 0..3600 s (got {opts.pass_gap_s})")
     if not (0 <= opts.spell_guard <= 1 and 0 <= opts.spell_wait_s <= 3600) or (opts.spell_guard and opts.cluster):
         raise OptionError(f"--spell-guard must be within 0..1 (got {opts.spell_guard}), --spell-wait-s within "
                           f"0..3600 (got {opts.spell_wait_s}), and the guard is for one device, not --cluster")

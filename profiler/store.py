@@ -169,17 +169,23 @@ class Store:
         """Block, kernel and network keys already measured successfully on (device, threads); with `timing`
         (plain, cold or context), only blocks timed by that method count (a block timed plainly is not
         done for a cold campaign)."""
+        return set(self.done_counts(device, threads, timing))
+
+    def done_counts(self, device: str, threads: int, timing: str | None = None) -> dict[str, int]:
+        """As done_keys, with how many successful rows (passes) each key has."""
         if timing not in (None, "plain", "cold", "context"):
             raise StoreError(f"timing must be plain, cold or context, got {timing!r}")
         timing = ("" if timing is None else "AND (timing IS NULL OR timing = 'plain')" if timing == "plain"
                   else f"AND timing LIKE '{timing}%'")
         rows = self.db.execute(
-            f"SELECT DISTINCT block_key FROM measurements WHERE device=? AND threads=? AND status='ok' {timing} "
-            "UNION SELECT DISTINCT net_key FROM networks WHERE device=? AND threads=? AND status='ok' "
-            "UNION SELECT DISTINCT kernel_key FROM kernels WHERE device=? AND threads=? AND status='ok'",
+            f"SELECT block_key, COUNT(*) FROM measurements WHERE device=? AND threads=? AND status='ok' {timing} "
+            "GROUP BY block_key UNION ALL "
+            "SELECT net_key, COUNT(*) FROM networks WHERE device=? AND threads=? AND status='ok' GROUP BY net_key "
+            "UNION ALL SELECT kernel_key, COUNT(*) FROM kernels WHERE device=? AND threads=? AND status='ok' "
+            "GROUP BY kernel_key",
             (device, threads, device, threads, device, threads),
         )
-        return {r[0] for r in rows}
+        return {key: int(count) for key, count in rows}
 
     def rows(self, device: str | None = None, status: str | None = "ok", latest: bool = True,
              networks: bool = False, estimate: str = "latest", kernels: bool = False) -> list[dict[str, Any]]:

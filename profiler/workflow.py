@@ -191,14 +191,8 @@ def _local(opts: ProfileOptions, device: Device, specs, store, backend, cache, p
     from edgelat.profiler.conversion_pool import ConversionPool
 
     with ConversionPool(cache, opts.workers) as pool:
-        return run_campaign(device, specs, store, backend, pool, warmup=opts.warmup, runs=opts.runs,
-                            min_time_ms=opts.min_time_ms, progress=progress, timing=timing, passes=passes(opts),
-                            pass_gap_s=opts.pass_gap_s, guard=guard)
-
-
-def passes(opts: ProfileOptions) -> int:
-    """Whole networks (the truth blocks are judged by) get 3 passes unless told; blocks 1."""
-    return opts.passes or (3 if opts.networks or opts.archs else 1)
+        return run_campaign(device, specs, store, backend, pool, policy=opts.policy(), progress=progress,
+                            timing=timing, guard=guard)
 
 
 def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, cold: bool):
@@ -206,9 +200,7 @@ def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: P
     from edgelat.profiler.farm.campaign import run_farm_campaign
 
     r = run_farm_campaign(opts.cluster, device.name, specs, store, cache, threads=opts.threads,
-                          warmup=opts.warmup, runs=opts.runs, min_time_ms=opts.min_time_ms,
-                          replicate=opts.replicate, progress=progress, cold=cold, passes=passes(opts),
-                          pass_gap_s=opts.pass_gap_s)
+                          policy=opts.policy(), replicate=opts.replicate, progress=progress, cold=cold)
     return r, {"units": r.units, "lost": r.lost, "quarantined": r.quarantined, "requeued": r.requeued,
                "duplicates_dropped": r.duplicates_dropped}
 
@@ -226,9 +218,8 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
     context = f"{space.name} r{space.resolution} w{space.width:g} c{space.num_classes}"
     with open_backend(device, opts.threads) as backend, Store(store_path) as store:
         for d in DTYPE_CHOICES[dtype]:
-            out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts", warmup=opts.warmup,
-                                         runs=opts.runs, min_time_ms=opts.min_time_ms, timing=timing,
-                                         passes=passes(opts), pass_gap_s=opts.pass_gap_s, guard=guard)
+            out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts",
+                                         policy=opts.policy(), timing=timing, guard=guard)
             store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
                                   timing.method)
     return out

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.progress import Progress
-from edgelat.devices.passes import MIN_PASS_S, wait_pass_gap
+from edgelat.devices.passes import wait_pass_gap
+from edgelat.devices.policy import DEFAULT_POLICY
 from edgelat.errors import SearchError
 from edgelat.search.options import SearchOptions
 from edgelat.search.problem import LatencyModel, Problem, SearchResult
@@ -117,7 +118,7 @@ def _sittings(sat: SittingsMeasurement) -> str:
 
 
 def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: Progress, *, sittings: int = 2,
-                   passes: int = 3, **campaign: Any) -> Measure:
+                   passes: int = DEFAULT_POLICY.passes, **campaign: Any) -> Measure:
     """arch -> SittingsMeasurement: the whole network built, converted and measured on the search's device by
     the profiler in `sittings` campaigns, each into its own store (`out`/verify.sqlite, verify-2.sqlite,
     ...) with `passes` passes, of which the fastest counts. `campaign` goes to ProfileOptions (e.g.
@@ -128,7 +129,7 @@ def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: P
     if sittings < 1 or passes < 1:
         raise SearchError(f"--verify: needs >= 1 sitting of >= 1 pass, got {sittings} x {passes}")
     space = get_space(opts.space, opts.resolution, opts.width, num_classes=num_classes)
-    gap_s = float(campaign.get("pass_gap_s", MIN_PASS_S))
+    gap_s = float(campaign.get("pass_gap_s", DEFAULT_POLICY.pass_gap_s))
 
     def measure(arch: np.ndarray) -> SittingsMeasurement:
         enc, fastest, ended = space.encode(arch), [], time.perf_counter()

@@ -9,6 +9,7 @@ import pytest
 from edgelat.devices.backends import open_backend
 from edgelat.devices.catalog import get_device
 from edgelat.devices.measurement import Measurement
+from edgelat.devices.policy import MeasurementPolicy
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import run_campaign
 from edgelat.profiler.conversion_pool import ConversionPool
@@ -46,7 +47,7 @@ def test_a_campaign_remeasures_what_looked_disturbed_and_keeps_both(tmp_path, ca
     device = get_device("host")
     with Store(store_path) as store, open_backend(device) as backend, \
             ConversionPool(TFLiteCache(cache_dir), 1) as pool:
-        r = run_campaign(device, specs, store, backend, pool, warmup=2, runs=10,
+        r = run_campaign(device, specs, store, backend, pool, policy=MeasurementPolicy(2, 10, 0.0, passes=1),
                          detector=InterferenceDetector(default_cv=0.0, min_history=10**6))
         assert r.measured == 3 and not r.failures and len(r.remeasured) == 3
         assert store.done_keys("host", 1) == {s.key for s in specs}

@@ -25,7 +25,8 @@ from typing import Any
 
 from edgelat.core.blockspec import BlockSpec
 from edgelat.core.progress import NullProgress, Progress
-from edgelat.devices.passes import MIN_PASS_S, wait_pass_gap
+from edgelat.devices.passes import wait_pass_gap
+from edgelat.devices.policy import BLOCK_POLICY, MeasurementPolicy
 from edgelat.errors import DeviceError
 from edgelat.profiler.cache import TFLiteCache
 from edgelat.profiler.campaign import report_block, report_start
@@ -40,16 +41,15 @@ class FarmCampaign(FarmUnits):
     """Run once with `run()`; the Ray connection is made by `connect(cluster)` beforehand."""
 
     def __init__(self, ray: Any, device_model: str, specs: Sequence[BlockSpec], store: Store, cache: TFLiteCache, *,
-                 threads: int | None, warmup: int, runs: int, min_time_ms: float, replicate: int = 0,
+                 threads: int | None, policy: MeasurementPolicy = BLOCK_POLICY, replicate: int = 0,
                  depth: int = 2, max_failures: int = 3, progress: Progress | None = None, cold: bool = False,
-                 detector: Callable[[], InterferenceDetector] = InterferenceDetector, passes: int = 1,
-                 pass_gap_s: float = MIN_PASS_S) -> None:
+                 detector: Callable[[], InterferenceDetector] = InterferenceDetector) -> None:
         self.ray, self.device_model, self.store, self.cache = ray, device_model, store, cache
         self.new_detector, self.detectors = detector, {}  # one per unit: each unit has its own usual spread
         self.specs = list(dict.fromkeys(specs))
-        self.threads, self.settings = threads, (warmup, runs, min_time_ms, cold)
+        self.threads, self.settings = threads, (policy, cold)  # what each unit's worker measures with
         self.replicate, self.depth, self.max_failures = replicate, depth, max_failures
-        self.passes, self.pass_gap_s = passes, pass_gap_s
+        self.passes, self.pass_gap_s = policy.passes, policy.pass_gap_s
         self.measured: list[tuple[BlockSpec, str | None]] = []  # pass 1's blocks (and pinned unit), for later passes
         self.later_done: set[tuple[str, str | None, int]] = set()  # (key, pinned unit, pass) stored in passes 2..
         self.progress = progress or NullProgress()
@@ -61,7 +61,7 @@ class FarmCampaign(FarmUnits):
         self.conversions = FarmConversions(ray, cache, self.result)
 
     def _plan(self) -> list[FarmTask]:
-        cold = self.settings[3]
+        cold = self.settings[1]
         blocks = [r for r in self.store.rows(device=self.device_model, latest=False)
                   if r["threads"] == self.threads and (r["timing"] or "plain").startswith("cold") == cold]
         nets = [r for r in self.store.rows(device=self.device_model, latest=False, networks=True)
@@ -180,7 +180,8 @@ class FarmCampaign(FarmUnits):
         m = out["measurement"]
         if uid not in self.detectors:
             self.detectors[uid] = self.new_detector()
-        why = self.detectors[uid].check(m)
+        verdict = self.detectors[uid].after(task.spec.key, m)
+        why = None if verdict.keep else verdict.reason
         if task.remeasure_of is not None:
             m.info["remeasure_of"] = task.remeasure_of
         if why is not None:

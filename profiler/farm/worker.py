@@ -18,6 +18,7 @@ from edgelat.core.netspec import is_network_key, spec_from_key
 from edgelat.devices.backends import open_backend
 from edgelat.devices.discovery import discover_units
 from edgelat.devices.measurement import Measurement
+from edgelat.devices.policy import MeasurementPolicy
 from edgelat.errors import DeviceFileError
 from edgelat.profiler.farm import cpu_gate
 
@@ -56,10 +57,10 @@ class UnitWorker:
         return {"uid": self.unit.uid, "device": self.unit.device.to_dict(), "runtime": self.backend.runtime,
                 "runtime_version": self.backend.runtime_version, "host": socket.gethostname(), "pid": os.getpid()}
 
-    def measure(self, task_id: str, key: str, conversion: list, settings: tuple[int, int, float, bool]
+    def measure(self, task_id: str, key: str, conversion: list, settings: tuple[MeasurementPolicy, bool]
                 ) -> dict[str, Any]:
         """Time one block (or network). `conversion` holds the ObjectRef of convert_key's result (fetched
-        here); `settings` are warmup, runs, min_time_ms and whether blocks are timed cold."""
+        here); `settings` are the measurement policy and whether blocks are timed cold."""
         import ray
 
         try:
@@ -78,8 +79,8 @@ class UnitWorker:
             self.backend.prepare([path])
             t0 = time.perf_counter()
             with cpu_gate.timing(self.unit.host_cpus):
-                warmup, runs, min_time_ms, cold = settings
-                m = self.backend.measure(path, warmup, runs, min_time_ms, cold=cold and not is_network_key(key))
+                policy, cold = settings
+                m = policy.measure(self.backend, path, cold=cold and not is_network_key(key))
             out["measure_s"] = time.perf_counter() - t0
         finally:
             path.unlink(missing_ok=True)
