@@ -106,3 +106,14 @@ def test_farm_passes_measure_every_block_again_a_gap_apart(head, tmp_path, tiny_
         best = {r["block_key"]: r["median_ms"] for r in s.rows(estimate="min")}
     assert best == {k: min([ms for _, ms in v] + [ms for f, ms in flagged if f == k]) for k, v in by_block.items()}
     assert first_row_s["pass 3"] - first_row_s["pass 2"] > 1.5  # pass 3 began >= 2 s after pass 2 did
+    # A campaign cut short between passes resumes part of the way: asked for 4 passes now, each block gets
+    # the one pass it misses, and a third run measures nothing.
+    more = [a if a != "3" or args[i - 1] != "--passes" else "4" for i, a in enumerate(args)]
+    said = []
+    for _ in range(2):
+        res = run_cli(*more, env={"RAY_USAGE_STATS_ENABLED": "0"})
+        assert res.returncode == 0, res.stderr
+        said.append("resuming: 3 measured in fewer than 4 passes" in res.stderr)
+    assert said == [True, False]
+    with Store(store) as s:
+        assert s.done_counts("hogcpu", 1) == {k: 4 for k in by_block}

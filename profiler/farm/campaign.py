@@ -11,6 +11,7 @@ unit has an interference detector: a disturbed measurement is kept flagged and m
 With `passes` > 1 every block measured in pass 1 is queued again, pass after pass, each pass starting
 >= `pass_gap_s` after the last (devices/passes.py): a replicated block on its own unit, any other on
 whichever unit is free (units of one model are meant to be alike; `--replicate` measures how alike).
+What an earlier, cut-short campaign stored with fewer passes gets the passes it misses.
 The unit lifecycle is in units.py.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -70,6 +71,7 @@ class FarmCampaign(FarmUnits):
         done = {k for k, _ in keyed}
         self.done_pairs = set(keyed)
         self.done = done
+        self.short = self._short_of_passes(keyed)
         replicated = self.specs[: self.replicate]
         tasks = [FarmTask(s, u) for s in replicated for u in self.actors if (s.key, u) not in self.done_pairs]
         tasks += [FarmTask(s) for s in self.specs[self.replicate :] if s.key not in done]
@@ -195,6 +197,26 @@ class FarmCampaign(FarmUnits):
         self.queue.append(task)
         return True
 
+    def _short_of_passes(self, keyed: list[tuple[str, str | None]]) -> list[tuple[BlockSpec, str | None, int]]:
+        """(spec, pinned unit, passes stored) of what an earlier, cut-short campaign measured in fewer than
+        `passes` passes: those get the passes they miss (a replicated block per unit, any other anywhere)."""
+        per_key = Counter(k for k, _ in keyed)
+        per_pair = Counter(keyed)
+        short: list[tuple[BlockSpec, str | None, int]] = []
+        for i, spec in enumerate(self.specs):
+            if i < self.replicate:
+                short += [(spec, u, per_pair[(spec.key, u)]) for u in self.actors
+                          if 0 < per_pair[(spec.key, u)] < self.passes]
+            elif 0 < per_key[spec.key] < self.passes:
+                short.append((spec, None, per_key[spec.key]))
+        return short
+
+    def _later_pass(self, n: int) -> list[FarmTask]:
+        """Pass n's tasks: every block this campaign measured in pass 1, and those stored with fewer than n."""
+        tasks = [FarmTask(spec, unit, remeasure_of=f"pass {n}", pass_no=n) for spec, unit in self.measured]
+        return tasks + [FarmTask(spec, unit, remeasure_of=f"pass {n}", pass_no=n)
+                        for spec, unit, stored in self.short if stored < n]
+
     def run(self) -> FarmResult:
         start = time.perf_counter()
         self.start_units()
@@ -204,12 +226,14 @@ class FarmCampaign(FarmUnits):
         try:
             pass_start = time.perf_counter()
             self._drain()
+            if self.short:
+                self.progress.note(f"resuming: {len(self.short)} measured in fewer than {self.passes} passes; "
+                                   "measuring the passes they miss")
             for n in range(2, self.passes + 1):
-                if not self.measured:
-                    break
+                if not (later := self._later_pass(n)):
+                    continue
                 pass_start = wait_pass_gap(pass_start, self.pass_gap_s)
-                self.queue.extend(FarmTask(spec, unit, remeasure_of=f"pass {n}", pass_no=n)
-                                  for spec, unit in self.measured)
+                self.queue.extend(later)
                 self.blocks_done, self.blocks_total = 0, len(self.queue)
                 self.progress.phase(f"profiling, pass {n}/{self.passes}", self.blocks_total)
                 self._drain()
