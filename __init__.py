@@ -11,6 +11,7 @@ quiets TensorFlow's start-up chatter; call `edgelat.core.quiet.quiet_tensorflow(
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from edgelat.errors import EdgelatError
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     """The API's names, imported from `edgelat.api` when first used. `search` and `devices` are also
     subpackages, made callable as those verbs (core/verb_module.py): the package is what they return."""
-    import importlib
 
     if name in ("search", "devices"):
         return importlib.import_module(f"edgelat.{name}")

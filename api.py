@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from edgelat.core.progress import NullProgress
-from edgelat.devices.catalog import Device, get_device
+from edgelat.core.progress_bar import with_bar
+from edgelat.devices.catalog import Device, get_device, list_devices
+from edgelat.devices.policy import DEFAULT_POLICY, POLICY_FIELDS
 from edgelat.errors import OptionError
+from edgelat.profiler.options import ProfileOptions, check_options, with_suggestions
 
 __all__ = ["Model", "Result", "deploy", "devices", "evaluate", "export", "fit", "get_device", "load", "predict",
            "profile", "report", "search", "suggest"]
@@ -72,7 +75,6 @@ def _short(value: Any) -> str:
 
 def _run(workflow, *args, progress: bool):
     """The workflow with the CLI's progress bar on stderr, or silent."""
-    from edgelat.core.progress_bar import with_bar
 
     return with_bar(workflow, *args) if progress else workflow(*args, NullProgress())
 
@@ -124,7 +126,6 @@ def load(path: str | Path) -> Model:
 
 def devices(device_files: tuple[str, ...] = ()) -> list[Device]:
     """The device catalog: the built-in devices, then those of `device_files`."""
-    from edgelat.devices.catalog import list_devices
 
     return list_devices(list(device_files))
 
@@ -132,7 +133,7 @@ def devices(device_files: tuple[str, ...] = ()) -> list[Device]:
 def profile(device: str = "host", *, progress: bool = True, **options: Any) -> Result:
     """Measure blocks (or kernels, or whole networks) into a crash-safe store; options as `edgelat profile`'s
     (`space`, `n`, `store`, `dtype`, `networks`, `kernels`, ...). Re-run to resume."""
-    from edgelat.profiler.options import ProfileOptions, check_options, with_suggestions
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.workflow import run_profile
 
     opts = with_suggestions(ProfileOptions(device=device, **options))
@@ -144,7 +145,10 @@ def profile(device: str = "host", *, progress: bool = True, **options: Any) -> R
 
 def report(store: str | Path, *, measured_on: str | None = None) -> list[Result]:
     """A store's summary: per device, blocks measured, failures, units and their spread."""
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.farm.spread import store_summary
+
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.store import open_existing
 
     with open_existing(str(store)) as s:
@@ -155,6 +159,7 @@ def report(store: str | Path, *, measured_on: str | None = None) -> list[Result]
 def export(store: str | Path, output: str | Path, *, measured_on: str | None = None, whole_networks: bool = False,
            space: str | None = None) -> Result:
     """Write a store's latest measurements as a block (or whole-network) table CSV, for `fit`."""
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.export import export_store
 
     return Result(export_store(str(store), str(output), measured_on, whole_networks, space), "export")
@@ -230,8 +235,8 @@ def deploy(model: str | Path, device: str | Device = "host", *, device_file: str
            **options: Any) -> Result:
     """Measure a .tflite model on a device, beside the prediction its search left (options as `edgelat
     deploy`'s: runs, warmup, min_time_ms, passes, pass_gap_s, threads, compare_fp32, ...; or a `policy`)."""
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.devices import deploy as dep
-    from edgelat.devices.policy import DEFAULT_POLICY, POLICY_FIELDS
 
     if "policy" not in options:
         options["policy"] = DEFAULT_POLICY.with_changes(**{k: options.pop(k, None) for k in POLICY_FIELDS})

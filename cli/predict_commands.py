@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from edgelat.cli.app import cli, out, print_json_or
+from edgelat.core.paths import write_output
 from edgelat.core.progress_bar import err
 from edgelat.errors import OptionError
 from edgelat.predictors.registry import PREDICTORS
@@ -154,7 +155,6 @@ def predict(model_path, block, arch, space, tflite, strict, blocks_path, top, as
 def suggest(model_path, new_device, space, count, pool, seed, output, as_json) -> None:
     """Whole networks to measure next: those made of the layer choices measured least so far, or with
     --new-device the first ones to measure on a device never seen."""
-    from edgelat.core.paths import write_output
     from edgelat.predictors import workflow
 
     if new_device == bool(model_path):

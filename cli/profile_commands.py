@@ -9,9 +9,10 @@ from rich.table import Table
 
 from edgelat.cli.app import cli, format_bytes, out
 from edgelat.core.progress_bar import err, with_bar
+from edgelat.devices.catalog import get_device, list_devices
 from edgelat.devices.policy import DEFAULT_POLICY, MeasurementPolicy
 from edgelat.errors import OptionError, StoreError
-from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
+from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS, ProfileOptions, check_options, with_suggestions
 
 
 @cli.command()
@@ -19,7 +20,6 @@ from edgelat.profiler.options import DTYPE_CHOICES, MIN_TIME_MS
 @click.option("--device-file", "device_files", multiple=True, type=click.Path(), help="Add a device file.")
 def devices(as_json: bool, device_files: tuple[str, ...]) -> None:
     """List the device catalog."""
-    from edgelat.devices.catalog import list_devices
 
     devs = list_devices(device_files)
     if as_json:
@@ -132,7 +132,7 @@ def _print_slowest(rows, top: int) -> None:
               help="With --cluster: measure the first N blocks on every unit (unit-to-unit spread in `report`).")
 def profile(device_name, device_file, store_path, top, as_json, adaptive, **kw) -> None:
     """Measure blocks (or kernels, or whole networks) on a device into a crash-safe store (re-run to resume)."""
-    from edgelat.profiler.options import ProfileOptions, check_options, with_suggestions
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.workflow import run_profile
 
     opts = with_suggestions(ProfileOptions(device=device_name, device_file=device_file, store=store_path, **kw))
@@ -163,7 +163,10 @@ def profile(device_name, device_file, store_path, top, as_json, adaptive, **kw) 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def report(store_path: str, device: str | None, as_json: bool) -> None:
     """Summarize a store: blocks per device and unit, and the spread between units of one model."""
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.farm.spread import store_summary
+
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.store import open_existing
 
     with open_existing(store_path) as store:
@@ -199,6 +202,7 @@ def report(store_path: str, device: str | None, as_json: bool) -> None:
 def farm_resources() -> None:
     """Print this machine's device units (from $EDGELAT_FARM, default ~/.config/edgelat/farm.toml) as Ray
     resources JSON, for `ray start --resources` (start Ray with the same $EDGELAT_FARM)."""
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.devices.discovery import discover_units, node_resources
 
     units = discover_units(warn=lambda m: err.print(f"[yellow]warning:[/] {m}"))
@@ -231,8 +235,8 @@ def farm_resources() -> None:
 def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs, warmup, min_time_ms, threads,
            passes, pass_gap_s, compare_fp32, samples, op_profiling, as_json) -> None:
     """Push a .tflite model to a device, benchmark it, and compare with the search's prediction."""
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.devices import deploy as dep
-    from edgelat.devices.catalog import get_device
 
     if samples < 1:
         raise OptionError(f"--samples must be >= 1 (got {samples})")
@@ -277,6 +281,7 @@ def deploy(model, device_name, device_file, benchmark_binary, serial, ssh, runs,
 @click.option("--space", help="With --whole-networks: only this space's networks.")
 def export(store_path: str, output: str, device: str | None, networks: bool, space: str | None) -> None:
     """Write a store's latest successful measurements as a block (or whole-network) table CSV."""
+    # lazy: loads with its verb, not with `edgelat --help` or `import edgelat`
     from edgelat.profiler.export import export_store
 
     r = export_store(store_path, output, device, networks, space)

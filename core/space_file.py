@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from edgelat.core.channels import round_channels
 from edgelat.core.space_model import Choice, SearchSpace, Stage, walk_stages
 from edgelat.errors import DataError
@@ -59,7 +61,6 @@ def load_space_file(path: str | Path, resolution: int | None = None, width: floa
 
 
 def _read(path: Path) -> dict:
-    import yaml
 
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import flatbuffers
+
 from edgelat.errors import DataError, MissingDependencyError
 
 
@@ -108,7 +110,6 @@ def read_graph(model: str | Path | bytes) -> Graph:
 def only_op(model: bytes, op_name: str) -> bytes:
     """`model` cut down to its one `op_name` operator, whose inputs and outputs become the model's:
     the way to a model of a lone QUANTIZE or DEQUANTIZE, which no Keras layer converts to."""
-    import flatbuffers
 
     loaded = load_tflite(model)
     keep = [op for op, name in zip(loaded.subgraph.operators or [], loaded.op_names, strict=True) if name == op_name]

@@ -21,6 +21,7 @@ from typing import Any
 
 from edgelat.devices.catalog import Device, get_device, load_device_file
 from edgelat.devices.deploy import with_overrides
+from edgelat.devices.ssh_transport import resolve
 from edgelat.errors import DeviceFileError, OptionError
 
 FARM_ENV = "EDGELAT_FARM"
@@ -112,7 +113,6 @@ def reachable(address: str, timeout: float = 2.0) -> bool:
 
 def ssh_socket_address(address: str) -> str:
     """host:port an SSH address (or ~/.ssh/config alias) connects to."""
-    from edgelat.devices.ssh_transport import resolve
 
     endpoint = resolve(address)
     return f"{endpoint.hostname}:{endpoint.port}"

@@ -18,7 +18,7 @@ from scipy.optimize import nnls
 
 from edgelat.core.op_breakdown import layer_basis
 from edgelat.core.sizes import DTYPE_BYTES
-from edgelat.core.spaces import SearchSpace
+from edgelat.core.spaces import Choice, Layer, SearchSpace
 
 PHYSICAL_TERMS = ("launches", "dense_macs", "depthwise_macs", "weight_bytes", "act_bytes")
 
@@ -64,7 +64,6 @@ def stacked_costs(tables: list[np.ndarray], coef: np.ndarray) -> np.ndarray:
 def block_terms(frame, dtype: str = "fp32") -> np.ndarray:
     """[N, 5] physical terms of the MBConv blocks in a block table's frame (input_hw, cin, cout, expand,
     kernel, stride, se, act), from the same op breakdown as a space's layers."""
-    from edgelat.core.spaces import Choice, Layer
 
     element = DTYPE_BYTES[dtype]
     rows = []

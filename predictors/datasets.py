@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from edgelat.core.blockspec import FIELD_NAMES, BlockSpec
 from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.spaces import SearchSpace
 from edgelat.errors import BlockSpecError, DataError
+from edgelat.profiler.store import open_existing, specs_of
 from edgelat.profiler.table import read_block_csv
 
 
@@ -62,7 +64,6 @@ def load_block_csv(path: Path) -> BlockData:
 
 
 def load_store(path: Path, device: str | None = None) -> BlockData:
-    from edgelat.profiler.store import open_existing, specs_of
 
     with open_existing(path) as store:
         rows = store.rows(device=device, estimate="min")
@@ -125,7 +126,6 @@ _YAML_FIXED = {"Conv": "stem", "first_conv": "stem", "Conv_1": "head", "final_ex
 def load_lut_yaml(path: Path, expand_mode: str = "auto", act: str = "relu6") -> BlockData:
     """ProxylessNAS / OFA YAML LUT. `expand:` is a ratio in ProxylessNAS and an expanded
     channel count in OFA; "auto" reads values above 8 that are multiples of cin as counts."""
-    import yaml
 
     if expand_mode not in ("auto", "ratio", "channels"):
         raise DataError(f"expand_mode: must be auto, ratio or channels, got {expand_mode!r}")
@@ -275,7 +275,6 @@ def load_kernels(path: str | Path, device: str | None = None) -> tuple[list[Kern
                 raise DataError(f"{path}:{i}: {exc}") from None
         y = np.array([_positive(v, f"{path}:{i}") for i, v in enumerate(frame["latency_ms"], start=2)])
         return specs, y, {"device": device, "runtime": None}
-    from edgelat.profiler.store import open_existing
 
     with open_existing(path) as store:
         rows = store.rows(device=device, kernels=True, estimate="min")

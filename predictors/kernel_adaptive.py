@@ -14,6 +14,7 @@ from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.predictors.kernels import KernelPredictor, kernel_out_of_fold, kernel_type
 from edgelat.profiler.kernel_sampling import near_kernel
+from edgelat.profiler.workflow import run_profile
 
 
 @dataclass
@@ -61,7 +62,6 @@ def run_adaptive(opts, rounds: int, progress: Progress | None = None):
     """Profile `opts` (its --kernels sample and --from-model kernels), then `rounds` more batches of
     opts.kernels kernels each, chosen by next_batch. Returns the last profile result and the rounds."""
     from edgelat.predictors.datasets import load_kernels
-    from edgelat.profiler.workflow import run_profile
 
     progress = progress or NullProgress()
     result = run_profile(opts, progress)

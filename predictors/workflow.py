@@ -13,6 +13,7 @@ from edgelat.errors import DataError, OptionError
 from edgelat.predictors import intervals, metrics, persistence, selection
 from edgelat.predictors.architecture import ArchitecturePredictor
 from edgelat.predictors.base import LatencyPredictor
+from edgelat.predictors.blocks_in_tflite import predict_tflite
 from edgelat.predictors.datasets import load_blocks, load_kernels, load_networks
 from edgelat.predictors.evaluation import out_of_fold, plot_predictions
 from edgelat.predictors.kernel_pricing import calibrate_from_table, predict_kernels, total_interval
@@ -219,7 +220,6 @@ def _point_prediction(model: LatencyPredictor, block: str | None, arch: str | No
             result["notes"] = ["blocks only: this predictor has no stem/head/classifier costs (fit a LUT from a "
                                "table that has them, e.g. the ProxylessNAS YAML)"]
         return result
-    from edgelat.predictors.blocks_in_tflite import predict_tflite
 
     return predict_tflite(model, tflite)
 

@@ -7,7 +7,7 @@ import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,13 +17,20 @@ from edgelat.core.kernelspec import KernelSpec
 from edgelat.core.netspec import NetworkSpec
 from edgelat.core.progress import NullProgress, Progress
 from edgelat.core.spaces import SearchSpace, get_space
+from edgelat.core.tflite_ops import unique_kernels
+from edgelat.devices.backends import BACKENDS, open_backend
 from edgelat.devices.catalog import Device, get_device
+from edgelat.devices.deploy import with_overrides
 from edgelat.errors import DataError, DeviceFileError, OptionError, SearchError
+from edgelat.profiler import kernel_sampling, sampling
+from edgelat.profiler.cache import TFLiteCache
+from edgelat.profiler.campaign import run_campaign
+from edgelat.profiler.conversion_pool import ConversionPool
+from edgelat.profiler.farm.campaign import run_farm_campaign
 from edgelat.profiler.options import DTYPE_CHOICES, ProfileOptions, check_options
+from edgelat.profiler.spell_guard import SpellGuard, probe_path
+from edgelat.profiler.store import Store
 from edgelat.profiler.timing import BlockTiming
-
-if TYPE_CHECKING:
-    from edgelat.profiler.spell_guard import SpellGuard
 
 SLOW_START_NOTE_S = 3.0  # a device start slower than this gets a progress note
 
@@ -40,7 +47,7 @@ class ProfileResult:
     def check_fits(self) -> None:
         """On MCUs, a block that does not fit is an error naming its key (after the summary)."""
         if self.device.kind == "mcu":
-            from edgelat.devices.mcu.tflm import raise_if_not_fit
+            from edgelat.devices.mcu.tflm import raise_if_not_fit  # lazy: TFLM loads only for MCU targets
 
             raise_if_not_fit(self.failures, self.device, self.summary["blocks"])
 
@@ -49,7 +56,6 @@ def block_timing(opts: ProfileOptions, device: Device, dtypes: tuple[str, ...]) 
     """How blocks are timed. `auto`: in context when the device's backend can sweep its caches (the
     host and Linux boards) and the blocks are a space's, cold for other blocks there, else plain:
     isolated blocks timed warm sum to well below their whole networks."""
-    from edgelat.devices.backends import BACKENDS
 
     pair = (device.transport, device.runtime)
     can = pair in BACKENDS and BACKENDS.get(pair).cold_timing
@@ -72,7 +78,6 @@ def block_timing(opts: ProfileOptions, device: Device, dtypes: tuple[str, ...]) 
 
 def resolve_device(opts: ProfileOptions) -> Device:
     """The device of the run, with command-line overrides, and its default dtype checked."""
-    from edgelat.devices.deploy import with_overrides
 
     device = get_device(opts.device if opts.device_file is None else None, opts.device_file)
     device = with_overrides(device, opts.benchmark_binary, opts.serial, opts.ssh)
@@ -85,8 +90,6 @@ def resolve_device(opts: ProfileOptions) -> Device:
 def select_kernels(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[KernelSpec]:
     """The kernels of the given models (in their own dtype), then `opts.kernels` sampled ones per dtype
     (around the models' kernels when given), limited."""
-    from edgelat.core.tflite_ops import unique_kernels
-    from edgelat.profiler import kernel_sampling, sampling
 
     found, _ = unique_kernels(opts.from_models)
     sampled = kernel_sampling.sample_kernels(opts.kernels, opts.seed, dtypes, found) if opts.kernels else []
@@ -102,7 +105,6 @@ def measures_kernels(opts: ProfileOptions) -> bool:
 def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSpec | NetworkSpec | KernelSpec]:
     """Kernels, or whole networks of the space, or the blocks of its layers, or a random/grid sample
     over the ranges, limited."""
-    from edgelat.profiler import sampling
 
     if measures_kernels(opts):
         return select_kernels(opts, dtypes)
@@ -125,9 +127,6 @@ def select_blocks(opts: ProfileOptions, dtypes: tuple[str, ...]) -> list[BlockSp
 
 def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> ProfileResult:
     """Measure the chosen blocks into the store (resuming), locally or on a farm; one summary."""
-    from edgelat.profiler.cache import TFLiteCache
-    from edgelat.profiler.spell_guard import SpellGuard, probe_path
-    from edgelat.profiler.store import Store
 
     progress = progress or NullProgress()
     check_options(opts)
@@ -167,7 +166,6 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
 @contextmanager
 def _open_local_backend(opts: ProfileOptions, device: Device, progress: Progress):
     """The device's backend, opened; a start that takes more than a few seconds (a busy board) says so."""
-    from edgelat.devices.backends import open_backend
 
     backend_options = {"op_profiling": True} if opts.op_profiling else {}
     note = threading.Timer(SLOW_START_NOTE_S, progress.note, args=(
@@ -187,8 +185,6 @@ def _open_local_backend(opts: ProfileOptions, device: Device, progress: Progress
 
 def _local(opts: ProfileOptions, device: Device, specs, store, backend, cache, progress: Progress,
            timing: BlockTiming, guard: SpellGuard | None = None):
-    from edgelat.profiler.campaign import run_campaign
-    from edgelat.profiler.conversion_pool import ConversionPool
 
     with ConversionPool(cache, opts.workers) as pool:
         return run_campaign(device, specs, store, backend, pool, policy=opts.policy(), progress=progress,
@@ -197,7 +193,6 @@ def _local(opts: ProfileOptions, device: Device, specs, store, backend, cache, p
 
 def _farm(opts: ProfileOptions, device: Device, specs, store, cache, progress: Progress, cold: bool):
     """The device farm: every unit of this device in a Ray cluster pulls from one queue."""
-    from edgelat.profiler.farm.campaign import run_farm_campaign
 
     r = run_farm_campaign(opts.cluster, device.name, specs, store, cache, threads=opts.threads,
                           policy=opts.policy(), replicate=opts.replicate, progress=progress, cold=cold)
@@ -209,9 +204,7 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
                               timing: BlockTiming, guard: SpellGuard | None = None) -> dict[str, dict[str, float]]:
     """Median ms of the space's stem, head and strided skips on the device, per dtype (converted
     here), recorded in the store, where `fit` finds them."""
-    from edgelat.devices.backends import open_backend
-    from edgelat.profiler.fixed_parts import measure_fixed_parts
-    from edgelat.profiler.store import Store
+    from edgelat.profiler.fixed_parts import measure_fixed_parts  # lazy: builds Keras models (TensorFlow)
 
     space = get_space(opts.space, opts.resolution, opts.width, opts.num_classes)
     out = {}

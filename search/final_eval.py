@@ -19,6 +19,7 @@ from edgelat.core.spaces import SearchSpace
 from edgelat.errors import SearchError
 from edgelat.search.options import SearchOptions
 from edgelat.search.problem import Problem, SearchResult
+from edgelat.search.signals import short_train
 
 Evaluator = Callable[[np.ndarray], tuple[float, Any]]  # arch -> (score, Keras model or None)
 FINAL_EVALS = ("none", "supernet", "train", "table")
@@ -39,7 +40,6 @@ def final_evaluator(kind: str, space: SearchSpace, data, net, epochs: int, seed:
                     signal=None) -> Evaluator:
     """(arch) -> (score, Keras model or None) with one fixed procedure for every strategy."""
     from edgelat.core.builders import build_network
-    from edgelat.search.signals import short_train
     from edgelat.search.weights import inherit_weights, recalibrate_bn, top1
 
     def supernet_eval(arch):
@@ -114,7 +114,6 @@ def _table_final(opts: SearchOptions, problem: Problem, result: SearchResult, ba
              None if baseline is None else acc(baseline.arch), [acc(a) for a in samples])
     model = None
     if opts.export:
-        from edgelat.search.signals import short_train
 
         steps = -(-len(data.y_train) // 64) * opts.train_epochs
         progress.phase(f"training the chosen network for export ({opts.train_epochs} epochs on {data.name})", steps)

@@ -11,6 +11,8 @@ scored, then the fleet's front is its answer.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from edgelat.core.registry import Registry
@@ -24,7 +26,6 @@ STALL_TRIALS = 200  # proposals in a row with no new feasible network: the feasi
 
 
 def _optional(module: str):
-    import importlib
 
     try:
         return importlib.import_module(module)

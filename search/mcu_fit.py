@@ -26,7 +26,7 @@ def exact_memory(space, arch: np.ndarray, device, seed: int = 0):
     (zeros), the converter stores them once, and the file comes out a few % smaller than a trained one."""
     from edgelat.core.builders import build_network
     from edgelat.core.convert import convert_model
-    from edgelat.devices.mcu.tflm import mcu_report
+    from edgelat.devices.mcu.tflm import mcu_report  # lazy: the TFLM interpreter loads only for MCU targets
 
     model = build_network(space, arch, batch_size=1, seed=seed)
     rng = np.random.default_rng(seed)

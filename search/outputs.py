@@ -17,7 +17,10 @@ from edgelat.core.spaces import SearchSpace
 from edgelat.devices.catalog import Device
 from edgelat.devices.sidecar import write_sidecar
 from edgelat.errors import DoesNotFitError
+from edgelat.predictors.intervals import load_interval
+from edgelat.search.final_eval import finetune
 from edgelat.search.options import SearchOptions
+from edgelat.search.plots import plot_search
 from edgelat.search.problem import Problem, SearchResult
 
 
@@ -71,7 +74,6 @@ def search_document(run: SearchRun, ri: dict[str, Any]) -> dict[str, Any]:
 
 def _interval(predictor: str, predicted_ms: float) -> dict[str, Any]:
     """The predictor file's interval around the prediction (nothing for models without one, or MCUs)."""
-    from edgelat.predictors.intervals import load_interval
 
     interval = load_interval(predictor) if predictor and Path(predictor).is_file() else None
     if interval is None:
@@ -100,7 +102,6 @@ def _at_deployment_resolution(run: SearchRun, doc: dict[str, Any], model, progre
     if lat_space.resolution == acc_space.resolution:
         return model, run.data
     from edgelat.core.builders import build_network
-    from edgelat.search.final_eval import finetune
     from edgelat.search.weights import copy_weights, recalibrate_bn, top1
 
     deploy = build_network(lat_space, run.result.arch, seed=opts.seed)
@@ -121,7 +122,7 @@ def _at_deployment_resolution(run: SearchRun, doc: dict[str, Any], model, progre
 
 def _exact_memory(run: SearchRun, doc: dict[str, Any], int8: Path) -> None:
     """TFLM's exact arena and flash of the exported int8 model, against the search's limits (else the device's)."""
-    from edgelat.devices.mcu.tflm import mcu_report
+    from edgelat.devices.mcu.tflm import mcu_report  # lazy: the TFLM interpreter loads only for MCU targets
 
     exact = mcu_report(int8, run.device)
     limits = {c.name: int(c.user_limit) for c in run.problem.constraints}
@@ -135,7 +136,6 @@ def _exact_memory(run: SearchRun, doc: dict[str, Any], int8: Path) -> None:
 def write_outputs(run: SearchRun, doc: dict[str, Any], files: dict[str, str], start: float) -> dict[str, Any]:
     """search.png, a sidecar per exported TFLite file, and arch.json; returns the document. A model
     that the estimate fitted but TFLM's exact arena does not is an error, with the files kept."""
-    from edgelat.search.plots import plot_search
 
     opts, result, out = run.opts, run.result, Path(run.opts.out)
     factor = doc.get("verification", {}).get("factor", 1.0)

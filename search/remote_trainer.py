@@ -9,27 +9,28 @@ so a re-run reuses every trial that finished.
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from edgelat.core.progress import NullProgress, Progress
+from edgelat.core.spaces import get_space
 from edgelat.errors import SearchError
+from edgelat.profiler.farm.ray_support import connect
+from edgelat.search.signals import short_train
 
 MAX_RETRIES = 3
 
 
 def _train_task(space_args: tuple, arch: list[int], data, epochs: int, seed: int, split: str) -> dict[str, Any]:
     """On a worker: train `arch` from scratch with one thread; its top-1 on `split`, and where it ran."""
-    import os
-    import socket
-    import time
 
     import tensorflow as tf
 
-    from edgelat.core.spaces import get_space
-    from edgelat.search.signals import short_train
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)  # one task per CPU it asked for
@@ -48,7 +49,6 @@ class RayTrainer:
     """Trains batches of networks in parallel on a Ray cluster; `runs` keeps where and when each ran."""
 
     def __init__(self, cluster: str, space_args: tuple, data, epochs: int, seed: int, gpus: bool = False):
-        from edgelat.profiler.farm.ray_support import connect
 
         self.ray = connect(cluster)
         self.space_args, self.epochs, self.seed = space_args, epochs, seed

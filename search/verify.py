@@ -26,9 +26,12 @@ from typing import Any
 import numpy as np
 
 from edgelat.core.progress import Progress
+from edgelat.core.spaces import get_space
 from edgelat.devices.passes import wait_pass_gap
 from edgelat.devices.policy import DEFAULT_POLICY
 from edgelat.errors import SearchError
+from edgelat.profiler.store import Store
+from edgelat.profiler.workflow import ProfileOptions, run_profile
 from edgelat.search.options import SearchOptions
 from edgelat.search.problem import LatencyModel, Problem, SearchResult
 
@@ -123,8 +126,6 @@ def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: P
     the profiler in `sittings` campaigns, each into its own store (`out`/verify.sqlite, verify-2.sqlite,
     ...) with `passes` passes, of which the fastest counts. `campaign` goes to ProfileOptions (e.g.
     pass_gap_s, spell_guard, probe_history); each sitting starts at least the pass gap after the last one ended."""
-    from edgelat.core.spaces import get_space
-    from edgelat.profiler.workflow import ProfileOptions, run_profile
 
     if sittings < 1 or passes < 1:
         raise SearchError(f"--verify: needs >= 1 sitting of >= 1 pass, got {sittings} x {passes}")
@@ -150,7 +151,6 @@ def device_measure(opts: SearchOptions, out: Path, num_classes: int, progress: P
 
 def _fastest_ms(store: Path, enc: str, dtype: str, resolution: int, device: str) -> float:
     """The fastest pass of network `enc` in `store` (Store.rows "min")."""
-    from edgelat.profiler.store import Store
 
     with Store(store) as s:
         rows = [row for row in s.rows(networks=True, estimate="min")

@@ -40,6 +40,7 @@ from edgelat.search.mcu_fit import exact_memory, fit_exactly
 from edgelat.search.options import SearchOptions, check_options, default_strategy
 from edgelat.search.outputs import SearchRun, export_model, search_document, write_outputs
 from edgelat.search.problem import Budget, Problem, SearchResult
+from edgelat.search.remote_trainer import RayTrainer
 from edgelat.search.signals import SIGNALS, SignalContext
 from edgelat.search.strategies import STRATEGIES, RandomSearch, StrategyContext
 from edgelat.search.verify import device_measure, verify_loop
@@ -136,7 +137,6 @@ def _trainer(opts: SearchOptions, space: SearchSpace, data, rep: Progress):
     """A RayTrainer when --cluster is given and something trains (the train signal, --final-eval train)."""
     if not opts.cluster:
         return None
-    from edgelat.search.remote_trainer import RayTrainer
 
     trainer = RayTrainer(opts.cluster, (opts.space, space.resolution, space.width, space.num_classes), data,
                          opts.train_epochs, opts.seed)

@@ -6,6 +6,7 @@ Measurement.info says so (estimated, cycles). The memory figures come from devic
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ class McuSimBackend(Backend):
         self.threads = 1
         self.timeout_s = timeout_s
         try:
-            from importlib.metadata import version
 
             self.runtime_version = version("tflite-micro")
         except Exception:  # noqa: BLE001 - metadata missing: say so

@@ -16,6 +16,7 @@ from edgelat.devices.catalog import Device
 from edgelat.devices.hygiene import Hygiene, identity
 from edgelat.devices.measurement import Measurement
 from edgelat.devices.remote_transport import RemoteTransport
+from edgelat.devices.ssh_transport import SshTransport
 from edgelat.errors import DeviceFileError, TransportError
 
 MISSING_MODEL_RC = 97  # the remote command's exit code when the pushed model has vanished (device rebooted)
@@ -33,7 +34,6 @@ def device_target(device: Device) -> str:
 def open_transport(device: Device) -> RemoteTransport:
     """The transport the device file asks for: adb (serial or host:port) or ssh (user@host[:port] or an alias)."""
     if device.transport == "ssh":
-        from edgelat.devices.ssh_transport import SshTransport
 
         if not device.address:
             raise DeviceFileError(f"{device.source or device.name}: field 'address': an ssh board needs 'address' "

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from edgelat.devices.mcu.net_text import parse_net
 from edgelat.devices.mcu.ops import McuOp
 from edgelat.errors import DataError
@@ -147,7 +149,6 @@ def _totals(points: Sequence[CalibrationPoint]) -> list[tuple[float, float, floa
 
 def fit_coefficients(points: Sequence[CalibrationPoint]) -> dict[str, float]:
     """Least squares on log(predicted / published) latency; all coefficients kept non-negative."""
-    import numpy as np
     from scipy.optimize import least_squares
 
     cores = sorted({p.core for p in points})
