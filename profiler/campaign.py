@@ -104,7 +104,8 @@ def run_campaign(
         later = measured + resumed  # pass n measures those with fewer than n passes before this campaign
 
         def later_pass(n: int, total: int) -> None:
-            bench.another_pass([c for c in later if done.get(c.spec.key, 0) < n], (n, total))
+            if short := [c for c in later if done.get(c.spec.key, 0) < n]:
+                bench.another_pass(short, (n, total))
 
         # Passes start pass_gap_s apart (from pass 1's first timing, not `start`: converting a lone network
         # would use up the gap), or a short one would repeat within the very disturbance it should see past.
