@@ -78,7 +78,7 @@ class Store:
         self.db.executescript(SCHEMA)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if int(row[0]) in (1, 2, 3):
+        if int(row[0]) in (1, 2, 3, 4):
             self._upgrade(int(row[0]))
         elif int(row[0]) != SCHEMA_VERSION:
             raise StoreError(f"{self.path}: store schema version {row[0]}, this edgelat reads {SCHEMA_VERSION}")
@@ -106,12 +106,15 @@ class Store:
     def _upgrade(self, version: int) -> None:
         """v1 -> v2: the MCU and hygiene columns; v2 -> v3: the timing column (which method timed a row;
         NULL in older rows, which were timed plainly) and the networks table; v3 -> v4: the kernels table
-        (tables are created above)."""
+        (tables are created above); v4 -> v5: the fixed parts' policy column (NULL in older rows)."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(measurements)")}
+        have_fixed = {r[1] for r in self.db.execute("PRAGMA table_info(fixed_parts)")}
         with self.db:
             for col, kind in {**V2_COLUMNS, "timing": "TEXT"}.items():
                 if col not in have:
                     self.db.execute(f"ALTER TABLE measurements ADD COLUMN {col} {kind}")
+            if "policy" not in have_fixed:
+                self.db.execute("ALTER TABLE fixed_parts ADD COLUMN policy TEXT")
             self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -238,13 +241,15 @@ class Store:
         return sorted(out, key=lambda r: r["id"])
 
     def add_fixed_parts(self, device: str, threads: int, context: str, dtype: str, parts: dict[str, float],
-                        timing: str) -> None:
-        """Record the measured fixed parts (stem, head, strided skips) of one space setting, at once."""
+                        timing: str, policy: dict[str, Any] | None = None) -> None:
+        """Record the measured fixed parts (stem, head, strided skips) of one space setting, at once, with the
+        measurement policy they were measured under."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        rows = [(device, threads, context, dtype, name, ms, timing, now) for name, ms in parts.items()]
+        how = json.dumps(policy, sort_keys=True) if policy is not None else None
+        rows = [(device, threads, context, dtype, name, ms, timing, now, how) for name, ms in parts.items()]
         self._write("cannot write the fixed parts", lambda: self.db.executemany(
-            "INSERT INTO fixed_parts (device, threads, context, dtype, name, median_ms, timing, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows))
+            "INSERT INTO fixed_parts (device, threads, context, dtype, name, median_ms, timing, created_at, policy) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows))
 
     def fixed_parts(self, device: str, dtype: str) -> tuple[str | None, dict[str, float]]:
         """The newest recorded fixed parts of `device` in `dtype`: (their space setting, {name: ms})."""

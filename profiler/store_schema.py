@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from edgelat.devices.measurement import STAT_FIELDS
 
-SCHEMA_VERSION = 4  # 3: the networks table; 4: the kernels table (older stores gain them, and probes, in place)
+SCHEMA_VERSION = 5  # 3: the networks table; 4: the kernels table; 5: fixed parts record their measurement policy
+# (older stores gain them, and probes, in place)
 
 # Columns added in schema 2 (a version-1 store is upgraded in place by adding them).
 V2_COLUMNS = {"peak_sram_bytes": "INTEGER", "flash_bytes": "INTEGER", "throttled": "INTEGER", "info": "TEXT"}
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS networks (
 CREATE TABLE IF NOT EXISTS fixed_parts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device TEXT NOT NULL, threads INTEGER NOT NULL, context TEXT NOT NULL, dtype TEXT NOT NULL,
-    name TEXT NOT NULL, median_ms REAL NOT NULL CHECK (median_ms > 0), timing TEXT, created_at TEXT NOT NULL
+    name TEXT NOT NULL, median_ms REAL NOT NULL CHECK (median_ms > 0), timing TEXT, created_at TEXT NOT NULL,
+    policy TEXT
 );
 CREATE INDEX IF NOT EXISTS networks_lookup ON networks (device, threads, net_key, status);
 CREATE TABLE IF NOT EXISTS kernels (

@@ -214,7 +214,7 @@ def measure_space_fixed_parts(opts: ProfileOptions, device: Device, dtype: str, 
             out[d] = measure_fixed_parts(space, backend, d, store_path.parent / "fixed-parts",
                                          policy=opts.policy(), timing=timing, guard=guard)
             store.add_fixed_parts(device.name, getattr(backend, "threads", device.threads), context, d, out[d],
-                                  timing.method)
+                                  timing.method, opts.policy().record())
     return out
 
 

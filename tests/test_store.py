@@ -1,5 +1,6 @@
 """The append-only SQLite store."""
 
+import json
 import sqlite3
 
 import pytest
@@ -81,15 +82,19 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
         db.execute(f"ALTER TABLE measurements DROP COLUMN {col}")
     db.execute("DROP TABLE networks")
     db.execute("DROP TABLE kernels")
+    db.execute("ALTER TABLE fixed_parts DROP COLUMN policy")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "4"
+        assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "5"
         store.add("host", BlockSpec(8, 8, 8, 3, 3, 1), ok(2.0), "rt", "1")
         assert [r["median_ms"] for r in store.rows()] == [1.0, 2.0]
         assert store.rows(networks=True) == []  # the v3 networks table was created in place
         assert store.rows(kernels=True) == []  # and the v4 kernels table
+        store.add_fixed_parts("host", 1, "nb-macro r32 w1 c10", "fp32", {"stem": 0.5}, "plain", {"passes": 3})
+        (policy,) = store.db.execute("SELECT policy FROM fixed_parts").fetchone()  # and the v5 policy column
+        assert json.loads(policy) == {"passes": 3}
 
 
 def test_networks_are_stored_beside_blocks_with_their_own_keys(tmp_path):
