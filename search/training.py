@@ -145,9 +145,8 @@ def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.nda
         raise SearchError("the space has no superkernel layers to search")
     rng = np.random.default_rng(seed)
     opt_w = adam(lr)
-    steps_total = epochs * max(1, len(y) // batch)
-    opt_t = keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.CosineDecay(threshold_lr, steps_total,
-                                                                                     alpha=0.1))
+    total, done = epochs * max(1, len(y) // batch), 0  # steps
+    opt_t = keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.CosineDecay(threshold_lr, total, alpha=0.1))
     w_vars, t_vars = net.weight_variables(), net.thresholds()
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     lam_var = tf.Variable(float(lam if target_ms is None else 0.0), trainable=False)
@@ -166,8 +165,6 @@ def train_single_path(net: Supernet, x: np.ndarray, y: np.ndarray, table: np.nda
         opt_t.apply_gradients(zip(grads[len(w_vars) :], t_vars, strict=True))
         return ce_loss, runtime
 
-    steps_per_epoch = max(1, len(y) // batch)
-    total, done = epochs * steps_per_epoch, 0
     result = SinglePathResult(np.zeros(len(net.blocks), np.int64))
     for epoch in range(epochs):
         for idx in _batches(len(y), batch, rng):

@@ -68,13 +68,17 @@ def compare_with_reference(ref, x, out):
             "mismatches": int((diff != 0).sum()), "elements": int(diff.size)}
 
 
-def main(argv=None) -> int:
+def _arguments(argv) -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--arena-size", type=int)
     ap.add_argument("--reference", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = _arguments(argv)
     try:
         import numpy as np
         from tflite_micro.python.tflite_micro import runtime
