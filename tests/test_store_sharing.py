@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgelat.profiler.store import Store
+from edgelat.profiler.store_schema import SCHEMA_VERSION
 
 from conftest import query, run_cli, start_cli, wait_for
 
@@ -139,4 +140,4 @@ def test_schema_creation_races_are_waited_out(tmp_path):
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0 and out.strip() == "True", err
-    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [("4",)]
+    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [(str(SCHEMA_VERSION),)]
