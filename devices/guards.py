@@ -54,6 +54,9 @@ def again(reason: str) -> Decision:
 
 
 def wait(reason: str, wait_s: float) -> Decision:
+    """WAIT `wait_s` (> 0: a guard that waits no time would be asked again forever)."""
+    if not wait_s > 0:
+        raise ValueError(f"a guard's wait must be > 0 s, got {wait_s}")
     return Decision(Verdict.WAIT, reason, wait_s)
 
 

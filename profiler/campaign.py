@@ -124,6 +124,9 @@ def _resumed(specs: Sequence[BlockSpec], done: dict[str, int], passes: int, pool
         return []
     progress.note(f"resuming: {len(short)} measured in fewer than {passes} passes; measuring the passes they miss")
     conversions = [f.result() for f in [pool.submit(s) for s in short]]
+    for c in conversions:
+        if c.path is None:
+            progress.warn(f"{c.spec.key}: converting it again for its missing passes failed: {c.error}")
     return [c for c in conversions if c.path is not None]
 
 

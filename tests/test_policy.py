@@ -72,6 +72,8 @@ def test_waiting_for_a_guard_stops_when_it_is_ready_or_the_time_is_up():
     decision, used_s = wait_until_ready(Scripted(99, 2.0), "pass 1", 5.0, sleep=slept.append)
     assert decision.verdict is Verdict.WAIT and "not ready" in decision.reason
     assert slept == [2.0, 2.0, 1.0] and used_s == 5.0  # the last wait is cut to the budget
+    with pytest.raises(ValueError, match="> 0 s"):
+        wait("never ready", 0.0)  # would be asked again forever without sleeping
 
 
 def test_interference_speaks_the_guard_interface():
